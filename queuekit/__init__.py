@@ -1,0 +1,57 @@
+"""queuekit: background jobs for Python on the broker you choose, by URL.
+
+    from queuekit import App
+
+    app = App("sqlite:///jobs.db")
+
+    @app.task(queue="emails", retries=3)
+    def send(to: str) -> str: ...
+
+    send.delay("a@example.org")
+"""
+
+from queuekit.app import App
+from queuekit.broker import (
+    Broker,
+    Capabilities,
+    DeadLetter,
+    Delivery,
+    Durability,
+    Envelope,
+    JobStatus,
+    Outcome,
+    QueueStats,
+    ResultStore,
+)
+from queuekit.errors import (
+    BrokerError,
+    CapabilityError,
+    ConfigurationError,
+    ConnectionLost,
+    JobFailed,
+    MalformedMessage,
+    MessageTooLarge,
+    QueuekitError,
+    ResultUnavailable,
+    SerializationError,
+    SignatureError,
+    TaskNotRegistered,
+    TimeLimitExceeded,
+    UnknownQueue,
+    UnknownSchemeError,
+)
+from queuekit.job import Job
+from queuekit.message import Message
+from queuekit.task import Task, TaskOptions
+from queuekit.worker import Worker
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "App", "Broker", "BrokerError", "Capabilities", "CapabilityError", "ConfigurationError",
+    "ConnectionLost", "DeadLetter", "Delivery", "Durability", "Envelope", "Job", "JobFailed",
+    "JobStatus", "MalformedMessage", "Message", "MessageTooLarge", "Outcome", "QueueStats",
+    "QueuekitError", "ResultStore", "ResultUnavailable", "SerializationError", "SignatureError",
+    "Task", "TaskNotRegistered", "TaskOptions", "TimeLimitExceeded", "UnknownQueue",
+    "UnknownSchemeError", "Worker", "__version__",
+]

@@ -1,0 +1,218 @@
+"""The App: task registry, broker and result store for one application."""
+
+from __future__ import annotations
+
+import re
+import sys
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
+
+from queuekit import config
+from queuekit.broker import Broker, Envelope, ResultStore
+from queuekit.errors import ConfigurationError, TaskNotRegistered, UnknownQueue
+from queuekit.job import Job
+from queuekit.message import DEFAULT_MAX_SIZE, Message, Signer, encode
+from queuekit.registry import backend_class, open_broker
+from queuekit.task import Task, TaskOptions
+from queuekit.urls import redact
+
+if TYPE_CHECKING:
+    from queuekit.worker import Worker
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
+
+
+def check_queue_name(name: str) -> str:
+    """Return ``name`` if it is a valid queue name; raise :class:`UnknownQueue` naming it."""
+    if not isinstance(name, str) or not _QUEUE_NAME.match(name):
+        raise UnknownQueue(
+            f"invalid queue name {str(name)[:60]!r}: use 1-128 letters, digits, '_', '.', ':' or '-'"
+        )
+    return name
+
+
+class App:
+    """One application's tasks and the broker that carries them.
+
+    ``App()`` resolves the broker URL from ``QUEUEKIT_BROKER_URL``, then the config file,
+    then defaults to ``sqlite:///queuekit.db``. The URL's scheme is checked at once; the
+    connection is opened on first use.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        results: str | None = None,
+        secret: str | bytes | None = None,
+        default_queue: str = "default",
+        lease: float = 30.0,
+        backoff: float = 1.0,
+        max_backoff: float = 3600.0,
+        result_ttl: float = 86400.0,
+        max_message_size: int = DEFAULT_MAX_SIZE,
+        broker_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.url = config.resolve_url(url)
+        self.results_url = config.resolve_results_url(results)
+        backend_class(self.url)  # unknown scheme: fail here, naming the installed ones
+        if self.results_url:
+            backend_class(self.results_url)
+        if lease <= 0 or backoff <= 0 or max_backoff <= 0 or result_ttl <= 0:
+            raise ConfigurationError("lease, backoff, max_backoff and result_ttl must be positive")
+        chosen_secret = config.resolve_secret(secret)
+        self.signer = Signer.from_secret(chosen_secret) if chosen_secret else None
+        self.default_queue = check_queue_name(default_queue)
+        self.lease = lease
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.result_ttl = result_ttl
+        self.max_message_size = max_message_size
+        self.broker_options = dict(broker_options or {})
+        self.tasks: dict[str, Task[Any, Any]] = {}
+        self._broker: Broker | None = None
+        self._results: ResultStore | None = None
+        self._results_opened = False
+        self._lock = threading.Lock()
+
+    @property
+    def redacted_url(self) -> str:
+        """The broker URL with credentials masked, for logs and messages."""
+        return redact(self.url)
+
+    def __repr__(self) -> str:
+        return f"<App {self.redacted_url} tasks={len(self.tasks)}>"
+
+    # -- broker and results ------------------------------------------------------------
+
+    @property
+    def broker(self) -> Broker:
+        """The broker, opened on first use."""
+        if self._broker is None:
+            with self._lock:
+                if self._broker is None:
+                    self._broker = open_broker(self.url, **self.broker_options)
+        return self._broker
+
+    @property
+    def results(self) -> ResultStore | None:
+        """Where outcomes are kept: the separate store if configured, else the broker if it can."""
+        if not self._results_opened:
+            with self._lock:
+                if not self._results_opened:
+                    self._results = self._open_results()
+                    self._results_opened = True
+        return self._results
+
+    def _open_results(self) -> ResultStore | None:
+        if self.results_url:
+            store = open_broker(self.results_url)
+            if not (store.capabilities.results and isinstance(store, ResultStore)):
+                raise ConfigurationError(f"{redact(self.results_url)} cannot store results")
+            return store
+        broker = self._broker or open_broker(self.url, **self.broker_options)
+        self._broker = broker
+        return broker if broker.capabilities.results and isinstance(broker, ResultStore) else None
+
+    def close(self) -> None:
+        """Close the broker and result store connections."""
+        with self._lock:
+            for thing in (self._results, self._broker):
+                if thing is not None:
+                    thing.close()
+            self._broker, self._results, self._results_opened = None, None, False
+
+    # -- tasks ---------------------------------------------------------------------------
+
+    @overload
+    def task(self, fn: Callable[P, R], /) -> Task[P, R]: ...
+
+    @overload
+    def task(
+        self, *, name: str | None = None, **options: Any
+    ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
+
+    def task(
+        self, fn: Callable[P, R] | None = None, /, *, name: str | None = None, **options: Any
+    ) -> Task[P, R] | Callable[[Callable[P, R]], Task[P, R]]:
+        """Register a function as a task.
+
+        Options: queue, priority, retries, backoff, max_backoff, timeout, lease,
+        store_result, retry_on. Use bare (``@app.task``) or with options.
+        """
+
+        def register(func: Callable[P, R]) -> Task[P, R]:
+            task_name = name or _default_name(func)
+            if task_name in self.tasks and self.tasks[task_name].fn is not func:
+                raise ConfigurationError(f"task name {task_name!r} is already registered")
+            opts = TaskOptions(**{"queue": self.default_queue, **options})
+            check_queue_name(opts.queue)
+            created: Task[P, R] = Task(self, func, task_name, opts)
+            self.tasks[task_name] = created
+            return created
+
+        return register(fn) if fn is not None else register
+
+    def get_task(self, name: str) -> Task[Any, Any]:
+        """A task by full name, or by its short name when that is unambiguous."""
+        found = self.tasks.get(name)
+        if found is not None:
+            return found
+        matches = [t for full, t in self.tasks.items() if full.rsplit(".", 1)[-1] == name]
+        if len(matches) == 1:
+            return matches[0]
+        known = ", ".join(sorted(self.tasks)) or "none"
+        hint = " (ambiguous short name)" if matches else ""
+        raise TaskNotRegistered(f"task {name!r} is not registered on this app{hint}; known: {known}")
+
+    # -- producing -----------------------------------------------------------------------
+
+    def send(self, messages: Iterable[Message]) -> list[str]:
+        """Encode and enqueue messages in one broker call; return their job ids.
+
+        Everything is validated and encoded before any I/O, so a bad message leaves
+        nothing half-written.
+        """
+        envelopes = [self.envelope(message) for message in messages]
+        if not envelopes:
+            return []
+        return self.broker.enqueue(envelopes)
+
+    def envelope(self, message: Message) -> Envelope:
+        """Validate and encode one message into what the broker stores."""
+        if message.task not in self.tasks:
+            self.get_task(message.task)  # raises TaskNotRegistered with the known names
+        check_queue_name(message.queue)
+        body = encode(message, max_size=self.max_message_size, signer=self.signer)
+        return Envelope(message.id, message.queue, body, message.priority, message.delay, message.key)
+
+    def enqueue_many(self, messages: Iterable[Message]) -> list[Job[Any]]:
+        """Enqueue a batch in one broker call (atomically where the broker can)."""
+        return [Job(self, job_id) for job_id in self.send(messages)]
+
+    def job(self, job_id: str) -> Job[Any]:
+        """A handle on a job by id."""
+        return Job(self, job_id)
+
+    def worker(self, **options: Any) -> Worker:
+        """A worker for this app; see :class:`queuekit.worker.Worker` for the options."""
+        from queuekit.worker import Worker
+
+        return Worker(self, **options)
+
+
+def _default_name(fn: Callable[..., Any]) -> str:
+    module = fn.__module__
+    if module == "__main__":
+        main = sys.modules["__main__"]
+        spec = getattr(main, "__spec__", None)
+        if spec is not None and spec.name:
+            module = spec.name
+        elif getattr(main, "__file__", None):
+            module = Path(main.__file__ or "").stem
+    return f"{module}.{fn.__qualname__}"

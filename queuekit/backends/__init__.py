@@ -1,0 +1,1 @@
+"""Backends that ship inside the core (only the in-memory reference backend)."""

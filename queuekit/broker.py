@@ -1,0 +1,231 @@
+"""The Broker protocol: the whole contract a backend implements.
+
+A backend only moves opaque message bodies and leases. Retries, backoff, results,
+signing, time limits and scheduling are written once in the core on top of it.
+
+Every method must be safe to call from several threads at once: a worker reserves
+on one thread, acknowledges on another and a producer may share the same object.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+
+class Durability(str, enum.Enum):
+    """How much an accepted message survives, as the backend itself can tell."""
+
+    NONE = "none"  # gone when the process or server stops
+    SERVER = "server"  # survives a clean server restart, not necessarily a crash
+    DISK = "disk"  # committed to disk before enqueue returns
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend promises. The conformance kit checks each promise it makes."""
+
+    durability: Durability = Durability.NONE
+    fifo: bool = True  # FIFO within one priority of one queue, one consumer
+    priorities: bool = True
+    delays: bool = True
+    at_least_once: bool = True  # leases expire and unacknowledged jobs come back
+    dedup: bool = False  # enqueue with a key already queued or running is a no-op
+    results: bool = False  # the broker also implements ResultStore
+    job_state: bool = False  # Broker.state() can answer queued / running / dead
+    transactional_enqueue: bool = False  # enqueue can join the caller's transaction
+    cross_process: bool = True  # producers and workers may be different processes
+    max_message_size: int | None = None  # the broker's own hard cap, if any
+
+    def as_dict(self) -> dict[str, object]:
+        """Plain mapping for reports and JSON."""
+        return {
+            name: (value.value if isinstance(value, enum.Enum) else value)
+            for name, value in self.__dict__.items()
+        }
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """A message as the broker sees it: routing fields plus an opaque body.
+
+    ``delay`` is relative (seconds from acceptance) so that backends with a server
+    clock decide due-ness on that one authoritative clock.
+    """
+
+    id: str
+    queue: str
+    body: bytes
+    priority: int = 0
+    delay: float = 0.0
+    key: str | None = None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A reserved message. ``receipt`` fences the lease: a stale one acks nothing."""
+
+    id: str
+    queue: str
+    body: bytes
+    attempts: int  # times reserved so far, this reservation included
+    receipt: str
+    priority: int = 0
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    """Depth of one queue by state."""
+
+    ready: int = 0
+    delayed: int = 0
+    in_flight: int = 0
+    dead: int = 0
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A dead-lettered message with the reason it was set aside."""
+
+    id: str
+    queue: str
+    body: bytes
+    reason: str
+    attempts: int
+    dead_at: float
+
+
+class JobStatus(str, enum.Enum):
+    """Where a job stands. ``failed``: raised on its last attempt; ``dead``: set aside unrun."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    DEAD = "dead"
+
+    @property
+    def finished(self) -> bool:
+        """True for the three terminal states."""
+        return self in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.DEAD)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The final record of a job: its status, its JSON result or its error."""
+
+    job_id: str
+    status: JobStatus
+    result: Any = None
+    error: str | None = None
+    traceback: str | None = None
+    attempts: int = 0
+    finished_at: float = 0.0
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Broker(Protocol):
+    """The service-provider interface every backend implements."""
+
+    capabilities: Capabilities
+
+    def enqueue(self, envelopes: Sequence[Envelope]) -> list[str]:
+        """Store all envelopes, atomically where the backend can; return the job ids.
+
+        A dedup key that is already held returns the holder's id and stores nothing.
+        """
+        ...
+
+    def reserve(
+        self, queues: Sequence[str], limit: int, lease: float, wait: float = 0.0
+    ) -> list[Delivery]:
+        """Lease up to ``limit`` ready messages, highest priority first, FIFO within one.
+
+        Blocks up to ``wait`` seconds when nothing is ready; returns ``[]`` then.
+        """
+        ...
+
+    def ack(self, deliveries: Sequence[Delivery]) -> None:
+        """Remove finished messages. Stale receipts (lease lost) are ignored."""
+        ...
+
+    def nack(
+        self, delivery: Delivery, *, delay: float = 0.0, count_attempt: bool = True
+    ) -> None:
+        """Put a message back, ready now or after ``delay`` seconds.
+
+        ``count_attempt=False`` returns an unstarted message without spending an attempt.
+        """
+        ...
+
+    def dead_letter(self, delivery: Delivery, reason: str) -> None:
+        """Move a message to its queue's dead-letter store with the reason."""
+        ...
+
+    def extend(self, deliveries: Sequence[Delivery], lease: float) -> set[str]:
+        """Renew leases to ``lease`` seconds from now; return the ids whose lease was lost."""
+        ...
+
+    def stats(self, queues: Sequence[str] | None = None) -> dict[str, QueueStats]:
+        """Depth per queue; all known queues when ``queues`` is None."""
+        ...
+
+    def purge(self, queue: str) -> int:
+        """Delete ready and delayed messages of a queue; return how many."""
+        ...
+
+    def dead_letters(self, queue: str, limit: int = 100) -> list[DeadLetter]:
+        """List dead-lettered messages of a queue, oldest first."""
+        ...
+
+    def requeue_dead(self, queue: str, ids: Sequence[str] | None = None) -> int:
+        """Move dead letters (all, or those ids) back to ready with attempts reset."""
+        ...
+
+    def purge_dead(self, queue: str) -> int:
+        """Delete a queue's dead letters; return how many."""
+        ...
+
+    def close(self) -> None:
+        """Release connections. Safe to call twice."""
+        ...
+
+
+@runtime_checkable
+class ResultStore(Protocol):
+    """Keeps final outcomes. Brokers that declare ``results`` implement it too."""
+
+    def save_outcomes(self, outcomes: Sequence[Outcome], ttl: float) -> None:
+        """Store outcomes, replacing older ones for the same job, for ``ttl`` seconds."""
+        ...
+
+    def load_outcome(self, job_id: str) -> Outcome | None:
+        """The stored outcome, or None if none is stored (or it expired)."""
+        ...
+
+    def close(self) -> None:
+        """Release connections. Safe to call twice."""
+        ...
+
+
+@runtime_checkable
+class StateReporter(Protocol):
+    """Brokers that declare ``job_state`` can say where an unfinished job is."""
+
+    def state(self, job_id: str) -> JobStatus | None:
+        """QUEUED, RUNNING or DEAD for a job the broker still holds; None otherwise."""
+        ...
+
+
+class BrokerFactory(Protocol):
+    """What the ``queuekit.backends`` entry point names: a class that opens from a URL."""
+
+    schemes: ClassVar[tuple[str, ...]]
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> Broker:
+        """Open a broker for ``url``; options come from the app's settings."""
+        ...

@@ -1,0 +1,163 @@
+"""What happens to one delivery: decode, check, run, and decide its fate.
+
+This module holds the policy (retries, dead-lettering, time limits, results) and no
+threads; :mod:`queuekit.worker` moves deliveries in and completions out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import json
+import logging
+import time
+import traceback
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from queuekit.broker import Delivery, JobStatus, Outcome
+from queuekit.errors import MalformedMessage, TimeLimitExceeded
+from queuekit.message import Message, decode, describe
+from queuekit.retry import backoff_delay
+from queuekit.time_limits import Watchdog
+
+if TYPE_CHECKING:
+    from queuekit.app import App
+    from queuekit.task import Task
+
+log = logging.getLogger("queuekit.worker")
+
+MAX_ERROR = 2000
+MAX_TRACEBACK = 8000
+
+
+class Action(str, enum.Enum):
+    """What the worker tells the broker about a delivery."""
+
+    ACK = "ack"
+    RETRY = "retry"
+    DEAD = "dead"
+    RELEASE = "release"  # hand back unstarted, without spending an attempt
+
+
+@dataclass(frozen=True)
+class Completion:
+    """The fate of one delivery, with the outcome to store if there is one."""
+
+    delivery: Delivery
+    action: Action
+    delay: float = 0.0
+    reason: str = ""
+    outcome: Outcome | None = None
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A delivery that decoded, verified and names a registered task."""
+
+    delivery: Delivery
+    message: Message
+    task: Task[Any, Any]
+
+
+class Runner:
+    """Turns deliveries into completions for one app."""
+
+    def __init__(self, app: App, watchdog: Watchdog | None = None) -> None:
+        self.app = app
+        self.watchdog = watchdog or Watchdog()
+
+    def prepare(self, delivery: Delivery) -> Prepared | Completion:
+        """Decode and check a delivery; a completion means it must not run."""
+        try:
+            message = decode(delivery.body, max_size=self.app.max_message_size, signer=self.app.signer)
+        except MalformedMessage as exc:
+            reason = f"malformed: {exc}"
+            log.warning("dead-lettering %s from %s: %s", delivery.id, delivery.queue, reason)
+            log.debug("rejected body: %s", describe(delivery.body))
+            return self._dead(delivery, reason, None, JobStatus.DEAD)
+        task = self.app.tasks.get(message.task)
+        if task is None:
+            reason = f"unknown task {message.task[:100]!r}: not registered on this worker's app"
+            log.warning("dead-lettering %s: %s", delivery.id, reason)
+            return self._dead(delivery, reason, message, JobStatus.DEAD)
+        if delivery.attempts > message.max_attempts:
+            reason = (
+                f"worker lost: reserved {delivery.attempts} times, allowed {message.max_attempts}; "
+                "the previous attempts never finished (crash, kill or lost lease)"
+            )
+            log.warning("dead-lettering %s (%s): %s", delivery.id, task.name, reason)
+            return self._dead(delivery, reason, message, JobStatus.DEAD)
+        return Prepared(delivery, message, task)
+
+    def run(self, job: Prepared) -> Completion:
+        """Run a synchronous task on the calling thread, under its time limit."""
+        limit = self._time_limit(job)
+        try:
+            token = self.watchdog.arm(limit) if limit else 0
+            try:
+                value = job.task.fn(*job.message.args, **job.message.kwargs)
+            finally:
+                if token:
+                    self.watchdog.disarm(token)
+        except BaseException as exc:  # every failure is recorded, none escapes
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
+            return self.failed(job, exc)
+        return self.succeeded(job, value)
+
+    async def run_async(self, job: Prepared) -> Completion:
+        """Run an ``async def`` task on the running loop, under its time limit."""
+        limit = self._time_limit(job)
+        try:
+            coro = job.task.fn(*job.message.args, **job.message.kwargs)
+            value = await (asyncio.wait_for(coro, limit) if limit else coro)
+        except asyncio.TimeoutError:
+            return self.failed(job, TimeLimitExceeded(f"task exceeded its time limit of {limit} s"))
+        except Exception as exc:
+            return self.failed(job, exc)
+        return self.succeeded(job, value)
+
+    def _time_limit(self, job: Prepared) -> float | None:
+        return job.message.timeout or job.task.options.timeout
+
+    def succeeded(self, job: Prepared, value: Any) -> Completion:
+        """Ack, with the result stored if the task keeps results."""
+        if not job.task.options.store_result:
+            return Completion(job.delivery, Action.ACK)
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError) as exc:
+            reason = f"result of type {type(value).__name__} is not JSON-serializable: {exc}"
+            return self._dead(job.delivery, reason, job.message, JobStatus.FAILED)
+        outcome = Outcome(
+            job.delivery.id, JobStatus.SUCCEEDED, result=value,
+            attempts=job.delivery.attempts, finished_at=time.time(),
+        )
+        return Completion(job.delivery, Action.ACK, outcome=outcome)
+
+    def failed(self, job: Prepared, exc: BaseException) -> Completion:
+        """Retry with backoff while attempts remain and the error is retryable, else dead-letter."""
+        error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR]
+        attempts, allowed = job.delivery.attempts, job.message.max_attempts
+        if attempts < allowed and isinstance(exc, job.task.options.retry_on):
+            opts = job.task.options
+            delay = backoff_delay(attempts, opts.backoff or self.app.backoff, opts.max_backoff or self.app.max_backoff)
+            log.info("%s %s failed (attempt %d of %d), retry in %.2fs: %s",
+                     job.task.name, job.delivery.id, attempts, allowed, delay, error)
+            return Completion(job.delivery, Action.RETRY, delay=delay, reason=error)
+        trace = "".join(traceback.format_exception(exc))[-MAX_TRACEBACK:]
+        log.warning("%s %s failed on attempt %d of %d, dead-lettered: %s",
+                    job.task.name, job.delivery.id, attempts, allowed, error)
+        return self._dead(job.delivery, f"exception: {error}", job.message, JobStatus.FAILED, trace)
+
+    def _dead(
+        self, delivery: Delivery, reason: str, message: Message | None, status: JobStatus,
+        trace: str | None = None,
+    ) -> Completion:
+        outcome = Outcome(
+            delivery.id, status, error=reason, traceback=trace,
+            attempts=delivery.attempts, finished_at=time.time(),
+            extra={"task": message.task} if message else {},
+        )
+        return Completion(delivery, Action.DEAD, reason=reason, outcome=outcome)

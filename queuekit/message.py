@@ -1,0 +1,194 @@
+"""The message envelope: one versioned JSON format for every backend.
+
+Decoding yields plain JSON types only (no class tags, nothing imported), rejects
+anything that does not match the schema with :class:`MalformedMessage`, and verifies
+the HMAC signature before anything else looks at the content.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from queuekit.errors import MalformedMessage, MessageTooLarge, SerializationError, SignatureError
+
+VERSION = 1
+DEFAULT_MAX_SIZE = 1024 * 1024
+
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+_canonical = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False
+).encode
+
+
+def new_id() -> str:
+    """A fresh job id: 32 hex digits, unique without coordination."""
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True)
+class Message:
+    """A job as the producer wrote it. ``max_attempts`` = retries + 1."""
+
+    task: str
+    args: tuple[Any, ...] = ()
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    queue: str = "default"
+    priority: int = 0
+    delay: float = 0.0
+    max_attempts: int = 1
+    timeout: float | None = None
+    key: str | None = None
+    id: str = field(default_factory=new_id)
+    created_at: float = field(default_factory=time.time)
+    headers: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The envelope as a plain mapping (version tag included)."""
+        return {
+            "v": VERSION,
+            "id": self.id,
+            "task": self.task,
+            "args": list(self.args),
+            "kwargs": dict(self.kwargs),
+            "queue": self.queue,
+            "priority": self.priority,
+            "max_attempts": self.max_attempts,
+            "timeout": self.timeout,
+            "key": self.key,
+            "created_at": self.created_at,
+            "headers": dict(self.headers),
+        }
+
+
+@dataclass(frozen=True)
+class Signer:
+    """HMAC-SHA256 signing with key ids, so keys can rotate.
+
+    ``keys`` maps key id to secret; new messages are signed with ``current``; any
+    listed key verifies.
+    """
+
+    keys: Mapping[str, bytes]
+    current: str
+
+    @classmethod
+    def from_secret(cls, secret: str | bytes, key_id: str = "k1") -> Signer:
+        """A signer with a single key."""
+        raw = secret.encode() if isinstance(secret, str) else secret
+        return cls({key_id: raw}, key_id)
+
+    def mac(self, key_id: str, payload: bytes) -> str:
+        """Hex HMAC of ``payload`` under the key ``key_id``."""
+        return hmac.new(self.keys[key_id], payload, hashlib.sha256).hexdigest()
+
+
+def encode(message: Message, *, max_size: int = DEFAULT_MAX_SIZE, signer: Signer | None = None) -> bytes:
+    """Serialize a message; raise before any I/O if it cannot be sent."""
+    document = message.to_json()
+    try:
+        if signer is None:
+            body = _encode(document).encode()
+        else:
+            mac = signer.mac(signer.current, _canonical(document).encode())
+            document["sig"] = {"kid": signer.current, "mac": mac}
+            body = _encode(document).encode()
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise SerializationError(
+            f"arguments of task {message.task!r} are not JSON-serializable: {exc}"
+        ) from None
+    if len(body) > max_size:
+        raise MessageTooLarge(
+            f"message for task {message.task!r} is {len(body)} bytes, over the limit of "
+            f"{max_size}; pass a reference (a key or URL) instead of the data, or raise "
+            "max_message_size"
+        )
+    return body
+
+
+def decode(body: bytes, *, max_size: int = DEFAULT_MAX_SIZE, signer: Signer | None = None) -> Message:
+    """Parse and validate a body; raise :class:`MalformedMessage` naming the defect."""
+    if len(body) > max_size:
+        raise MalformedMessage(f"body of {len(body)} bytes exceeds the limit of {max_size}")
+    try:
+        document = json.loads(body)
+    except UnicodeDecodeError:
+        raise MalformedMessage("body is not UTF-8") from None
+    except RecursionError:
+        raise MalformedMessage("body is nested too deeply") from None
+    except ValueError as exc:
+        raise MalformedMessage(f"body is not valid JSON: {str(exc)[:120]}") from None
+    if not isinstance(document, dict):
+        raise MalformedMessage("body is not a JSON object")
+    if signer is not None:
+        _verify(document, signer)
+    return _validate(document)
+
+
+def _verify(document: dict[str, Any], signer: Signer) -> None:
+    sig = document.pop("sig", None)
+    if not isinstance(sig, dict):
+        raise SignatureError("message is not signed")
+    kid, mac = sig.get("kid"), sig.get("mac")
+    if not isinstance(kid, str) or kid not in signer.keys:
+        raise SignatureError(f"unknown signing key id {str(kid)[:40]!r}")
+    if not isinstance(mac, str):
+        raise SignatureError("signature is not a string")
+    try:
+        expected = signer.mac(kid, _canonical(document).encode())
+    except (TypeError, ValueError) as exc:
+        raise SignatureError(f"cannot canonicalize body: {exc}") from None
+    if not hmac.compare_digest(expected, mac):
+        raise SignatureError("signature does not match")
+
+
+def _field(document: Mapping[str, Any], name: str, kind: type | tuple[type, ...], default: Any = ...) -> Any:
+    if name not in document:
+        if default is ...:
+            raise MalformedMessage(f"field {name!r} is missing")
+        return default
+    value = document[name]
+    if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
+        raise MalformedMessage(f"field {name!r} must be {_kind_name(kind)}, not a boolean")
+    if not isinstance(value, kind):
+        raise MalformedMessage(f"field {name!r} must be {_kind_name(kind)}, got {type(value).__name__}")
+    return value
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join("null" if k is type(None) else k.__name__ for k in kinds)
+
+
+def _validate(document: Mapping[str, Any]) -> Message:
+    version = _field(document, "v", int)
+    if version != VERSION:
+        raise MalformedMessage(f"envelope version {version} is not supported (this worker reads {VERSION})")
+    timeout = _field(document, "timeout", (int, float, type(None)), None)
+    max_attempts = _field(document, "max_attempts", int, 1)
+    if max_attempts < 1:
+        raise MalformedMessage("field 'max_attempts' must be at least 1")
+    return Message(
+        id=_field(document, "id", str),
+        task=_field(document, "task", str),
+        args=tuple(_field(document, "args", list, [])),
+        kwargs=_field(document, "kwargs", dict, {}),
+        queue=_field(document, "queue", str, "default"),
+        priority=_field(document, "priority", int, 0),
+        max_attempts=max_attempts,
+        timeout=None if timeout is None else float(timeout),
+        key=_field(document, "key", (str, type(None)), None),
+        created_at=float(_field(document, "created_at", (int, float), 0.0)),
+        headers=_field(document, "headers", dict, {}),
+    )
+
+
+def describe(body: bytes) -> str:
+    """A short, safe description of a body for logs: its size and a hash, never its content."""
+    return f"{len(body)} bytes sha256:{hashlib.sha256(body).hexdigest()[:16]}"

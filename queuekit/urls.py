@@ -1,0 +1,38 @@
+"""Broker URLs: scheme lookup and credential redaction.
+
+Every log line, error message, ``repr`` and CLI banner that shows a URL passes it
+through :func:`redact` first.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qsl, urlsplit
+
+_SECRET_PARAMS = re.compile(r"(?i)((?:^|[?&;\s])(?:password|passwd|pwd|secret|token|sentinel_password)=)[^&;\s]*")
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*://[^:/@\s]*):[^@/\s]*@")
+_DSN_PASSWORD = re.compile(r"(?i)(\bpassword\s*=\s*)('[^']*'|\S+)")
+
+MASK = "***"
+
+
+def scheme_of(url: str) -> str:
+    """The URL's scheme in lower case, e.g. ``redis`` or ``kombu+sqs``."""
+    head, sep, _ = url.partition("://")
+    if not sep or not head:
+        raise ValueError(f"{redact(url)!r} is not a URL of the form scheme://...")
+    return head.lower()
+
+
+def redact(url: str) -> str:
+    """The URL with any password replaced by ``***`` (userinfo, query and DSN forms)."""
+    text = _USERINFO.sub(lambda m: f"{m.group(1)}:{MASK}@", url)
+    text = _SECRET_PARAMS.sub(lambda m: f"{m.group(1)}{MASK}", text)
+    if "://" not in text:
+        text = _DSN_PASSWORD.sub(lambda m: f"{m.group(1)}{MASK}", text)
+    return text
+
+
+def query_options(url: str) -> dict[str, str]:
+    """The URL's query parameters as a plain mapping (last one wins)."""
+    return dict(parse_qsl(urlsplit(url).query, keep_blank_values=True))

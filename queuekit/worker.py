@@ -1,0 +1,355 @@
+"""The worker: reserve, run, acknowledge.
+
+Threads, each with one job:
+
+* the **fetcher** (the thread that calls :meth:`Worker.run`) reserves batches while
+  fewer than ``concurrency + prefetch`` jobs are in flight, and hands them out;
+* ``concurrency`` **pool threads** run synchronous tasks; ``async def`` tasks run on
+  one **event-loop thread**;
+* the **acker** applies completions to the broker in batches (results first, then
+  acks) and renews the leases of running jobs at a third of their length.
+
+Graceful stop (SIGTERM, SIGINT or :meth:`Worker.stop`): stop reserving, hand back
+unstarted jobs at once without spending an attempt, give running jobs ``grace``
+seconds, hand back the rest, exit 0. A second signal exits at once; the leases of
+anything still running expire, so nothing is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import os
+import queue
+import random
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from types import FrameType
+from typing import TYPE_CHECKING
+
+from queuekit.broker import Delivery
+from queuekit.errors import BrokerError
+from queuekit.execution import Action, Completion, Prepared, Runner
+
+if TYPE_CHECKING:
+    from queuekit.app import App
+
+log = logging.getLogger("queuekit.worker")
+
+_RETRIES = 5
+
+
+@dataclass
+class _InFlight:
+    delivery: Delivery
+    lease: float
+    next_beat: float
+
+
+class Worker:
+    """Runs an app's tasks from the broker until stopped (or, in burst mode, until idle)."""
+
+    def __init__(
+        self,
+        app: App,
+        *,
+        queues: Sequence[str] | None = None,
+        concurrency: int = 8,
+        prefetch: int | None = None,
+        burst: bool = False,
+        lease: float | None = None,
+        grace: float = 30.0,
+        poll: float = 1.0,
+        batch: int | None = None,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be at least 1, got {concurrency}")
+        self.app = app
+        self.queues = list(queues) if queues else _default_queues(app)
+        self.concurrency = concurrency
+        self.capacity = concurrency + (concurrency if prefetch is None else max(prefetch, 0))
+        self.batch = batch or self.capacity
+        self.burst = burst
+        self.lease = lease or app.lease
+        self.grace = grace
+        self.poll = poll
+        self.counts: collections.Counter[str] = collections.Counter()
+        self.runner = Runner(app)
+        self._stopping = threading.Event()
+        self._done = threading.Event()
+        self._cond = threading.Condition()
+        self._inflight: dict[str, _InFlight] = {}
+        self._work: queue.SimpleQueue[Prepared | None] = queue.SimpleQueue()
+        self._completions: queue.SimpleQueue[Completion | None] = queue.SimpleQueue()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._threads: list[threading.Thread] = []
+
+    def __repr__(self) -> str:
+        return f"<Worker {self.app.redacted_url} queues={','.join(self.queues)} concurrency={self.concurrency}>"
+
+    # -- public control ------------------------------------------------------------------
+
+    def run(self, install_signals: bool = True) -> int:
+        """Work until stopped; return the exit code (0 after a graceful stop)."""
+        restore = self._install_signals() if install_signals else None
+        broker = self.app.broker
+        log.info("worker started: %s queues=%s concurrency=%d prefetch=%d lease=%.0fs%s",
+                 self.app.redacted_url, ",".join(self.queues), self.concurrency,
+                 self.capacity - self.concurrency, self.lease, " burst" if self.burst else "")
+        self._start_threads()
+        try:
+            self._fetch_loop(broker.reserve)
+        finally:
+            self._shutdown()
+            if restore:
+                restore()
+        log.info("worker stopped: %s", dict(self.counts))
+        return 0
+
+    def start(self) -> threading.Thread:
+        """Run in a background thread (for embedding); stop with :meth:`stop`."""
+        thread = threading.Thread(target=self.run, kwargs={"install_signals": False}, name="queuekit-worker", daemon=True)
+        thread.start()
+        return thread
+
+    def stop(self) -> None:
+        """Ask for a graceful stop; returns at once."""
+        self._stopping.set()
+        with self._cond:
+            self._cond.notify_all()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait until the worker has stopped; True if it did within ``timeout``."""
+        return self._done.wait(timeout)
+
+    @property
+    def in_flight(self) -> int:
+        """Jobs reserved and not yet settled."""
+        with self._cond:
+            return len(self._inflight)
+
+    # -- fetching ------------------------------------------------------------------------
+
+    def _fetch_loop(self, reserve: Callable[..., list[Delivery]]) -> None:
+        failures = 0
+        while not self._stopping.is_set():
+            with self._cond:
+                self._cond.wait_for(lambda: len(self._inflight) < self.capacity or self._stopping.is_set())
+                free = self.capacity - len(self._inflight)
+            if self._stopping.is_set():
+                return
+            try:
+                deliveries = reserve(self.queues, min(free, self.batch), self.lease, 0.0 if self.burst else self.poll)
+                failures = 0
+            except BrokerError as exc:
+                failures += 1
+                pause = min(5.0, 0.1 * 2**failures) * (0.5 + random.random() / 2)
+                log.warning("reserve failed (%s); retrying in %.1fs", exc, pause)
+                self._stopping.wait(pause)
+                continue
+            if deliveries:
+                self._dispatch(deliveries)
+            elif self.burst and self._idle_after_burst():
+                return
+
+    def _idle_after_burst(self) -> bool:
+        """In burst mode, nothing was ready: done if nothing runs, else wait for a change."""
+        with self._cond:
+            if not self._inflight:
+                return True
+            count = len(self._inflight)
+            self._cond.wait_for(lambda: len(self._inflight) != count or self._stopping.is_set(), timeout=1.0)
+        return False
+
+    def _dispatch(self, deliveries: Iterable[Delivery]) -> None:
+        now = time.monotonic()
+        for delivery in deliveries:
+            prepared = self.runner.prepare(delivery)
+            lease = self.lease
+            if isinstance(prepared, Prepared) and prepared.task.options.lease:
+                lease = prepared.task.options.lease
+            with self._cond:
+                self._inflight[delivery.id] = _InFlight(delivery, lease, now + lease / 3)
+            if isinstance(prepared, Completion):
+                self._completions.put(prepared)
+            elif prepared.task.is_async:
+                self._submit_async(prepared)
+            else:
+                self._work.put(prepared)
+
+    def _submit_async(self, job: Prepared) -> None:
+        if self._loop is None:
+            self._loop = asyncio.new_event_loop()
+            self._spawn(self._loop.run_forever, "queuekit-asyncio")
+        future = asyncio.run_coroutine_threadsafe(self.runner.run_async(job), self._loop)
+
+        def settle(done: object) -> None:
+            try:
+                self._completions.put(future.result())
+            except BaseException as exc:  # never lose a completion
+                self._completions.put(self.runner.failed(job, exc))
+
+        future.add_done_callback(settle)
+
+    # -- running -------------------------------------------------------------------------
+
+    def _pool_thread(self) -> None:
+        while True:
+            job = self._work.get()
+            if job is None:
+                return
+            self._completions.put(self.runner.run(job))
+
+    # -- settling ------------------------------------------------------------------------
+
+    def _acker(self) -> None:
+        finishing = False
+        while not finishing:
+            try:
+                first = self._completions.get(timeout=self._until_next_beat())
+            except queue.Empty:
+                first = None
+                batch: list[Completion] = []
+            else:
+                batch = [] if first is None else [first]
+                finishing = first is None
+            while not finishing and len(batch) < 512:
+                try:
+                    item = self._completions.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    finishing = True
+                else:
+                    batch.append(item)
+            if batch:
+                self._settle(batch)
+            self._heartbeat()
+
+    def _settle(self, batch: list[Completion]) -> None:
+        with self._cond:
+            batch = [c for c in batch if c.delivery.id in self._inflight]
+        outcomes = [c.outcome for c in batch if c.outcome is not None]
+        store = self.app.results
+        if outcomes and store is not None:
+            self._retrying("save results", lambda: store.save_outcomes(outcomes, self.app.result_ttl))
+        broker = self.app.broker
+        acks = [c.delivery for c in batch if c.action is Action.ACK]
+        if acks:
+            self._retrying("ack", lambda: broker.ack(acks))
+        for c in batch:
+            if c.action is Action.RETRY:
+                self._retrying("nack", lambda c=c: broker.nack(c.delivery, delay=c.delay))
+            elif c.action is Action.RELEASE:
+                self._retrying("release", lambda c=c: broker.nack(c.delivery, count_attempt=False))
+            elif c.action is Action.DEAD:
+                self._retrying("dead-letter", lambda c=c: broker.dead_letter(c.delivery, c.reason))
+            self.counts[c.action.value] += 1
+        with self._cond:
+            for c in batch:
+                self._inflight.pop(c.delivery.id, None)
+            self._cond.notify_all()
+
+    def _retrying(self, what: str, call: Callable[[], object]) -> None:
+        for attempt in range(1, _RETRIES + 1):
+            try:
+                call()
+                return
+            except BrokerError as exc:
+                if attempt == _RETRIES:
+                    log.error("%s failed %d times, leaving it to lease expiry: %s", what, attempt, exc)
+                    return
+                log.warning("%s failed (%s); retrying", what, exc)
+                time.sleep(min(2.0, 0.05 * 2**attempt))
+
+    def _until_next_beat(self) -> float:
+        with self._cond:
+            if not self._inflight:
+                return 1.0
+            soonest = min(entry.next_beat for entry in self._inflight.values())
+        return min(max(soonest - time.monotonic(), 0.0), 1.0)
+
+    def _heartbeat(self) -> None:
+        now = time.monotonic()
+        by_lease: dict[float, list[Delivery]] = {}
+        with self._cond:
+            for entry in self._inflight.values():
+                if entry.next_beat <= now:
+                    by_lease.setdefault(entry.lease, []).append(entry.delivery)
+                    entry.next_beat = now + entry.lease / 3
+        for lease, deliveries in by_lease.items():
+            try:
+                lost = self.app.broker.extend(deliveries, lease)
+            except BrokerError as exc:
+                log.warning("lease renewal failed (%s); will retry", exc)
+                continue
+            for job_id in lost:
+                log.warning("lease of job %s was lost; it may run twice", job_id)
+
+    # -- threads and shutdown --------------------------------------------------------------
+
+    def _spawn(self, target: Callable[[], None], name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _start_threads(self) -> None:
+        for index in range(self.concurrency):
+            self._spawn(self._pool_thread, f"queuekit-pool-{index}")
+        self._acker_thread = threading.Thread(target=self._acker, name="queuekit-acker", daemon=True)
+        self._acker_thread.start()
+
+    def _shutdown(self) -> None:
+        released = 0
+        while True:
+            try:
+                job = self._work.get_nowait()
+            except queue.Empty:
+                break
+            if job is not None:
+                self._completions.put(Completion(job.delivery, Action.RELEASE))
+                released += 1
+        if released:
+            log.info("handing back %d unstarted jobs", released)
+        with self._cond:
+            finished = self._cond.wait_for(lambda: not self._inflight, timeout=self.grace)
+            leftover = [entry.delivery for entry in self._inflight.values()]
+        if not finished:
+            log.warning("grace period of %.0fs over; handing back %d running jobs", self.grace, len(leftover))
+            for delivery in leftover:
+                self._completions.put(Completion(delivery, Action.RETRY))
+        for _ in range(self.concurrency):
+            self._work.put(None)
+        self._completions.put(None)
+        self._acker_thread.join()
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        self._done.set()
+
+    def _install_signals(self) -> Callable[[], None] | None:
+        if threading.current_thread() is not threading.main_thread():
+            return None
+
+        def handle(signum: int, frame: FrameType | None) -> None:
+            if self._stopping.is_set():
+                log.warning("second signal: exiting now; running jobs return when their leases expire")
+                os._exit(1)
+            log.info("signal %d: stopping gracefully (grace %.0fs)", signum, self.grace)
+            self.stop()
+
+        previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+        def restore() -> None:
+            for sig, old in previous.items():
+                signal.signal(sig, old)
+
+        return restore
+
+
+def _default_queues(app: App) -> list[str]:
+    names = {task.options.queue for task in app.tasks.values()} | {app.default_queue}
+    return sorted(names)
