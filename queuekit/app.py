@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
 from queuekit import config
-from queuekit.broker import Broker, Envelope, ResultStore
-from queuekit.errors import ConfigurationError, TaskNotRegistered, UnknownQueue
+from queuekit.broker import Broker, Envelope, ResultStore, TransactionalEnqueue
+from queuekit.errors import CapabilityError, ConfigurationError, TaskNotRegistered, UnknownQueue
 from queuekit.job import Job
 from queuekit.message import DEFAULT_MAX_SIZE, Message, Signer, encode
 from queuekit.registry import backend_class, open_broker
@@ -172,16 +172,25 @@ class App:
 
     # -- producing -----------------------------------------------------------------------
 
-    def send(self, messages: Iterable[Message]) -> list[str]:
+    def send(self, messages: Iterable[Message], *, connection: Any = None) -> list[str]:
         """Encode and enqueue messages in one broker call; return their job ids.
 
         Everything is validated and encoded before any I/O, so a bad message leaves
-        nothing half-written.
+        nothing half-written. With ``connection`` (a database connection in an open
+        transaction) the jobs are written in that transaction, on brokers that can.
         """
         envelopes = [self.envelope(message) for message in messages]
         if not envelopes:
             return []
-        return self.broker.enqueue(envelopes)
+        broker = self.broker
+        if connection is None:
+            return broker.enqueue(envelopes)
+        if not (broker.capabilities.transactional_enqueue and isinstance(broker, TransactionalEnqueue)):
+            raise CapabilityError(
+                f"{self.redacted_url} cannot enqueue inside your transaction; "
+                "use a SQL broker on the same database, or enqueue after commit"
+            )
+        return broker.enqueue_in(connection, envelopes)
 
     def envelope(self, message: Message) -> Envelope:
         """Validate and encode one message into what the broker stores."""
@@ -191,9 +200,9 @@ class App:
         body = encode(message, max_size=self.max_message_size, signer=self.signer)
         return Envelope(message.id, message.queue, body, message.priority, message.delay, message.key)
 
-    def enqueue_many(self, messages: Iterable[Message]) -> list[Job[Any]]:
+    def enqueue_many(self, messages: Iterable[Message], *, connection: Any = None) -> list[Job[Any]]:
         """Enqueue a batch in one broker call (atomically where the broker can)."""
-        return [Job(self, job_id) for job_id in self.send(messages)]
+        return [Job(self, job_id) for job_id in self.send(messages, connection=connection)]
 
     def job(self, job_id: str) -> Job[Any]:
         """A handle on a job by id."""

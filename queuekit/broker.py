@@ -220,6 +220,15 @@ class StateReporter(Protocol):
         ...
 
 
+@runtime_checkable
+class TransactionalEnqueue(Protocol):
+    """Brokers that declare ``transactional_enqueue`` write jobs inside a caller's transaction."""
+
+    def enqueue_in(self, connection: Any, envelopes: Sequence[Envelope]) -> list[str]:
+        """Like :meth:`Broker.enqueue`, on the caller's open connection; never commits."""
+        ...
+
+
 class BrokerFactory(Protocol):
     """What the ``queuekit.backends`` entry point names: a class that opens from a URL."""
 

@@ -115,10 +115,15 @@ class Task(Generic[P, R]):
         self,
         args: Sequence[Any] = (),
         kwargs: Mapping[str, Any] | None = None,
+        *,
+        connection: Any = None,
         **options: Any,
     ) -> Job[R]:
-        """Enqueue with options: delay, eta, priority, queue, key, retries, timeout, headers."""
-        return self._send(self.build(args, kwargs, **options))
+        """Enqueue with options: delay, eta, priority, queue, key, retries, timeout, headers.
+
+        ``connection``: write the job inside that open database transaction (SQL brokers).
+        """
+        return self._send(self.build(args, kwargs, **options), connection)
 
     async def aenqueue(
         self,
@@ -130,8 +135,8 @@ class Task(Generic[P, R]):
         message = self.build(args, kwargs, **options)
         return await asyncio.to_thread(self._send, message)
 
-    def _send(self, message: Message) -> Job[R]:
-        (job_id,) = self.app.send([message])
+    def _send(self, message: Message, connection: Any = None) -> Job[R]:
+        (job_id,) = self.app.send([message], connection=connection)
         return Job(self.app, job_id)
 
 
