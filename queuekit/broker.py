@@ -31,7 +31,8 @@ class Capabilities:
     fifo: bool = True  # FIFO within one priority of one queue, one consumer
     priorities: bool = True
     delays: bool = True
-    at_least_once: bool = True  # leases expire and unacknowledged jobs come back
+    at_least_once: bool = True  # unacknowledged jobs of a dead consumer come back
+    lease_expiry: bool = True  # a lease not renewed in time expires and the job comes back
     dedup: bool = False  # enqueue with a key already queued or running is a no-op
     results: bool = False  # the broker also implements ResultStore
     job_state: bool = False  # Broker.state() can answer queued / running / dead
