@@ -7,7 +7,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar, overload
 
 from queuekit import config
 from queuekit.broker import Broker, Envelope, ResultStore, TransactionalEnqueue
@@ -34,6 +34,12 @@ def check_queue_name(name: str) -> str:
             f"invalid queue name {str(name)[:60]!r}: use 1-128 letters, digits, '_', '.', ':' or '-'"
         )
     return name
+
+
+class TaskDecorator(Protocol):
+    """What ``app.task(...)`` with options returns: a decorator that registers a function."""
+
+    def __call__(self, fn: Callable[P, R], /) -> Task[P, R]: ...
 
 
 class App:
@@ -134,25 +140,54 @@ class App:
 
     @overload
     def task(
-        self, *, name: str | None = None, **options: Any
-    ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
+        self,
+        *,
+        name: str | None = None,
+        queue: str | None = None,
+        priority: int = 0,
+        retries: int = 0,
+        backoff: float | None = None,
+        max_backoff: float | None = None,
+        timeout: float | None = None,
+        lease: float | None = None,
+        store_result: bool = True,
+        retry_on: tuple[type[BaseException], ...] = (Exception,),
+    ) -> TaskDecorator: ...
 
     def task(
-        self, fn: Callable[P, R] | None = None, /, *, name: str | None = None, **options: Any
-    ) -> Task[P, R] | Callable[[Callable[P, R]], Task[P, R]]:
-        """Register a function as a task.
+        self,
+        fn: Callable[..., Any] | None = None,
+        /,
+        *,
+        name: str | None = None,
+        queue: str | None = None,
+        priority: int = 0,
+        retries: int = 0,
+        backoff: float | None = None,
+        max_backoff: float | None = None,
+        timeout: float | None = None,
+        lease: float | None = None,
+        store_result: bool = True,
+        retry_on: tuple[type[BaseException], ...] = (Exception,),
+    ) -> Any:
+        """Register a function as a task; use bare (``@app.task``) or with options.
 
-        Options: queue, priority, retries, backoff, max_backoff, timeout, lease,
-        store_result, retry_on. Use bare (``@app.task``) or with options.
+        ``retries``: further attempts after the first; ``backoff``: base of the exponential
+        backoff in seconds (app default otherwise); ``timeout``: time limit per attempt;
+        ``lease``: how long a worker holds the job between heartbeats; ``retry_on``:
+        exception types worth retrying.
         """
+        opts = TaskOptions(
+            queue=check_queue_name(queue or self.default_queue), priority=priority, retries=retries,
+            backoff=backoff, max_backoff=max_backoff, timeout=timeout, lease=lease,
+            store_result=store_result, retry_on=retry_on,
+        )
 
-        def register(func: Callable[P, R]) -> Task[P, R]:
+        def register(func: Callable[..., Any]) -> Task[Any, Any]:
             task_name = name or _default_name(func)
             if task_name in self.tasks and self.tasks[task_name].fn is not func:
                 raise ConfigurationError(f"task name {task_name!r} is already registered")
-            opts = TaskOptions(**{"queue": self.default_queue, **options})
-            check_queue_name(opts.queue)
-            created: Task[P, R] = Task(self, func, task_name, opts)
+            created: Task[Any, Any] = Task(self, func, task_name, opts)
             self.tasks[task_name] = created
             return created
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import logging
 import os
 import queue
@@ -31,7 +32,7 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from queuekit.broker import Delivery
+from queuekit.broker import Broker, Delivery
 from queuekit.errors import BrokerError
 from queuekit.execution import Action, Completion, Prepared, Runner
 
@@ -112,7 +113,9 @@ class Worker:
 
     def start(self) -> threading.Thread:
         """Run in a background thread (for embedding); stop with :meth:`stop`."""
-        thread = threading.Thread(target=self.run, kwargs={"install_signals": False}, name="queuekit-worker", daemon=True)
+        thread = threading.Thread(
+            target=self.run, kwargs={"install_signals": False}, name="queuekit-worker", daemon=True
+        )
         thread.start()
         return thread
 
@@ -242,12 +245,8 @@ class Worker:
         if acks:
             self._retrying("ack", lambda: broker.ack(acks))
         for c in batch:
-            if c.action is Action.RETRY:
-                self._retrying("nack", lambda c=c: broker.nack(c.delivery, delay=c.delay))
-            elif c.action is Action.RELEASE:
-                self._retrying("release", lambda c=c: broker.nack(c.delivery, count_attempt=False))
-            elif c.action is Action.DEAD:
-                self._retrying("dead-letter", lambda c=c: broker.dead_letter(c.delivery, c.reason))
+            if c.action is not Action.ACK:
+                self._retrying(c.action.value, functools.partial(_apply, broker, c))
             self.counts[c.action.value] += 1
         with self._cond:
             for c in batch:
@@ -348,6 +347,16 @@ class Worker:
                 signal.signal(sig, old)
 
         return restore
+
+
+def _apply(broker: Broker, completion: Completion) -> None:
+    """Tell the broker the fate of a delivery that was not simply acknowledged."""
+    if completion.action is Action.RETRY:
+        broker.nack(completion.delivery, delay=completion.delay)
+    elif completion.action is Action.RELEASE:
+        broker.nack(completion.delivery, count_attempt=False)
+    elif completion.action is Action.DEAD:
+        broker.dead_letter(completion.delivery, completion.reason)
 
 
 def _default_queues(app: App) -> list[str]:
