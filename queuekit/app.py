@@ -157,7 +157,6 @@ class App:
     def task(
         self,
         fn: Callable[..., Any] | None = None,
-        /,
         *,
         name: str | None = None,
         queue: str | None = None,
