@@ -94,6 +94,14 @@ class App:
     def __repr__(self) -> str:
         return f"<App {self.redacted_url} tasks={len(self.tasks)}>"
 
+    def use_url(self, url: str) -> None:
+        """Point the app at another broker (before first use), e.g. from ``--url``."""
+        backend_class(url)
+        with self._lock:
+            if self._broker is not None:
+                raise ConfigurationError("the broker is already open; change the URL before first use")
+            self.url = url
+
     # -- broker and results ------------------------------------------------------------
 
     @property
