@@ -47,7 +47,8 @@ class App:
 
     ``App()`` resolves the broker URL from ``QUEUEKIT_BROKER_URL``, then the config file,
     then defaults to ``sqlite:///queuekit.db``. The URL's scheme is checked at once; the
-    connection is opened on first use.
+    connection is opened on first use. ``App(broker=obj)`` uses an already-open broker
+    object instead (tests, embedding) and closes it in :meth:`close`.
     """
 
     def __init__(
@@ -63,10 +64,13 @@ class App:
         result_ttl: float = 86400.0,
         max_message_size: int = DEFAULT_MAX_SIZE,
         broker_options: Mapping[str, Any] | None = None,
+        broker: Broker | None = None,
     ) -> None:
-        self.url = config.resolve_url(url)
+        # With ``broker``, ``url`` (if given) only labels it in logs and reprs.
+        self.url = config.resolve_url(url) if broker is None else (url or f"object://{type(broker).__name__}")
         self.results_url = config.resolve_results_url(results)
-        backend_class(self.url)  # unknown scheme: fail here, naming the installed ones
+        if broker is None:
+            backend_class(self.url)  # unknown scheme: fail here, naming the installed ones
         if self.results_url:
             backend_class(self.results_url)
         if lease <= 0 or backoff <= 0 or max_backoff <= 0 or result_ttl <= 0:
@@ -81,7 +85,7 @@ class App:
         self.max_message_size = max_message_size
         self.broker_options = dict(broker_options or {})
         self.tasks: dict[str, Task[Any, Any]] = {}
-        self._broker: Broker | None = None
+        self._broker: Broker | None = broker
         self._results: ResultStore | None = None
         self._results_opened = False
         self._lock = threading.Lock()
