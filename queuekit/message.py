@@ -117,9 +117,11 @@ def decode(body: bytes, *, max_size: int = DEFAULT_MAX_SIZE, signer: Signer | No
     if len(body) > max_size:
         raise MalformedMessage(f"body of {len(body)} bytes exceeds the limit of {max_size}")
     try:
-        document = json.loads(body)
+        text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise MalformedMessage("body is not UTF-8") from None
+    try:
+        document = json.loads(text)
     except RecursionError:
         raise MalformedMessage("body is nested too deeply") from None
     except ValueError as exc:

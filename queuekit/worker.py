@@ -205,6 +205,9 @@ class Worker:
             job = self._work.get()
             if job is None:
                 return
+            if self._stopping.is_set():  # stopping: start nothing new
+                self._completions.put(Completion(job.delivery, Action.RELEASE))
+                continue
             self._completions.put(self.runner.run(job))
 
     # -- settling ------------------------------------------------------------------------
@@ -266,11 +269,14 @@ class Worker:
                 time.sleep(min(2.0, 0.05 * 2**attempt))
 
     def _until_next_beat(self) -> float:
+        """How long the acker may block: never past a third of the shortest lease in use."""
+        leases = [self.lease] + [t.options.lease for t in self.app.tasks.values() if t.options.lease]
+        cap = min(1.0, min(leases) / 3)
         with self._cond:
             if not self._inflight:
-                return 1.0
+                return cap
             soonest = min(entry.next_beat for entry in self._inflight.values())
-        return min(max(soonest - time.monotonic(), 0.0), 1.0)
+        return min(max(soonest - time.monotonic(), 0.0), cap)
 
     def _heartbeat(self) -> None:
         now = time.monotonic()

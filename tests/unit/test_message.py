@@ -1,0 +1,102 @@
+"""The envelope codec: round trips, every malformed shape, signing, size limits."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from queuekit.errors import MalformedMessage, MessageTooLarge, SerializationError, SignatureError
+from queuekit.message import Message, Signer, decode, describe, encode
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=20)
+    | st.floats(allow_nan=False, allow_infinity=False),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(args=st.lists(json_values, max_size=4), kwargs=st.dictionaries(st.text(max_size=8), json_values, max_size=3),
+       priority=st.integers(-100, 100))
+def test_round_trip_preserves_every_field(args: list[object], kwargs: dict[str, object], priority: int) -> None:
+    message = Message("t.send", tuple(args), kwargs, "emails", priority, max_attempts=3, timeout=2.5, key="k")
+    back = decode(encode(message))
+    assert back == Message(**{**message.__dict__, "delay": 0.0})
+
+
+def test_signed_round_trip_and_tampering() -> None:
+    signer = Signer.from_secret("s3cret")
+    body = encode(Message("t.send", (1,)), signer=signer)
+    assert decode(body, signer=signer).args == (1,)
+    tampered = body.replace(b"[1]", b"[2]")
+    with pytest.raises(SignatureError, match="does not match"):
+        decode(tampered, signer=signer)
+    with pytest.raises(SignatureError, match="not signed"):
+        decode(encode(Message("t.send")), signer=signer)
+    with pytest.raises(SignatureError, match="unknown signing key"):
+        decode(body, signer=Signer.from_secret("other", key_id="k2"))
+
+
+def test_rotated_keys_verify_old_messages() -> None:
+    old = Signer.from_secret("old", key_id="k1")
+    body = encode(Message("t.send"), signer=old)
+    rotated = Signer({"k1": b"old", "k2": b"new"}, current="k2")
+    assert decode(body, signer=rotated).task == "t.send"
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"\xff\xfe", "not UTF-8"),
+        (b"{not json", "not valid JSON"),
+        (b"[1, 2]", "not a JSON object"),
+        (b"[" * 100_000, "nested too deeply|not valid JSON"),
+        (b'{"v":1,"id":"x","task":"t","created_at":' + b"1" * 5000 + b"}", "not valid JSON"),
+        (b'{"v":1,"id":"x"}', "'task' is missing"),
+        (b'{"v":2,"id":"x","task":"t"}', "version 2"),
+        (b'{"v":1,"id":"x","task":"t","args":{}}', "'args' must be list"),
+        (b'{"v":1,"id":"x","task":"t","kwargs":[]}', "'kwargs' must be dict"),
+        (b'{"v":1,"id":"x","task":"t","max_attempts":"3"}', "'max_attempts' must be int"),
+        (b'{"v":1,"id":"x","task":"t","max_attempts":true}', "not a boolean"),
+        (b'{"v":1,"id":"x","task":"t","max_attempts":0}', "at least 1"),
+        (b'{"v":1,"id":7,"task":"t"}', "'id' must be str"),
+    ],
+)
+def test_malformed_bodies_are_named(body: bytes, reason: str) -> None:
+    with pytest.raises(MalformedMessage, match=reason):
+        decode(body)
+
+
+def test_decoding_imports_nothing() -> None:
+    before = set(sys.modules)
+    evil = json.dumps({"v": 1, "id": "x", "task": "os.system", "args": ["true"],
+                       "kwargs": {"__class__": "subprocess.Popen"}}).encode()
+    message = decode(evil)
+    assert message.task == "os.system"
+    assert set(sys.modules) == before
+
+
+def test_size_limits_on_both_sides() -> None:
+    big = Message("t.send", ("x" * 2000,))
+    with pytest.raises(MessageTooLarge, match="over the limit of 1000"):
+        encode(big, max_size=1000)
+    body = encode(big)
+    with pytest.raises(MalformedMessage, match="exceeds the limit"):
+        decode(body, max_size=1000)
+
+
+def test_unserializable_arguments_raise_serialization_error() -> None:
+    with pytest.raises(SerializationError, match="not JSON-serializable"):
+        encode(Message("t.send", (object(),)))
+    with pytest.raises(SerializationError):
+        encode(Message("t.send", (float("nan"),)))
+
+
+def test_describe_never_shows_content() -> None:
+    text = describe(b'{"password": "hunter2"}')
+    assert "hunter2" not in text
+    assert text.startswith("23 bytes sha256:")

@@ -1,0 +1,87 @@
+"""URL redaction, config resolution order and backend lookup."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from queuekit import App, ConfigurationError, UnknownSchemeError
+from queuekit.config import DEFAULT_URL, resolve_url
+from queuekit.registry import installed_schemes
+from queuekit.urls import redact, scheme_of
+
+SENTINEL = "S3cr3t-QK-91f2"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"redis://:{SENTINEL}@127.0.0.1:6379/0",
+        f"amqp://guest:{SENTINEL}@localhost:5672/",
+        f"postgresql://postgres@localhost/test?password={SENTINEL}&sslmode=require",
+        f"host=localhost user=postgres password={SENTINEL} dbname=test",
+        f"redis://127.0.0.1/0?sentinel_password={SENTINEL}",
+    ],
+)
+def test_redact_masks_every_password_form(url: str) -> None:
+    masked = redact(url)
+    assert SENTINEL not in masked
+    assert "***" in masked
+
+
+def test_redact_leaves_urls_without_secrets_alone() -> None:
+    assert redact("sqlite:///queuekit.db") == "sqlite:///queuekit.db"
+    assert redact("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
+
+
+def test_scheme_of_rejects_non_urls() -> None:
+    assert scheme_of("Kombu+SQS://x") == "kombu+sqs"
+    with pytest.raises(ValueError, match="not a URL"):
+        scheme_of("just-a-path")
+
+
+def test_resolution_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("QUEUEKIT_BROKER_URL", raising=False)
+    assert resolve_url() == DEFAULT_URL
+    (tmp_path / "pyproject.toml").write_text('[tool.queuekit]\nurl = "memory://from-pyproject"\n')
+    nested = tmp_path / "pkg" / "sub"
+    nested.mkdir(parents=True)
+    monkeypatch.chdir(nested)
+    assert resolve_url() == "memory://from-pyproject"
+    (tmp_path / "pkg" / "queuekit.toml").write_text('url = "memory://from-queuekit-toml"\n')
+    assert resolve_url() == "memory://from-queuekit-toml"
+    monkeypatch.setenv("QUEUEKIT_BROKER_URL", "memory://from-env")
+    assert resolve_url() == "memory://from-env"
+    assert resolve_url("memory://explicit") == "memory://explicit"
+
+
+def test_bad_config_file_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("QUEUEKIT_BROKER_URL", raising=False)
+    (tmp_path / "queuekit.toml").write_text("url = [unclosed\n")
+    with pytest.raises(ConfigurationError, match=r"queuekit\.toml is not valid TOML"):
+        resolve_url()
+
+
+def test_unknown_scheme_fails_at_construction_listing_installed() -> None:
+    with pytest.raises(UnknownSchemeError) as caught:
+        App(f"nosuchscheme://user:{SENTINEL}@host/")
+    text = str(caught.value)
+    assert "'nosuchscheme://'" in text
+    assert "memory" in text and all(scheme in text for scheme in installed_schemes())
+    assert SENTINEL not in text
+
+
+def test_missing_scheme_names_the_distribution(monkeypatch: pytest.MonkeyPatch) -> None:
+    if "amqp" in installed_schemes():
+        pytest.skip("capability not declared: queuekit-rabbitmq is installed here, so nothing is missing")
+    with pytest.raises(UnknownSchemeError, match="install queuekit-rabbitmq"):
+        App("amqp://guest:guest@localhost/")
+
+
+def test_app_repr_redacts() -> None:
+    app = App("memory://")
+    app.url = f"redis://:{SENTINEL}@localhost/0"
+    assert SENTINEL not in repr(app)
