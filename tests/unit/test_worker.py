@@ -12,7 +12,7 @@ import pytest
 
 from queuekit import App, Envelope, JobFailed, JobStatus
 from queuekit.message import Message, Signer, encode
-from tests.conftest import wait_until
+from tests.support import wait_until
 
 
 def run_burst(app: App, **options: object) -> dict[str, int]:
