@@ -7,12 +7,14 @@ threads; :mod:`queuekit.worker` moves deliveries in and completions out.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import enum
 import json
 import logging
 import time
 import traceback
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from queuekit.broker import Delivery, JobStatus, Outcome
@@ -58,6 +60,24 @@ class Prepared:
     delivery: Delivery
     message: Message
     task: Task[Any, Any]
+    notes: dict[str, Any] = field(default_factory=dict, compare=False)  # JSON entries for the outcome's extra
+
+
+_current: contextvars.ContextVar[Prepared | None] = contextvars.ContextVar("queuekit_current_job", default=None)
+
+
+def current_job() -> Prepared | None:
+    """The job the calling code runs as, inside a task on a worker; None anywhere else.
+
+    Gives the delivery (``attempts`` counts this one) and the message. A task may put
+    JSON-compatible entries in ``notes``; they are kept in its outcome's ``extra``.
+    """
+    return _current.get()
+
+
+def _class_path(exc: BaseException) -> str:
+    kind = type(exc)
+    return f"{kind.__module__}.{kind.__qualname__}"
 
 
 class Runner:
@@ -95,9 +115,11 @@ class Runner:
         limit = self._time_limit(job)
         try:
             token = self.watchdog.arm(limit) if limit else 0
+            current = _current.set(job)
             try:
                 value = job.task.fn(*job.message.args, **job.message.kwargs)
             finally:
+                _current.reset(current)
                 if token:
                     self.watchdog.disarm(token)
         except BaseException as exc:  # every failure is recorded, none escapes
@@ -109,6 +131,7 @@ class Runner:
     async def run_async(self, job: Prepared) -> Completion:
         """Run an ``async def`` task on the running loop, under its time limit."""
         limit = self._time_limit(job)
+        _current.set(job)  # this coroutine runs in its own copy of the context
         try:
             coro = job.task.fn(*job.message.args, **job.message.kwargs)
             value = await (asyncio.wait_for(coro, limit) if limit else coro)
@@ -129,10 +152,10 @@ class Runner:
             json.dumps(value)
         except (TypeError, ValueError) as exc:
             reason = f"result of type {type(value).__name__} is not JSON-serializable: {exc}"
-            return self._dead(job.delivery, reason, job.message, JobStatus.FAILED)
+            return self._dead(job.delivery, reason, job.message, JobStatus.FAILED, extra=job.notes)
         outcome = Outcome(
             job.delivery.id, JobStatus.SUCCEEDED, result=value,
-            attempts=job.delivery.attempts, finished_at=time.time(),
+            attempts=job.delivery.attempts, finished_at=time.time(), extra=dict(job.notes),
         )
         return Completion(job.delivery, Action.ACK, outcome=outcome)
 
@@ -149,15 +172,16 @@ class Runner:
         trace = "".join(traceback.format_exception(exc))[-MAX_TRACEBACK:]
         log.warning("%s %s failed on attempt %d of %d, dead-lettered: %s",
                     job.task.name, job.delivery.id, attempts, allowed, error)
-        return self._dead(job.delivery, f"exception: {error}", job.message, JobStatus.FAILED, trace)
+        extra = {**job.notes, "exception": _class_path(exc)}
+        return self._dead(job.delivery, f"exception: {error}", job.message, JobStatus.FAILED, trace, extra)
 
     def _dead(
         self, delivery: Delivery, reason: str, message: Message | None, status: JobStatus,
-        trace: str | None = None,
+        trace: str | None = None, extra: Mapping[str, Any] | None = None,
     ) -> Completion:
         outcome = Outcome(
             delivery.id, status, error=reason, traceback=trace,
             attempts=delivery.attempts, finished_at=time.time(),
-            extra={"task": message.task} if message else {},
+            extra={**(extra or {}), **({"task": message.task} if message else {})},
         )
         return Completion(delivery, Action.DEAD, reason=reason, outcome=outcome)
