@@ -60,6 +60,7 @@ class MemoryBroker:
         self._ready: dict[str, list[tuple[int, int, str]]] = {}
         self._delayed: list[tuple[float, int, str]] = []
         self._dead: dict[str, list[DeadLetter]] = {}
+        self._dead_priority: dict[str, int] = {}  # kept so requeue_dead restores it
         self._keys: dict[str, str] = {}
         self._results: dict[str, tuple[Outcome, float]] = {}
         self._queues: set[str] = set()
@@ -220,6 +221,7 @@ class MemoryBroker:
             env = job.envelope
             letter = DeadLetter(env.id, env.queue, env.body, reason, job.attempts, self._clock())
             self._dead.setdefault(env.queue, []).append(letter)
+            self._dead_priority[env.id] = env.priority
 
     def extend(self, deliveries: Sequence[Delivery], lease: float) -> set[str]:
         """Renew held leases; report the ids whose lease was lost."""
@@ -253,8 +255,9 @@ class MemoryBroker:
             }
 
     def purge(self, queue: str) -> int:
-        """Delete a queue's ready and delayed jobs."""
+        """Delete a queue's ready and delayed jobs (expired leases count as ready)."""
         with self._lock:
+            self._promote(self._clock())
             doomed = [
                 job_id
                 for job_id, job in self._jobs.items()
@@ -277,7 +280,7 @@ class MemoryBroker:
             back = [d for d in letters if wanted is None or d.id in wanted]
             self._dead[queue] = [d for d in letters if not (wanted is None or d.id in wanted)]
             for letter in back:
-                env = Envelope(letter.id, letter.queue, letter.body)
+                env = Envelope(letter.id, letter.queue, letter.body, self._dead_priority.pop(letter.id, 0))
                 job = _Job(env, "ready", 0, self._clock())
                 self._jobs[letter.id] = job
                 self._results.pop(letter.id, None)
@@ -288,7 +291,10 @@ class MemoryBroker:
     def purge_dead(self, queue: str) -> int:
         """Forget a queue's dead letters."""
         with self._lock:
-            return len(self._dead.pop(queue, []))
+            letters = self._dead.pop(queue, [])
+            for letter in letters:
+                self._dead_priority.pop(letter.id, None)
+            return len(letters)
 
     def state(self, job_id: str) -> JobStatus | None:
         """Where an unfinished job is, or None."""
