@@ -1,0 +1,168 @@
+"""Conformance tests for optional capabilities: dedup keys, results and job state."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from queuekit.broker import JobStatus, Outcome, QueueStats, ResultStore, StateReporter
+from queuekit.testing.capabilities import requires
+from queuekit.testing.harness import HOLD, Harness
+
+_RESULT = {"total": [1, 2.5, "três", None, True]}
+
+
+def _results(kit: Harness) -> ResultStore:
+    assert isinstance(kit.broker, ResultStore), "a broker declaring `results` must implement ResultStore"
+    return kit.broker
+
+
+def _reporter(kit: Harness) -> StateReporter:
+    assert isinstance(kit.broker, StateReporter), "a broker declaring `job_state` must implement state()"
+    return kit.broker
+
+
+def _outcome(
+    job_id: str,
+    status: JobStatus = JobStatus.SUCCEEDED,
+    *,
+    result: Any = _RESULT,
+    error: str | None = None,
+    traceback: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> Outcome:
+    return Outcome(
+        job_id, status, result=result, error=error, traceback=traceback, attempts=2,
+        finished_at=1_700_000_000.25, extra=dict(extra or {}),
+    )
+
+
+class DedupContract:
+    """A dedup key is held while its job is queued or running."""
+
+    @requires("dedup")
+    def test_duplicate_key_returns_the_holder_and_stores_nothing(self, kit: Harness) -> None:
+        queue = kit.queue()
+        key = f"key-{uuid.uuid4().hex}"
+        first = kit.envelope(queue, key=key)
+        assert kit.broker.enqueue([first]) == [first.id]
+        again = kit.envelope(queue, key=key)
+        assert kit.broker.enqueue([again]) == [first.id]
+        assert kit.stats(queue) == QueueStats(ready=1)
+
+    @requires("dedup")
+    def test_duplicate_key_within_one_batch(self, kit: Harness) -> None:
+        queue = kit.queue()
+        key = f"key-{uuid.uuid4().hex}"
+        batch = [kit.envelope(queue, key=key), kit.envelope(queue), kit.envelope(queue, key=key)]
+        assert kit.broker.enqueue(batch) == [batch[0].id, batch[1].id, batch[0].id]
+        assert kit.stats(queue) == QueueStats(ready=2)
+
+    @requires("dedup")
+    def test_key_is_held_while_running_and_released_by_ack(self, kit: Harness) -> None:
+        queue = kit.queue()
+        key = f"key-{uuid.uuid4().hex}"
+        first = kit.envelope(queue, key=key)
+        kit.broker.enqueue([first])
+        running = kit.take_one(queue)
+        assert kit.broker.enqueue([kit.envelope(queue, key=key)]) == [first.id]
+        kit.broker.ack([running])
+        later = kit.envelope(queue, key=key)
+        assert kit.broker.enqueue([later]) == [later.id]
+        assert kit.take_one(queue).id == later.id
+
+    @requires("dedup", "delays")
+    def test_key_is_held_while_delayed(self, kit: Harness) -> None:
+        queue = kit.queue()
+        key = f"key-{uuid.uuid4().hex}"
+        first = kit.envelope(queue, key=key, delay=HOLD)
+        kit.broker.enqueue([first])
+        assert kit.broker.enqueue([kit.envelope(queue, key=key)]) == [first.id]
+        assert kit.stats(queue) == QueueStats(delayed=1)
+
+    @requires("dedup")
+    @pytest.mark.parametrize("ending", ["dead_letter", "purge"])
+    def test_key_is_released_when_the_job_leaves(self, kit: Harness, ending: str) -> None:
+        queue = kit.queue()
+        key = f"key-{uuid.uuid4().hex}"
+        kit.broker.enqueue([kit.envelope(queue, key=key)])
+        if ending == "dead_letter":
+            kit.broker.dead_letter(kit.take_one(queue), "gave up")
+        else:
+            assert kit.broker.purge(queue) == 1
+        later = kit.envelope(queue, key=key)
+        assert kit.broker.enqueue([later]) == [later.id]
+
+
+class ResultsContract:
+    """Outcomes are kept for their time to live, the newest replacing older ones."""
+
+    @requires("results")
+    def test_save_and_load_outcomes(self, kit: Harness) -> None:
+        store = _results(kit)
+        good = _outcome(uuid.uuid4().hex)
+        bad = _outcome(
+            uuid.uuid4().hex, JobStatus.FAILED, result=None, error="ValueError: boom",
+            traceback="Traceback (most recent call last):\n  ...\nValueError: boom\n", extra={"task": "t.boom"},
+        )
+        store.save_outcomes([good, bad], HOLD)
+        assert store.load_outcome(good.job_id) == good
+        assert store.load_outcome(bad.job_id) == bad
+        assert store.load_outcome(uuid.uuid4().hex) is None
+
+    @requires("results")
+    def test_newer_outcome_replaces_older(self, kit: Harness) -> None:
+        store = _results(kit)
+        job_id = uuid.uuid4().hex
+        store.save_outcomes([_outcome(job_id, JobStatus.FAILED, result=None, error="first")], HOLD)
+        newer = _outcome(job_id, result="second")
+        store.save_outcomes([newer], HOLD)
+        assert store.load_outcome(job_id) == newer
+
+    @requires("results")
+    def test_outcome_expires_after_its_ttl(self, kit: Harness) -> None:
+        store = _results(kit)
+        short, kept = _outcome(uuid.uuid4().hex), _outcome(uuid.uuid4().hex)
+        store.save_outcomes([short], kit.short)
+        store.save_outcomes([kept], HOLD)
+        kit.outlive(kit.short)
+        kit.eventually(lambda: store.load_outcome(short.job_id) is None, "the outcome to expire")
+        assert store.load_outcome(kept.job_id) == kept
+
+
+class JobStateContract:
+    """``state()`` says where an unfinished job is."""
+
+    @requires("job_state")
+    def test_state_follows_the_job(self, kit: Harness) -> None:
+        reporter, queue = _reporter(kit), kit.queue()
+        [env] = kit.put(queue)
+        assert reporter.state(env.id) is JobStatus.QUEUED
+        delivery = kit.take_one(queue)
+        assert reporter.state(env.id) is JobStatus.RUNNING
+        kit.broker.nack(delivery)
+        assert reporter.state(env.id) is JobStatus.QUEUED
+        kit.broker.dead_letter(kit.take_one(queue), "gave up")
+        assert reporter.state(env.id) is JobStatus.DEAD
+        kit.broker.requeue_dead(queue)
+        assert reporter.state(env.id) is JobStatus.QUEUED
+        kit.broker.ack([kit.take_one(queue)])
+        assert reporter.state(env.id) is None
+        assert reporter.state(uuid.uuid4().hex) is None
+
+    @requires("job_state", "delays")
+    def test_delayed_job_is_queued(self, kit: Harness) -> None:
+        reporter, queue = _reporter(kit), kit.queue()
+        [env] = kit.put(queue, delay=HOLD)
+        assert reporter.state(env.id) is JobStatus.QUEUED
+
+    @requires("job_state", "lease_expiry")
+    def test_expired_lease_reads_as_queued(self, kit: Harness) -> None:
+        reporter, queue = _reporter(kit), kit.queue()
+        [env] = kit.put(queue)
+        kit.take_one(queue, lease=kit.short)
+        kit.outlive(kit.short)
+        kit.eventually(lambda: reporter.state(env.id) is JobStatus.QUEUED, "the expired job to read as queued")

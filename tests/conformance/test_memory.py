@@ -1,0 +1,27 @@
+"""The conformance kit on the in-memory reference backend."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from queuekit.backends.memory import MemoryBroker
+from queuekit.testing import BrokerContract, Clock
+
+
+class TestMemoryBroker(BrokerContract):
+    """memory:// on an injected clock: every time-dependent check is exact."""
+
+    injects_clock = True
+
+    def open_broker(self, clock: Clock | None, workdir: Path) -> MemoryBroker:
+        return MemoryBroker(clock=clock or time.time)
+
+
+class TestMemoryBrokerRealClock(BrokerContract):
+    """memory:// on the real clock, as server-clock backends run the kit."""
+
+    short_lease = 0.3
+
+    def open_broker(self, clock: Clock | None, workdir: Path) -> MemoryBroker:
+        return MemoryBroker()
