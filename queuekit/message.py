@@ -10,8 +10,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import time
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,8 +28,8 @@ _canonical = json.JSONEncoder(
 
 
 def new_id() -> str:
-    """A fresh job id: 32 hex digits, unique without coordination."""
-    return uuid.uuid4().hex
+    """A fresh job id: 32 random hex digits, unique without coordination."""
+    return os.urandom(16).hex()
 
 
 @dataclass(frozen=True)
@@ -150,44 +150,47 @@ def _verify(document: dict[str, Any], signer: Signer) -> None:
         raise SignatureError("signature does not match")
 
 
-def _field(document: Mapping[str, Any], name: str, kind: type | tuple[type, ...], default: Any = ...) -> Any:
-    if name not in document:
-        if default is ...:
-            raise MalformedMessage(f"field {name!r} is missing")
-        return default
-    value = document[name]
-    if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
-        raise MalformedMessage(f"field {name!r} must be {_kind_name(kind)}, not a boolean")
-    if not isinstance(value, kind):
-        raise MalformedMessage(f"field {name!r} must be {_kind_name(kind)}, got {type(value).__name__}")
-    return value
+_MISSING: Any = object()
+# (field, allowed exact types, default); exact types so that a boolean is never an int.
+_SCHEMA: tuple[tuple[str, tuple[type, ...], Any], ...] = (
+    ("v", (int,), _MISSING),
+    ("id", (str,), _MISSING),
+    ("task", (str,), _MISSING),
+    ("args", (list,), ()),
+    ("kwargs", (dict,), {}),
+    ("queue", (str,), "default"),
+    ("priority", (int,), 0),
+    ("max_attempts", (int,), 1),
+    ("timeout", (int, float, type(None)), None),
+    ("key", (str, type(None)), None),
+    ("created_at", (int, float), 0.0),
+    ("headers", (dict,), {}),
+)
 
 
-def _kind_name(kind: type | tuple[type, ...]) -> str:
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    return " or ".join("null" if k is type(None) else k.__name__ for k in kinds)
+def _reject(name: str, kinds: tuple[type, ...], value: Any) -> MalformedMessage:
+    if value is _MISSING:
+        return MalformedMessage(f"field {name!r} is missing")
+    names = " or ".join("null" if k is type(None) else k.__name__ for k in kinds)
+    return MalformedMessage(f"field {name!r} must be {names}, got {type(value).__name__}")
 
 
 def _validate(document: Mapping[str, Any]) -> Message:
-    version = _field(document, "v", int)
+    get = document.get
+    values = []
+    for name, kinds, default in _SCHEMA:
+        value = get(name, default)
+        if type(value) not in kinds and (value is not default or value is _MISSING):
+            raise _reject(name, kinds, value)
+        values.append(value)
+    version, job_id, task, args, kwargs, queue, priority, max_attempts, timeout, key, created, headers = values
     if version != VERSION:
         raise MalformedMessage(f"envelope version {version} is not supported (this worker reads {VERSION})")
-    timeout = _field(document, "timeout", (int, float, type(None)), None)
-    max_attempts = _field(document, "max_attempts", int, 1)
     if max_attempts < 1:
         raise MalformedMessage("field 'max_attempts' must be at least 1")
     return Message(
-        id=_field(document, "id", str),
-        task=_field(document, "task", str),
-        args=tuple(_field(document, "args", list, [])),
-        kwargs=_field(document, "kwargs", dict, {}),
-        queue=_field(document, "queue", str, "default"),
-        priority=_field(document, "priority", int, 0),
-        max_attempts=max_attempts,
-        timeout=None if timeout is None else float(timeout),
-        key=_field(document, "key", (str, type(None)), None),
-        created_at=float(_field(document, "created_at", (int, float), 0.0)),
-        headers=_field(document, "headers", dict, {}),
+        task, tuple(args), kwargs, queue, priority, 0.0, max_attempts,
+        None if timeout is None else float(timeout), key, job_id, float(created), headers,
     )
 
 

@@ -11,9 +11,9 @@ process that names it, so a producer and a worker in one program can meet.
 from __future__ import annotations
 
 import heapq
+import os
 import threading
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -139,7 +139,7 @@ class MemoryBroker:
                 break
             job = self._jobs[best[2]]
             heapq.heappop(self._ready[job.envelope.queue])
-            job.state, job.receipt = "leased", uuid.uuid4().hex
+            job.state, job.receipt = "leased", os.urandom(8).hex()
             job.attempts += 1
             job.lease_until = now + lease
             self._schedule(job, job.lease_until)

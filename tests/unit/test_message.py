@@ -61,7 +61,7 @@ def test_rotated_keys_verify_old_messages() -> None:
         (b'{"v":1,"id":"x","task":"t","args":{}}', "'args' must be list"),
         (b'{"v":1,"id":"x","task":"t","kwargs":[]}', "'kwargs' must be dict"),
         (b'{"v":1,"id":"x","task":"t","max_attempts":"3"}', "'max_attempts' must be int"),
-        (b'{"v":1,"id":"x","task":"t","max_attempts":true}', "not a boolean"),
+        (b'{"v":1,"id":"x","task":"t","max_attempts":true}', "must be int, got bool"),
         (b'{"v":1,"id":"x","task":"t","max_attempts":0}', "at least 1"),
         (b'{"v":1,"id":7,"task":"t"}', "'id' must be str"),
     ],
