@@ -184,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("app", help="the App to run, as module:attribute")
     worker.add_argument("--queues", help="comma-separated queue names (default: every queue of the app's tasks)")
     worker.add_argument("--concurrency", type=_positive_int, default=8, help="threads per process (default 8)")
-    worker.add_argument("--prefetch", type=int, help="jobs reserved beyond concurrency (default: = concurrency)")
+    worker.add_argument("--prefetch", type=int, help="jobs reserved beyond concurrency (default: 3 x concurrency)")
     worker.add_argument("--processes", type=_positive_int, default=1, help="worker processes (default 1)")
     worker.add_argument("--burst", action="store_true", help="exit as soon as no job is ready")
     worker.add_argument("--lease", type=float, help="lease seconds (default: the app's, 30)")

@@ -33,6 +33,9 @@ MAX_ERROR = 2000
 MAX_TRACEBACK = 8000
 
 
+_PLAIN = frozenset({type(None), bool, int, str})  # always JSON-serializable
+
+
 class Action(str, enum.Enum):
     """What the worker tells the broker about a delivery."""
 
@@ -149,7 +152,8 @@ class Runner:
         if not job.task.options.store_result:
             return Completion(job.delivery, Action.ACK)
         try:
-            json.dumps(value)
+            if type(value) not in _PLAIN:
+                json.dumps(value, allow_nan=False)
         except (TypeError, ValueError) as exc:
             reason = f"result of type {type(value).__name__} is not JSON-serializable: {exc}"
             return self._dead(job.delivery, reason, job.message, JobStatus.FAILED, extra=job.notes)

@@ -72,7 +72,9 @@ class Worker:
         self.app = app
         self.queues = list(queues) if queues else _default_queues(app)
         self.concurrency = concurrency
-        self.capacity = concurrency + (concurrency if prefetch is None else max(prefetch, 0))
+        # Default: hold up to 4 x concurrency jobs (Celery's prefetch multiplier), enough
+        # for batched round trips without letting one slow worker hoard a queue.
+        self.capacity = concurrency + (3 * concurrency if prefetch is None else max(prefetch, 0))
         self.batch = batch or self.capacity
         self.burst = burst
         self.lease = lease or app.lease
