@@ -26,6 +26,7 @@ class Env:
     def __init__(self, tmp: Path) -> None:
         self.db = tmp / "jobs.db"
         self.ledger = tmp / "ledger.txt"
+        self.log = tmp / "spawned.log"
         self.vars = {
             **os.environ,
             "QUEUEKIT_BROKER_URL": f"sqlite:///{self.db}",
@@ -38,8 +39,10 @@ class Env:
                               capture_output=True, text=True, timeout=timeout)
 
     def spawn(self, *args: str, **extra: str) -> subprocess.Popen[str]:
-        return subprocess.Popen([sys.executable, "-m", "queuekit", *args], env={**self.vars, **extra},
-                                cwd=HERE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        """Start a command in the background; its output goes to ``self.log``."""
+        with self.log.open("a") as out:
+            return subprocess.Popen([sys.executable, "-m", "queuekit", *args], env={**self.vars, **extra},
+                                    cwd=HERE, stdout=out, stderr=subprocess.STDOUT, text=True)
 
     def python(self, code: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-c", code], env=self.vars, cwd=HERE,
@@ -134,3 +137,16 @@ def test_bad_input_exits_2_with_a_named_problem(env: Env) -> None:
     assert secret.returncode == 2
     assert "installed schemes" in secret.stderr and "hunter2" not in secret.stderr
     assert "module:attribute" in env.run("worker", "ledger_app").stderr
+
+
+def test_a_second_signal_exits_at_once_and_the_lease_brings_the_job_back(env: Env) -> None:
+    env.python("from ledger_app import hold\nhold.delay(1)")
+    worker = env.spawn("worker", APP, "--queues", "slow", "--grace", "60", QK_LEASE="1")
+    wait_until(lambda: env.count("start") == {1: 1}, timeout=30, what="the job to start")
+    worker.send_signal(signal.SIGTERM)
+    wait_until(lambda: "stopping gracefully" in env.log.read_text(), timeout=10, what="the first signal to land")
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(10) == 1
+    wait_until(lambda: '"ready": 1' in env.run("status", "--json").stdout, timeout=30,
+               what="the lease to expire and the job to be ready again")
+
