@@ -1,0 +1,1 @@
+"""A small Django project whose background jobs run on queuekit."""

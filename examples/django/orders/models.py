@@ -1,0 +1,14 @@
+"""One model: an order, and whether its receipt went out."""
+
+from django.db import models
+
+
+class Order(models.Model):
+    """A customer's order."""
+
+    email = models.EmailField()
+    total_cents = models.PositiveIntegerField()
+    receipt_sent = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return f"order {self.pk} for {self.email}"

@@ -1,0 +1,17 @@
+"""Background tasks of the orders app: plain Django tasks, nothing queuekit-specific."""
+
+try:
+    from django.tasks import TaskContext, task  # Django 6
+except ImportError:
+    from django_tasks import TaskContext, task  # Django 5.2 with the django-tasks backport
+
+from orders.models import Order
+
+
+@task(queue_name="emails", priority=10, takes_context=True)
+def send_receipt(context: TaskContext, order_id: int) -> dict[str, object]:
+    """Mark the order's receipt as sent (a real shop would send the e-mail here)."""
+    order = Order.objects.get(pk=order_id)
+    order.receipt_sent = True
+    order.save(update_fields=["receipt_sent"])
+    return {"order": order.pk, "to": order.email, "attempt": context.attempt}

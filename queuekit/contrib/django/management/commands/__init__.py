@@ -1,0 +1,1 @@
+"""``queuekit_worker`` and ``queuekit_status``."""
