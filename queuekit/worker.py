@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 from queuekit.broker import Broker, Delivery
 from queuekit.errors import BrokerError
 from queuekit.execution import Action, Completion, Prepared, Runner
+from queuekit.urls import redact
 
 if TYPE_CHECKING:
     from queuekit.app import App
@@ -150,10 +151,10 @@ class Worker:
             try:
                 deliveries = reserve(self.queues, min(free, self.batch), self.lease, 0.0 if self.burst else self.poll)
                 failures = 0
-            except BrokerError as exc:
+            except Exception as exc:  # a worker must outlive any broker failure
                 failures += 1
                 pause = min(5.0, 0.1 * 2**failures) * (0.5 + random.random() / 2)
-                log.warning("reserve failed (%s); retrying in %.1fs", exc, pause)
+                log.warning("reserve failed (%s); retrying in %.1fs", _describe(exc), pause)
                 self._stopping.wait(pause)
                 continue
             if deliveries:
@@ -263,11 +264,11 @@ class Worker:
             try:
                 call()
                 return
-            except BrokerError as exc:
+            except Exception as exc:  # the acker must outlive any broker failure
                 if attempt == _RETRIES:
-                    log.error("%s failed %d times, leaving it to lease expiry: %s", what, attempt, exc)
+                    log.error("%s failed %d times, leaving it to lease expiry: %s", what, attempt, _describe(exc))
                     return
-                log.warning("%s failed (%s); retrying", what, exc)
+                log.warning("%s failed (%s); retrying", what, _describe(exc))
                 time.sleep(min(2.0, 0.05 * 2**attempt))
 
     def _until_next_beat(self) -> float:
@@ -291,8 +292,8 @@ class Worker:
         for lease, deliveries in by_lease.items():
             try:
                 lost = self.app.broker.extend(deliveries, lease)
-            except BrokerError as exc:
-                log.warning("lease renewal failed (%s); will retry", exc)
+            except Exception as exc:
+                log.warning("lease renewal failed (%s); will retry", _describe(exc))
                 continue
             for job_id in lost:
                 log.warning("lease of job %s was lost; it may run twice", job_id)
@@ -355,6 +356,12 @@ class Worker:
                 signal.signal(sig, old)
 
         return restore
+
+
+def _describe(exc: Exception) -> str:
+    """A broker failure for the log: expected ones by message, anything else by type too."""
+    text = redact(str(exc))[:300]
+    return text if isinstance(exc, BrokerError) else f"unexpected {type(exc).__name__}: {text}"
 
 
 def _apply(broker: Broker, completion: Completion) -> None:

@@ -7,10 +7,12 @@ import itertools
 import sys
 import threading
 import time
+from collections.abc import Sequence
 
 import pytest
 
-from queuekit import App, Envelope, JobFailed, JobStatus
+from queuekit import App, ConnectionLost, Delivery, Envelope, JobFailed, JobStatus, QueueStats
+from queuekit.backends.memory import MemoryBroker
 from queuekit.message import Message, Signer, encode
 from tests.support import wait_until
 
@@ -282,3 +284,40 @@ def test_enqueue_many_is_one_batch(memory_app: App) -> None:
     run_burst(memory_app)
     assert [j.result(timeout=1) for j in jobs] == ["a", "b"]
     assert memory_app.broker.dead_letters("default") == []
+
+
+class FlakyBroker(MemoryBroker):
+    """A memory broker whose reserve and ack fail a few times, as a network would."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.reserve_failures = failures
+        self.ack_failures = failures
+
+    def reserve(self, queues: Sequence[str], limit: int, lease: float, wait: float = 0.0) -> list[Delivery]:
+        if self.reserve_failures:
+            self.reserve_failures -= 1
+            raise ConnectionLost("connection reset by peer")
+        return super().reserve(queues, limit, lease, wait)
+
+    def ack(self, deliveries: Sequence[Delivery]) -> None:
+        if self.ack_failures:
+            self.ack_failures -= 1
+            raise OSError("an unexpected driver error")
+        super().ack(deliveries)
+
+
+def test_worker_outlives_broker_failures() -> None:
+    app = App(broker=FlakyBroker(failures=2))
+
+    @app.task
+    def one() -> int:
+        return 1
+
+    jobs = [one.delay() for _ in range(5)]
+    worker = app.worker(concurrency=2)
+    worker.start()
+    wait_until(lambda: all(job.status() is JobStatus.SUCCEEDED for job in jobs), what="all five to succeed")
+    worker.stop()
+    assert worker.join(10)
+    assert app.broker.stats(["default"])["default"] == QueueStats()
