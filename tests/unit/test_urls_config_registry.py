@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from queuekit import App, ConfigurationError, UnknownSchemeError
+from queuekit import App, ConfigurationError, UnknownSchemeError, registry
 from queuekit.config import DEFAULT_URL, resolve_url
 from queuekit.registry import installed_schemes
 from queuekit.urls import redact, scheme_of
@@ -75,10 +75,12 @@ def test_unknown_scheme_fails_at_construction_listing_installed() -> None:
 
 
 def test_missing_scheme_names_the_distribution(monkeypatch: pytest.MonkeyPatch) -> None:
-    if "amqp" in installed_schemes():
-        pytest.skip("capability not declared: queuekit-rabbitmq is installed here, so nothing is missing")
-    with pytest.raises(UnknownSchemeError, match="install queuekit-rabbitmq"):
+    only_memory = {"memory": registry._entry_points()["memory"]}
+    monkeypatch.setattr(registry, "_entry_points", lambda: only_memory)
+    with pytest.raises(UnknownSchemeError, match="install queuekit-rabbitmq to add it"):
         App("amqp://guest:guest@localhost/")
+    with pytest.raises(UnknownSchemeError, match="install queuekit-kombu"):
+        App("kombu+sqs://")
 
 
 def test_app_repr_redacts() -> None:
