@@ -175,14 +175,25 @@ def _reject(name: str, kinds: tuple[type, ...], value: Any) -> MalformedMessage:
     return MalformedMessage(f"field {name!r} must be {names}, got {type(value).__name__}")
 
 
+_FIELDS = tuple(name for name, _, _ in _SCHEMA)
+_NUMBER = (int, float)
+
+
 def _validate(document: Mapping[str, Any]) -> Message:
-    get = document.get
-    values = []
-    for name, kinds, default in _SCHEMA:
-        value = get(name, default)
-        if type(value) not in kinds and (value is not default or value is _MISSING):
-            raise _reject(name, kinds, value)
-        values.append(value)
+    """Check every field's exact type; the common, complete document takes one fast test."""
+    try:
+        values = [document[name] for name in _FIELDS]
+    except KeyError:
+        values = _validate_slowly(document)
+    else:
+        v, job_id, task, args, kwargs, queue, priority, attempts, timeout, key, created, headers = values
+        if not (
+            type(v) is int and type(job_id) is str and type(task) is str and type(args) is list
+            and type(kwargs) is dict and type(queue) is str and type(priority) is int
+            and type(attempts) is int and (timeout is None or type(timeout) in _NUMBER)
+            and (key is None or type(key) is str) and type(created) in _NUMBER and type(headers) is dict
+        ):
+            values = _validate_slowly(document)
     version, job_id, task, args, kwargs, queue, priority, max_attempts, timeout, key, created, headers = values
     if version != VERSION:
         raise MalformedMessage(f"envelope version {version} is not supported (this worker reads {VERSION})")
@@ -192,6 +203,18 @@ def _validate(document: Mapping[str, Any]) -> Message:
         task, tuple(args), kwargs, queue, priority, 0.0, max_attempts,
         None if timeout is None else float(timeout), key, job_id, float(created), headers,
     )
+
+
+def _validate_slowly(document: Mapping[str, Any]) -> list[Any]:
+    """Field by field, filling defaults and naming the first field that is wrong."""
+    get = document.get
+    values = []
+    for name, kinds, default in _SCHEMA:
+        value = get(name, default)
+        if type(value) not in kinds and (value is not default or value is _MISSING):
+            raise _reject(name, kinds, value)
+        values.append(value)
+    return values
 
 
 def describe(body: bytes) -> str:

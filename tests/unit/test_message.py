@@ -100,3 +100,23 @@ def test_describe_never_shows_content() -> None:
     text = describe(b'{"password": "hunter2"}')
     assert "hunter2" not in text
     assert text.startswith("23 bytes sha256:")
+
+
+field_values = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.floats(allow_nan=False),
+                         st.text(max_size=5), st.lists(st.integers(), max_size=2),
+                         st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))
+FIELDS = ["v", "id", "task", "args", "kwargs", "queue", "priority", "max_attempts", "timeout", "key",
+          "created_at", "headers"]
+
+
+@given(st.dictionaries(st.sampled_from(FIELDS), field_values))
+def test_any_document_decodes_to_a_well_typed_message_or_is_rejected(document: dict[str, object]) -> None:
+    try:
+        message = decode(json.dumps(document).encode())
+    except MalformedMessage:
+        return
+    assert type(message.id) is str and type(message.task) is str
+    assert type(message.args) is tuple and type(message.kwargs) is dict and type(message.headers) is dict
+    assert type(message.priority) is int and type(message.max_attempts) is int and message.max_attempts >= 1
+    assert message.timeout is None or type(message.timeout) is float
+    assert message.key is None or type(message.key) is str
