@@ -1,0 +1,345 @@
+"""The consuming side: ``basic.consume`` into a local buffer that ``reserve`` drains.
+
+* RabbitMQ pushes up to ``prefetch`` unacknowledged deliveries per queue
+  (``basic.qos``, per consumer). They wait in a buffer ordered by priority, then arrival;
+  ``reserve`` moves them to the held set and hands them out.
+* A receipt is ``"<channel generation>.<delivery tag>"``. Acks for a receipt of an
+  older channel are dropped, never sent on the new channel (RabbitMQ would close it
+  with ``PRECONDITION_FAILED - unknown delivery tag``); the broker has already put that
+  message back.
+* Acks travel to the I/O thread in batches; a run of settled tags at the head of the
+  channel's unacked window goes out as one ``basic.ack(multiple=True)``.
+* A delivery RabbitMQ flags ``redelivered`` came back because an earlier holder's
+  channel closed (crash, kill, lost connection). It is republished with one more
+  attempt spent and then acked, so crash loops are counted and bounded.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from queuekit.broker import Delivery
+from queuekit_rabbitmq.io import IoThread, Link, Reject, Resolve
+from queuekit_rabbitmq.messages import ATTEMPTS, copy_properties, envelope_priority, int_header
+from queuekit_rabbitmq.publisher import Outgoing, Publisher
+from queuekit_rabbitmq.settings import Settings
+from queuekit_rabbitmq.topology import Topology
+
+log = logging.getLogger("queuekit.rabbitmq")
+
+
+@dataclass
+class Held:
+    """A delivery on the consumer channel that has not been settled yet."""
+
+    generation: int
+    tag: int
+    queue: str
+    body: bytes
+    properties: Any
+    spent: int  # attempts spent before this delivery
+    receipt: str
+
+    def delivery(self) -> Delivery:
+        """The :class:`Delivery` handed to the caller of ``reserve``."""
+        job_id = self.properties.message_id or f"amqp-{self.receipt}"
+        return Delivery(job_id, self.queue, self.body, self.spent + 1, self.receipt, envelope_priority(self.properties))
+
+
+class Consumer:
+    """Buffer, held set and ack batching for one consumer connection."""
+
+    def __init__(self, io: IoThread, settings: Settings, publisher: Publisher, topology: Topology) -> None:
+        self.io = io
+        self.settings = settings
+        self.publisher = publisher
+        self.topology = topology
+        self.link = Link(io, settings.pika_url, "consumer", self._setup, self._lost)
+        self._cond = threading.Condition()
+        self._buffer: dict[str, list[tuple[int, int, Held]]] = {}
+        self._held: dict[str, Held] = {}
+        self._generation = 0
+        self._seq = 0
+        self._sub_lock = threading.Lock()
+        self._wanted: list[str] = []
+        self._prefetch = 0
+        # I/O thread only:
+        self._io_generation = 0
+        self._queue_of: dict[str, str] = {}
+        self._active: dict[str, str] = {}
+        self._outstanding: deque[int] = deque()
+        self._to_ack: set[int] = set()
+        self._sent: set[int] = set()
+
+    # -- reserving (any thread) ----------------------------------------------------------
+
+    def reserve(self, queues: Sequence[str], limit: int, wait: float) -> list[Delivery]:
+        """Up to ``limit`` buffered deliveries of ``queues``, waiting up to ``wait`` for one."""
+        self._subscribe(queues, limit)
+        deadline = time.monotonic() + wait
+        with self._cond:
+            while True:
+                taken = self._take(queues, limit)
+                remaining = deadline - time.monotonic()
+                if taken or remaining <= 0:
+                    return taken
+                self._cond.wait(remaining)
+
+    def _take(self, queues: Sequence[str], limit: int) -> list[Delivery]:
+        taken: list[Delivery] = []
+        while len(taken) < limit:
+            best: list[tuple[int, int, Held]] | None = None
+            for queue in queues:
+                heap = self._buffer.get(queue)
+                if heap and (best is None or heap[0][:2] < best[0][:2]):
+                    best = heap
+            if best is None:
+                break
+            held = heapq.heappop(best)[2]
+            self._held[held.receipt] = held
+            taken.append(held.delivery())
+        return taken
+
+    def _subscribe(self, queues: Sequence[str], limit: int) -> None:
+        prefetch = self.settings.prefetch or max(self._prefetch, limit, 1)
+        if prefetch == self._prefetch and all(q in self._wanted for q in queues):
+            return
+        with self._sub_lock:
+            new = [q for q in dict.fromkeys(queues) if q not in self._wanted]
+            for queue in new:
+                self.topology.ensure_queue(queue)
+            self.link.wait_ready(self.settings.connect_timeout)
+            changed = prefetch != self._prefetch
+            self._prefetch = prefetch
+            self._wanted = [*self._wanted, *new]
+            self.io.call(partial(self._subscribe_io, changed), self.settings.connect_timeout)
+
+    # -- settling (any thread) -----------------------------------------------------------
+
+    def claim(self, receipt: str) -> Held | None:
+        """Take a held delivery out of the held set if its channel is still the current one."""
+        with self._cond:
+            held = self._held.pop(receipt, None)
+            return held if held is not None and held.generation == self._generation else None
+
+    def unclaim(self, held: Held) -> None:
+        """Put a claimed delivery back (its settlement failed and may be retried)."""
+        with self._cond:
+            if held.generation == self._generation:
+                self._held[held.receipt] = held
+
+    def ack(self, receipts: Sequence[str]) -> None:
+        """Acknowledge held deliveries; stale receipts are ignored."""
+        tags: list[int] = []
+        with self._cond:
+            generation = self._generation
+            for receipt in receipts:
+                held = self._held.pop(receipt, None)
+                if held is not None and held.generation == generation:
+                    tags.append(held.tag)
+        if tags:
+            self.io.submit(partial(self._ack_io, generation, tags))
+
+    def settle(self, held: Held) -> None:
+        """Acknowledge a claimed delivery (its copy is already confirmed elsewhere)."""
+        self.io.submit(partial(self._ack_io, held.generation, [held.tag]))
+
+    def lost(self, receipts: Sequence[tuple[str, str]]) -> set[str]:
+        """Ids among ``(id, receipt)`` pairs whose delivery is no longer held."""
+        with self._cond:
+            gen = self._generation
+            return {
+                job_id for job_id, receipt in receipts
+                if (held := self._held.get(receipt)) is None or held.generation != gen
+            }
+
+    def local_counts(self) -> tuple[dict[str, int], dict[str, int]]:
+        """(buffered, held) deliveries per queue in this process."""
+        with self._cond:
+            buffered = {queue: len(heap) for queue, heap in self._buffer.items()}
+            held: dict[str, int] = {}
+            for item in self._held.values():
+                if item.generation == self._generation:
+                    held[item.queue] = held.get(item.queue, 0) + 1
+            return buffered, held
+
+    def drop_buffered(self, queue: str) -> int:
+        """Acknowledge (delete) this process's buffered deliveries of ``queue``; return how many."""
+        with self._cond:
+            entries = self._buffer.pop(queue, [])
+            generation = self._generation
+        if entries:
+            self.io.submit(partial(self._ack_io, generation, [entry[2].tag for entry in entries]))
+        return len(entries)
+
+    def close(self) -> None:
+        """Stop consuming, hand buffered deliveries back without spending attempts, disconnect."""
+        if self.link.ready.is_set():
+            try:
+                self.io.call(self._cancel_io, self.settings.connect_timeout)
+                self._return_buffered()
+            except Exception as exc:  # closing must not fail; RabbitMQ requeues on close anyway
+                log.warning("could not hand back buffered RabbitMQ deliveries cleanly: %s", exc)
+        self.link.close()
+
+    def _return_buffered(self) -> None:
+        with self._cond:
+            entries = [entry[2] for heap in self._buffer.values() for entry in heap]
+            self._buffer.clear()
+        if not entries:
+            return
+        copies = [Outgoing("", h.queue, h.body, copy_properties(h.properties, h.spent)) for h in entries]
+        self.publisher.publish(copies)
+        generation, tags = entries[0].generation, [h.tag for h in entries]
+
+        def ack_all(resolve: Resolve, _reject: Reject) -> None:
+            self._ack_io(generation, tags)
+            resolve(None)
+
+        self.io.call(ack_all, self.settings.connect_timeout)
+
+    # -- I/O thread ----------------------------------------------------------------------
+
+    def _setup(self, channel: Any, generation: int, ready: Callable[[], None]) -> None:
+        self._io_generation = generation
+        self._queue_of.clear()
+        self._active.clear()
+        self._outstanding.clear()
+        self._to_ack.clear()
+        self._sent.clear()
+        with self._cond:
+            self._generation = generation
+            self._buffer.clear()
+        channel.add_on_cancel_callback(self._cancelled_by_server)
+        if not self._wanted:
+            ready()
+            return
+        channel.basic_qos(prefetch_count=self._prefetch, callback=lambda _f: self._consume(channel, ready))
+
+    def _lost(self, _generation: int, _error: BaseException | None) -> None:
+        with self._cond:
+            self._generation = 0
+            self._buffer.clear()
+
+    def _subscribe_io(self, changed: bool, resolve: Resolve, reject: Reject) -> None:
+        channel = self.link.channel
+        if channel is None or not channel.is_open:
+            resolve(None)  # the next channel subscribes everything in _wanted
+            return
+        if not changed:
+            self._consume(channel, lambda: resolve(None))
+            return
+        for tag in list(self._active.values()):
+            channel.basic_cancel(tag)
+        self._active.clear()
+        channel.basic_qos(
+            prefetch_count=self._prefetch, callback=lambda _f: self._consume(channel, lambda: resolve(None))
+        )
+
+    def _consume(self, channel: Any, done: Callable[[], None]) -> None:
+        missing = [queue for queue in self._wanted if queue not in self._active]
+        if not missing:
+            done()
+            return
+        remaining = [len(missing)]
+
+        def consumed(_frame: Any) -> None:
+            remaining[0] -= 1
+            if remaining[0] == 0:
+                done()
+
+        for queue in missing:
+            tag = channel.basic_consume(queue, self._deliver, callback=consumed)
+            self._queue_of[tag] = queue
+            self._active[queue] = tag
+
+    def _cancel_io(self, resolve: Resolve, _reject: Reject) -> None:
+        channel = self.link.channel
+        tags = list(self._active.values())
+        self._active.clear()
+        self._wanted = []
+        if channel is None or not channel.is_open or not tags:
+            resolve(None)
+            return
+        remaining = [len(tags)]
+
+        def cancelled(_frame: Any) -> None:
+            remaining[0] -= 1
+            if remaining[0] == 0:
+                resolve(None)
+
+        for tag in tags:
+            channel.basic_cancel(tag, callback=cancelled)
+
+    def _cancelled_by_server(self, frame: Any) -> None:
+        queue = self._queue_of.get(frame.method.consumer_tag, "?")
+        log.warning("RabbitMQ cancelled the consumer of queue %r (deleted?); it will be declared again", queue)
+        self._active.pop(queue, None)
+        self._wanted = [q for q in self._wanted if q != queue]
+        self.topology.forget()
+
+    def _deliver(self, channel: Any, method: Any, properties: Any, body: bytes) -> None:
+        if channel is not self.link.channel:
+            return
+        generation, tag = self._io_generation, method.delivery_tag
+        self._outstanding.append(tag)
+        queue = self._queue_of.get(method.consumer_tag, method.routing_key)
+        spent = int_header(properties.headers, ATTEMPTS)
+        if method.redelivered:
+            self._checkpoint(generation, tag, queue, properties, body, spent)
+            return
+        held = Held(generation, tag, queue, body, properties, spent, f"{generation}.{tag}")
+        with self._cond:
+            if self._generation != generation:
+                return
+            self._seq += 1
+            heapq.heappush(self._buffer.setdefault(queue, []), (-(properties.priority or 0), self._seq, held))
+            self._cond.notify()
+
+    def _checkpoint(self, generation: int, tag: int, queue: str, properties: Any, body: bytes, spent: int) -> None:
+        """Count a crash redelivery: republish with one more attempt spent, then ack."""
+        copy = Outgoing("", queue, body, copy_properties(properties, spent + 1))
+
+        def done(error: BaseException | None) -> None:
+            if error is None:
+                self._ack_io(generation, [tag])
+                return
+            log.warning("could not count a redelivery of %s (%s); requeueing it", properties.message_id, error)
+            self.io.later(1.0, lambda: self._requeue_io(generation, tag))
+
+        self.publisher.publish_io([copy], done)
+
+    def _requeue_io(self, generation: int, tag: int) -> None:
+        channel = self.link.channel
+        if generation == self._io_generation and channel is not None and channel.is_open:
+            channel.basic_nack(tag, requeue=True)
+            self._sent.add(tag)
+
+    def _ack_io(self, generation: int, tags: Sequence[int]) -> None:
+        channel = self.link.channel
+        if generation != self._io_generation or channel is None or not channel.is_open:
+            return
+        to_ack, sent, outstanding = self._to_ack, self._sent, self._outstanding
+        to_ack.update(tags)
+        last = 0
+        while outstanding and (outstanding[0] in to_ack or outstanding[0] in sent):
+            head = outstanding.popleft()
+            if head in to_ack:
+                to_ack.discard(head)
+                last = head
+            else:
+                sent.discard(head)
+        if last:
+            channel.basic_ack(last, multiple=True)
+        for tag in to_ack:
+            channel.basic_ack(tag)
+            sent.add(tag)
+        to_ack.clear()

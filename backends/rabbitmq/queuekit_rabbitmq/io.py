@@ -1,0 +1,271 @@
+"""The I/O thread and the self-healing connections that live on it.
+
+pika connections are not thread-safe, so every pika object is touched on exactly one
+thread: the :class:`IoThread`, which runs pika's ``IOLoop``. Other threads hand it
+work with :meth:`IoThread.submit` (``add_callback_threadsafe`` underneath) or
+:meth:`IoThread.call`, which waits for the result. Because the loop never runs user
+code, it answers AMQP heartbeats however long tasks run.
+
+A :class:`Link` is one ``SelectConnection`` with one main channel. When the connection
+or the channel is lost it tells its owner (so stale delivery tags are never used on a
+new channel) and reconnects with capped exponential backoff and jitter.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any, TypeVar
+
+import pika  # type: ignore[import-untyped]
+from pika.adapters.select_connection import IOLoop  # type: ignore[import-untyped]
+
+from queuekit.errors import ConnectionLost
+from queuekit.urls import redact
+
+log = logging.getLogger("queuekit.rabbitmq")
+
+T = TypeVar("T")
+Resolve = Callable[[Any], None]
+Reject = Callable[[BaseException], None]
+
+
+def describe_error(error: BaseException | None) -> str:
+    """A short reason for logs and errors (pika errors never carry credentials)."""
+    if error is None:
+        return "closed"
+    text = str(error) or type(error).__name__
+    return f"{type(error).__name__}: {text}"[:300]
+
+
+class IoThread:
+    """One daemon thread running pika's IOLoop; the only thread that touches pika."""
+
+    def __init__(self, name: str) -> None:
+        self.ioloop = IOLoop()
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.ioloop.start()
+        finally:
+            self._stopped.set()
+
+    def in_thread(self) -> bool:
+        """True when called on the I/O thread itself."""
+        return threading.current_thread() is self._thread
+
+    def submit(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` on the I/O thread soon; exceptions are logged, never lost silently."""
+
+        def guarded() -> None:
+            try:
+                fn()
+            except Exception:
+                log.exception("error on the RabbitMQ I/O thread")
+
+        if self.in_thread():
+            guarded()
+        else:
+            self.ioloop.add_callback_threadsafe(guarded)
+
+    def later(self, delay: float, fn: Callable[[], None]) -> None:
+        """Run ``fn`` on the I/O thread after ``delay`` seconds (call on the I/O thread)."""
+        self.ioloop.call_later(delay, fn)
+
+    def call(self, fn: Callable[[Resolve, Reject], None], timeout: float) -> Any:
+        """Run ``fn(resolve, reject)`` on the I/O thread and wait for what it resolves."""
+        if self.in_thread():
+            raise RuntimeError("IoThread.call would deadlock on the I/O thread")
+        future: Future[Any] = Future()
+
+        def resolve(value: Any) -> None:
+            if not future.done():
+                future.set_result(value)
+
+        def reject(error: BaseException) -> None:
+            if not future.done():
+                future.set_exception(error)
+
+        def run() -> None:
+            try:
+                fn(resolve, reject)
+            except Exception as exc:
+                reject(exc)
+
+        self.submit(run)
+        try:
+            return future.result(timeout)
+        except FutureTimeout:
+            raise ConnectionLost(f"RabbitMQ did not answer within {timeout:.0f} s") from None
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the loop and wait for the thread to end."""
+        if not self._stopped.is_set():
+            self.ioloop.add_callback_threadsafe(self.ioloop.stop)
+            self._stopped.wait(timeout)
+
+
+class Link:
+    """One reconnecting ``SelectConnection`` with one main channel.
+
+    ``on_channel(channel, generation, ready)`` prepares a fresh channel and calls
+    ``ready()``; ``on_lost(generation, error)`` is told when that channel is gone.
+    Both run on the I/O thread. ``generation`` counts channels opened so far.
+    """
+
+    def __init__(
+        self,
+        io: IoThread,
+        url: str,
+        name: str,
+        on_channel: Callable[[Any, int, Callable[[], None]], None],
+        on_lost: Callable[[int, BaseException | None], None],
+    ) -> None:
+        self.io = io
+        self.name = name
+        self._url = url
+        self._params = pika.URLParameters(url)
+        self._params.client_properties = {"connection_name": f"queuekit {name}"}
+        self._on_channel = on_channel
+        self._on_lost = on_lost
+        self.connection: Any = None
+        self.channel: Any = None
+        self.generation = 0
+        self.ready = threading.Event()
+        self.closed = threading.Event()
+        self.last_error = "not connected yet"
+        self._closing = False
+        self._failures = 0
+        self._started = False
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"<Link {self.name} {redact(self._url)} generation={self.generation}>"
+
+    def start(self) -> None:
+        """Connect in the background (idempotent)."""
+        with self._lock:
+            if self._started:
+                return
+            self._started = True
+        self.io.submit(self._connect)
+
+    def wait_ready(self, timeout: float) -> None:
+        """Block until the channel is usable; raise :class:`ConnectionLost` after ``timeout``."""
+        self.start()
+        if not self.ready.wait(timeout):
+            raise ConnectionLost(
+                f"cannot reach RabbitMQ at {redact(self._url)} within {timeout:.0f} s: {self.last_error}"
+            )
+
+    # -- I/O thread ----------------------------------------------------------------------
+
+    def _connect(self) -> None:
+        if self._closing:
+            return
+        pika.SelectConnection(
+            self._params,
+            on_open_callback=self._opened,
+            on_open_error_callback=self._open_failed,
+            on_close_callback=self._connection_closed,
+            custom_ioloop=self.io.ioloop,
+        )
+
+    def _opened(self, connection: Any) -> None:
+        self.connection = connection
+        if self._closing:
+            connection.close()
+            return
+        connection.add_on_connection_blocked_callback(
+            lambda _c, _f: log.warning("RabbitMQ blocked %s (memory or disk alarm)", self.name)
+        )
+        connection.channel(on_open_callback=self._channel_opened)
+
+    def _channel_opened(self, channel: Any) -> None:
+        self.generation += 1
+        self.channel = channel
+        channel.add_on_close_callback(self._channel_closed)
+        generation = self.generation
+
+        def ready() -> None:
+            if self.channel is channel and self.generation == generation:
+                if self._failures:
+                    log.info("RabbitMQ %s reconnected", self.name)
+                self._failures = 0
+                self.ready.set()
+
+        self._on_channel(channel, generation, ready)
+
+    def _lose_channel(self, error: BaseException | None) -> None:
+        if self.channel is None:
+            return
+        self.channel = None
+        self.ready.clear()
+        self._on_lost(self.generation, error)
+
+    def _channel_closed(self, channel: Any, error: BaseException) -> None:
+        if channel is not self.channel:
+            return
+        self.last_error = describe_error(error)
+        self._lose_channel(error)
+        if self._closing:
+            return
+        log.warning("RabbitMQ %s channel closed (%s); reopening", self.name, self.last_error)
+        if "consumer_timeout" in self.last_error or "delivery acknowledgement" in self.last_error:
+            log.error("RabbitMQ closed the channel because a job ran past the server's consumer_timeout; "
+                      "its delivery went back to the queue and may run twice")
+        connection = self.connection
+        if connection is not None and connection.is_open:
+            self.io.later(0.2, lambda: self._reopen_channel(connection))
+
+    def _reopen_channel(self, connection: Any) -> None:
+        if not self._closing and connection is self.connection and connection.is_open and self.channel is None:
+            connection.channel(on_open_callback=self._channel_opened)
+
+    def _open_failed(self, _connection: Any, error: BaseException) -> None:
+        self.last_error = describe_error(error)
+        self._retry()
+
+    def _connection_closed(self, _connection: Any, error: BaseException) -> None:
+        self.connection = None
+        self._lose_channel(error)
+        if self._closing:
+            self.closed.set()
+            return
+        self.last_error = describe_error(error)
+        log.warning("RabbitMQ %s connection lost (%s); reconnecting", self.name, self.last_error)
+        self._retry()
+
+    def _retry(self) -> None:
+        if self._closing:
+            self.closed.set()
+            return
+        self._failures += 1
+        pause = min(5.0, 0.25 * 2 ** min(self._failures - 1, 5)) * (0.5 + random.random() / 2)
+        self.io.later(pause, self._connect)
+
+    # -- shutdown ------------------------------------------------------------------------
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Close the connection; no reconnect follows."""
+
+        def shut() -> None:
+            self._closing = True
+            connection = self.connection
+            if connection is not None and not (connection.is_closing or connection.is_closed):
+                connection.close()
+            elif connection is None:
+                self.closed.set()
+
+        if not self._started or self.io.in_thread():
+            self._closing = True
+            return
+        self.io.submit(shut)
+        self.closed.wait(timeout)
