@@ -10,6 +10,7 @@ SQLite alone or on a server broker:
 """
 
 import os
+from importlib.util import find_spec
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -22,12 +23,8 @@ USE_TZ = True
 TIME_ZONE = "UTC"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-try:
-    import django.tasks  # noqa: F401  (Django 6 has the tasks framework built in)
-
-    TASKS_FRAMEWORK = []
-except ImportError:
-    TASKS_FRAMEWORK = ["django_tasks"]  # Django 5.2: the django-tasks backport
+# Django 6 has the tasks framework built in; Django 5.2 needs the django-tasks backport app.
+TASKS_FRAMEWORK = [] if find_spec("django.tasks") else ["django_tasks"]
 
 INSTALLED_APPS = [
     "django.contrib.contenttypes",

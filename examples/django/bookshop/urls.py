@@ -1,7 +1,6 @@
 """URLs of the bookshop example."""
 
 from django.urls import path
-
 from orders import views
 
 urlpatterns = [

@@ -1,9 +1,9 @@
 """Background tasks of the orders app: plain Django tasks, nothing queuekit-specific."""
 
 try:
-    from django.tasks import TaskContext, task  # Django 6
-except ImportError:
     from django_tasks import TaskContext, task  # Django 5.2 with the django-tasks backport
+except ImportError:  # Django 6: the tasks framework is built in
+    from django.tasks import TaskContext, task  # type: ignore[import-untyped, no-redef, unused-ignore]
 
 from orders.models import Order
 

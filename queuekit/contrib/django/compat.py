@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # type-check against the backport, whose API Django 6 adopted
-    from django_tasks import TaskContext, TaskResult, TaskResultStatus, task_backends
+    from django_tasks import TaskContext, TaskResult, TaskResultStatus, task, task_backends
     from django_tasks.backends.base import BaseTaskBackend
     from django_tasks.base import TASK_MAX_PRIORITY, TASK_MIN_PRIORITY, Task, TaskError
     from django_tasks.exceptions import InvalidTaskError as InvalidTask
@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # type-check against the backport, whose API Django 6 adopted
     SOURCE = "django_tasks"
 else:
     try:
-        from django.tasks import TaskContext, TaskResult, TaskResultStatus, task_backends
+        from django.tasks import TaskContext, TaskResult, TaskResultStatus, task, task_backends
         from django.tasks.backends.base import BaseTaskBackend
         from django.tasks.base import TASK_MAX_PRIORITY, TASK_MIN_PRIORITY, Task, TaskError
         from django.tasks.exceptions import InvalidTask, TaskResultDoesNotExist
@@ -28,7 +28,7 @@ else:
 
         SOURCE = "django.tasks"
     except ImportError:
-        from django_tasks import TaskContext, TaskResult, TaskResultStatus, task_backends
+        from django_tasks import TaskContext, TaskResult, TaskResultStatus, task, task_backends
         from django_tasks.backends.base import BaseTaskBackend
         from django_tasks.base import TASK_MAX_PRIORITY, TASK_MIN_PRIORITY, Task, TaskError
         from django_tasks.exceptions import InvalidTaskError as InvalidTask
@@ -40,5 +40,5 @@ else:
 __all__ = [
     "SOURCE", "TASK_MAX_PRIORITY", "TASK_MIN_PRIORITY", "BaseTaskBackend", "InvalidTask", "Task",
     "TaskContext", "TaskError", "TaskResult", "TaskResultDoesNotExist", "TaskResultStatus",
-    "task_backends", "task_enqueued", "task_finished", "task_started",
+    "task", "task_backends", "task_enqueued", "task_finished", "task_started",
 ]

@@ -7,8 +7,8 @@ class Migration(migrations.Migration):
     """Initial."""
 
     initial = True
-    dependencies: list[tuple[str, str]] = []
-    operations = [
+    dependencies = []  # noqa: RUF012
+    operations = [  # noqa: RUF012
         migrations.CreateModel(
             name="Order",
             fields=[
