@@ -1,0 +1,10 @@
+"""queuekit on Redis: ``redis://``, ``rediss://`` and ``redis+unix://`` broker URLs.
+
+See docs/backends/redis.md for the guarantees, the key layout and the options.
+"""
+
+from queuekit_redis.broker import RedisBroker
+from queuekit_redis.connection import StateReset
+from queuekit_redis.durability import Fingerprint
+
+__all__ = ["Fingerprint", "RedisBroker", "StateReset"]

@@ -1,0 +1,117 @@
+"""Inspection and administration: stats, purge, dead letters, job state."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import redis
+
+from queuekit.broker import DeadLetter, JobStatus, QueueStats
+from queuekit_redis.connection import Call, Connection
+
+CHUNK = 1000
+_STATES = {b"running": JobStatus.RUNNING, b"queued": JobStatus.QUEUED, b"dead": JobStatus.DEAD}
+
+
+def _run_all(conn: Connection, calls: Sequence[Call]) -> list[Any]:
+    """One script call per queue, all in one round trip."""
+    if not calls:
+        return []
+    if len(calls) == 1:
+        return [conn.script(*calls[0])]
+    return conn.pipeline(calls, transaction=False)
+
+
+def known_queues(conn: Connection) -> list[str]:
+    """Every queue name ever used under this prefix, sorted."""
+    members: set[Any] = conn.run(lambda client: client.smembers(conn.keys.registry))
+    return sorted(member.decode() for member in members)
+
+
+def stats(conn: Connection, queues: Sequence[str] | None) -> dict[str, QueueStats]:
+    """Depth of each queue by state; due delayed jobs and expired leases count as ready."""
+    names = known_queues(conn) if queues is None else list(queues)
+    replies = _run_all(conn, [("stats", conn.keys.queue(name).stats, ()) for name in names])
+    found: dict[str, QueueStats] = {}
+    for name, (ready, delayed, in_flight, dead) in zip(names, replies, strict=True):
+        found[name] = QueueStats(int(ready), int(delayed), int(in_flight), int(dead))
+        conn.backlog[name] = int(ready) + int(delayed) + int(in_flight)
+    return found
+
+
+def purge(conn: Connection, queue: str) -> int:
+    """Delete ready, delayed and lease-expired jobs, a chunk per script call."""
+    keys = conn.keys.queue(queue).purge
+    total = 0
+    while True:
+        count = int(conn.script("purge", keys, (CHUNK,)))
+        total += count
+        if count < CHUNK:
+            return total
+
+
+def dead_letters(conn: Connection, queue: str, limit: int) -> list[DeadLetter]:
+    """The oldest ``limit`` dead letters, with reason, attempts and time of death."""
+    if limit < 1:
+        return []
+    reply = conn.script("dead_list", conn.keys.queue(queue).dead_keys, (limit,))
+    letters = []
+    for i in range(0, len(reply), 3):
+        job_id, body, info = reply[i : i + 3]
+        attempts, dead_ms, _score, reason = info.decode().split("|", 3)
+        letters.append(DeadLetter(job_id.decode(), queue, body, reason, int(attempts), int(dead_ms) / 1000))
+    return letters
+
+
+def requeue_dead(conn: Connection, queue: str, ids: Sequence[str] | None) -> int:
+    """Move dead letters back to ready (priority kept, attempts reset, old results deleted)."""
+    keys = conn.keys.queue(queue)
+    dead = keys.dead_keys[0]
+    if ids is None:
+        members: list[Any] = conn.run(lambda client: client.zrange(dead, 0, -1))
+        chosen = [member.decode() for member in members]
+    else:
+        wanted = list(dict.fromkeys(ids))
+        if not wanted:
+            return 0
+        scores = conn.run(lambda client: client.zmscore(dead, wanted))
+        chosen = [job_id for job_id, score in zip(wanted, scores, strict=True) if score is not None]
+    if not chosen:
+        return 0
+    _delete_results(conn, chosen)
+    return sum(
+        int(conn.script("requeue_dead", keys.requeue, chosen[i : i + CHUNK])) for i in range(0, len(chosen), CHUNK)
+    )
+
+
+def _delete_results(conn: Connection, ids: Sequence[str]) -> None:
+    """A requeued job starts afresh: forget its old outcome (one key per command: cluster-safe)."""
+
+    def delete(client: redis.Redis) -> None:
+        pipe = client.pipeline(transaction=False)
+        for job_id in ids:
+            pipe.delete(conn.keys.result(job_id))
+        pipe.execute()
+
+    conn.run(delete)
+
+
+def purge_dead(conn: Connection, queue: str) -> int:
+    """Delete a queue's dead letters."""
+    return int(conn.script("purge_dead", conn.keys.queue(queue).dead_keys, ()))
+
+
+def state(conn: Connection, job_id: str) -> JobStatus | None:
+    """Ask every known queue about the job: live states win over dead."""
+
+    def ask() -> JobStatus | None:
+        names = known_queues(conn)
+        replies = _run_all(conn, [("state", conn.keys.queue(name).state, (job_id,)) for name in names])
+        found = {_STATES[reply] for reply in replies if reply is not None}
+        for status in (JobStatus.RUNNING, JobStatus.QUEUED, JobStatus.DEAD):
+            if status in found:
+                return status
+        return None
+
+    return conn.retrying(ask)

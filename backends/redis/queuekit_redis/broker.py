@@ -1,0 +1,241 @@
+"""``RedisBroker``: the Broker protocol on Redis, every state change one Lua script.
+
+Producer and worker paths live here; inspection and administration in
+:mod:`queuekit_redis.admin`; results in :mod:`queuekit_redis.results`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from queuekit.broker import Capabilities, DeadLetter, Delivery, Durability, Envelope, JobStatus, Outcome, QueueStats
+from queuekit_redis import admin, results
+from queuekit_redis.connection import Connection, StateReset
+from queuekit_redis.durability import Fingerprint
+from queuekit_redis.settings import SCHEMES, split_options
+
+CHUNK = 1000  # jobs per script call: keeps Lua's unpack() and each call's run time bounded
+PROMOTE_MAX = 1000  # due delayed jobs / expired leases promoted per queue per reserve
+MAX_PRIORITY = 2**53 - 1  # priorities are zset scores (doubles): exact up to here
+MAX_DELAY_MS = 10**14  # about 3,000 years; longer delays are clamped
+
+BASE_CAPABILITIES = Capabilities(durability=Durability.NONE, dedup=True, results=True, job_state=True)
+
+
+def _meta(env: Envelope) -> str:
+    """The compact per-job options of enqueue.lua: '' or 'score|delay-ms|key'."""
+    if env.priority == 0 and not env.delay > 0 and not env.key:
+        return ""
+    if not isinstance(env.priority, int) or abs(env.priority) > MAX_PRIORITY:
+        raise ValueError(f"job {env.id}: priority must be an int within ±{MAX_PRIORITY}, got {env.priority!r}")
+    delay = min(math.ceil(env.delay * 1000), MAX_DELAY_MS) if env.delay > 0 else 0
+    return f"{-env.priority}|{delay}|{env.key or ''}"
+
+
+def _ms(seconds: float) -> int:
+    return max(0, min(math.ceil(seconds * 1000), MAX_DELAY_MS)) if seconds == seconds else 0
+
+
+class RedisBroker:
+    """Broker, ResultStore and StateReporter on one Redis server (or Cluster-ready keyspace)."""
+
+    schemes: ClassVar[tuple[str, ...]] = SCHEMES
+
+    def __init__(self, url: str = "redis://127.0.0.1:6379/0", **options: Any) -> None:
+        client_url, settings, client_options = split_options(url, options)
+        self._conn = Connection(url, client_url, settings, client_options)
+        self._keys = self._conn.keys
+        self._reserve_keys: dict[tuple[str, ...], tuple[list[str], list[str]]] = {}
+        self._capabilities: Capabilities | None = None
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> RedisBroker:
+        """Open a broker for ``redis://``, ``rediss://`` or ``redis+unix://`` (see settings)."""
+        return cls(url, **options)
+
+    def __repr__(self) -> str:
+        return f"<RedisBroker {self._conn.where} prefix={self._keys.prefix!r}>"
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """Declared capabilities; durability follows the server's persistence settings."""
+        if self._capabilities is None:
+            found = self._conn.fingerprint()
+            if found is None:
+                return BASE_CAPABILITIES  # unreachable for now: promise nothing about durability
+            self._capabilities = dataclasses.replace(
+                BASE_CAPABILITIES, durability=found.durability, max_message_size=found.max_bulk
+            )
+        return self._capabilities
+
+    @property
+    def fingerprint(self) -> Fingerprint | None:
+        """The server's version, run id and persistence settings (None if unreachable)."""
+        return self._conn.fingerprint()
+
+    @property
+    def resets(self) -> list[StateReset]:
+        """Every loss of a queue's data this broker noticed (server restart without persistence)."""
+        return list(self._conn.resets)
+
+    # -- producer side ---------------------------------------------------------------------
+
+    def enqueue(self, envelopes: Sequence[Envelope]) -> list[str]:
+        """Store envelopes atomically (one script call; MULTI around several chunks).
+
+        A held dedup key returns the holder's id; an id already queued or running is
+        not stored twice, which also makes a retry after a lost connection safe.
+        """
+        if not envelopes:
+            return []
+        calls = [self._enqueue_call(envelopes[i : i + CHUNK]) for i in range(0, len(envelopes), CHUNK)]
+        ids = [env.id for env in envelopes]
+
+        def send() -> list[Any]:
+            if len(calls) == 1:
+                name, keys, args, _ = calls[0]
+                return [self._conn.script(name, keys, args)]
+            return self._conn.pipeline([call[:3] for call in calls], transaction=True)
+
+        replies = self._conn.retrying(send)
+        for chunk, (reply, (_, _, _, names)) in enumerate(zip(replies, calls, strict=True)):
+            for index, name in enumerate(names):
+                self._conn.observe_epoch(name, reply[2 * index], reply[2 * index + 1])
+            for j in range(2 * len(names), len(reply), 2):
+                ids[chunk * CHUNK + reply[j] - 1] = reply[j + 1].decode()
+        return ids
+
+    def _enqueue_call(self, envelopes: Sequence[Envelope]) -> tuple[str, list[str], list[Any], list[str]]:
+        order: dict[str, int] = {}
+        args: list[Any] = [self._conn.candidate]
+        for env in envelopes:
+            index = order.get(env.queue)
+            if index is None:
+                self._keys.queue(env.queue)  # validates the name
+                index = order[env.queue] = len(order) + 1
+            args += (index, env.id, env.body, _meta(env))
+        keys = [key for name in order for key in self._keys.queue(name).enqueue]
+        return "enqueue", keys, args, list(order)
+
+    # -- worker side -----------------------------------------------------------------------
+
+    def reserve(self, queues: Sequence[str], limit: int, lease: float, wait: float = 0.0) -> list[Delivery]:
+        """Lease up to ``limit`` jobs in one script call; block on the server up to ``wait``.
+
+        While nothing is ready the call waits in BLPOP on the queues' wake-up lists,
+        which enqueue and nack fill, and wakes early for the next delayed job or lease due.
+        """
+        names = tuple(queues)
+        if limit < 1 or not names:
+            return []
+        keys, wakes = self._keys_for(names)
+        args = (self._conn.candidate, min(limit, CHUNK), _ms(lease), PROMOTE_MAX)
+        deadline = time.monotonic() + wait
+        while True:
+            got, next_ms = self._reserve_once(names, keys, args)
+            remaining = deadline - time.monotonic()
+            if got or remaining <= 0:
+                return got
+            block = min(remaining, self._conn.max_block)
+            if next_ms >= 0:
+                block = min(block, next_ms / 1000 + 0.001)
+            self._conn.block(wakes, block)
+
+    def _keys_for(self, names: tuple[str, ...]) -> tuple[list[str], list[str]]:
+        found = self._reserve_keys.get(names)
+        if found is None:
+            groups = [self._keys.queue(name) for name in names]
+            found = ([key for group in groups for key in group.reserve], [group.wake for group in groups])
+            self._reserve_keys[names] = found
+        return found
+
+    def _reserve_once(
+        self, names: tuple[str, ...], keys: list[str], args: tuple[Any, ...]
+    ) -> tuple[list[Delivery], int]:
+        reply = self._conn.script("reserve", keys, args)
+        count = len(names)
+        for index, name in enumerate(names):
+            self._conn.observe_epoch(name, reply[2 * index], reply[2 * index + 1])
+        got = []
+        for i in range(2 * count + 1, len(reply), 6):
+            q, job_id, body, attempts, receipt, score = reply[i : i + 6]
+            got.append(Delivery(job_id.decode(), names[q - 1], body, int(attempts), receipt.decode(), -int(score)))
+        return got, int(reply[2 * count])
+
+    def ack(self, deliveries: Sequence[Delivery]) -> None:
+        """Delete finished jobs in one round trip; stale receipts are ignored."""
+        by_queue: dict[str, list[str]] = {}
+        for delivery in deliveries:
+            by_queue.setdefault(delivery.queue, []).extend((delivery.id, delivery.receipt))
+        calls = [
+            ("ack", self._keys.queue(queue).settle, args[i : i + 2 * CHUNK])
+            for queue, args in by_queue.items()
+            for i in range(0, len(args), 2 * CHUNK)
+        ]
+        if len(calls) == 1:
+            self._conn.script(*calls[0])
+        elif calls:
+            self._conn.pipeline(calls, transaction=False)
+
+    def nack(self, delivery: Delivery, *, delay: float = 0.0, count_attempt: bool = True) -> None:
+        """Return a held job, ready now or after ``delay`` seconds."""
+        args = (delivery.id, delivery.receipt, _ms(delay) if delay > 0 else 0, 1 if count_attempt else 0)
+        self._conn.script("nack", self._keys.queue(delivery.queue).nack, args)
+
+    def dead_letter(self, delivery: Delivery, reason: str) -> None:
+        """Move a held job to its queue's dead letters."""
+        keys = self._keys.queue(delivery.queue).dead_letter
+        self._conn.script("dead_letter", keys, (delivery.id, delivery.receipt, reason))
+
+    def extend(self, deliveries: Sequence[Delivery], lease: float) -> set[str]:
+        """Renew held leases; return the ids whose lease was lost."""
+        by_queue: dict[str, list[str]] = {}
+        for delivery in deliveries:
+            by_queue.setdefault(delivery.queue, []).extend((delivery.id, delivery.receipt))
+        calls = [("extend", self._keys.queue(queue).extend, [_ms(lease), *args]) for queue, args in by_queue.items()]
+        if not calls:
+            return set()
+        replies = [self._conn.script(*calls[0])] if len(calls) == 1 else self._conn.pipeline(calls, transaction=False)
+        return {job_id.decode() for reply in replies for job_id in reply}
+
+    # -- inspection, administration and results (see admin.py and results.py) ---------------
+
+    def stats(self, queues: Sequence[str] | None = None) -> dict[str, QueueStats]:
+        """Depth per queue by state, on the server clock."""
+        return admin.stats(self._conn, queues)
+
+    def purge(self, queue: str) -> int:
+        """Delete ready, delayed and lease-expired jobs of a queue; return how many."""
+        return admin.purge(self._conn, queue)
+
+    def dead_letters(self, queue: str, limit: int = 100) -> list[DeadLetter]:
+        """The oldest ``limit`` dead letters of a queue."""
+        return admin.dead_letters(self._conn, queue, limit)
+
+    def requeue_dead(self, queue: str, ids: Sequence[str] | None = None) -> int:
+        """Move dead letters (all, or those ids) back to ready, attempts reset."""
+        return admin.requeue_dead(self._conn, queue, ids)
+
+    def purge_dead(self, queue: str) -> int:
+        """Delete a queue's dead letters; return how many."""
+        return admin.purge_dead(self._conn, queue)
+
+    def state(self, job_id: str) -> JobStatus | None:
+        """QUEUED, RUNNING or DEAD for a job some queue holds; None otherwise."""
+        return admin.state(self._conn, job_id)
+
+    def save_outcomes(self, outcomes: Sequence[Outcome], ttl: float) -> None:
+        """Store outcomes for ``ttl`` seconds (one pipelined round trip)."""
+        results.save(self._conn, outcomes, ttl)
+
+    def load_outcome(self, job_id: str) -> Outcome | None:
+        """The stored outcome, or None."""
+        return results.load(self._conn, job_id)
+
+    def close(self) -> None:
+        """Drop pooled connections. Safe to call twice."""
+        self._conn.close()

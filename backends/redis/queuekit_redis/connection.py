@@ -1,0 +1,159 @@
+"""One broker's link to the server: client, scripts, keys, retries and reset detection."""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import redis
+
+from queuekit.errors import ConnectionLost
+from queuekit.urls import redact
+from queuekit_redis.durability import Fingerprint, probe
+from queuekit_redis.errors import translated
+from queuekit_redis.keys import Keyspace
+from queuekit_redis.scripts import Scripts
+from queuekit_redis.settings import RedisSettings, make_client
+
+log = logging.getLogger("queuekit.redis")
+
+T = TypeVar("T")
+Call = tuple[str, Sequence[str], Sequence[Any]]  # script name, KEYS, ARGV
+
+
+@dataclass(frozen=True)
+class StateReset:
+    """A queue whose data the server lost, as one client noticed it."""
+
+    queue: str
+    old_epoch: str
+    new_epoch: str
+    detected_at: float
+    last_known_backlog: int | None
+
+
+class Connection:
+    """Runs scripts with errors translated; notices restarts and lost data."""
+
+    def __init__(self, url: str, client_url: str, settings: RedisSettings, client_options: dict[str, Any]) -> None:
+        self.where = redact(url)
+        self.settings = settings
+        self.keys = Keyspace(settings.prefix)
+        self.client = make_client(client_url, client_options)
+        self.scripts = Scripts(self.client)
+        self.candidate = uuid.uuid4().hex  # the epoch this client writes for a queue that has none
+        self.resets: list[StateReset] = []
+        self.backlog: dict[str, int] = {}  # last known depth per queue (from stats)
+        self._epochs: dict[str, bytes] = {}
+        self._registered: set[str] = set()
+        self._fingerprint: Fingerprint | None = None
+        self._suspect = False
+        self._lock = threading.Lock()
+        timeout = client_options.get("socket_timeout")
+        self.max_block = settings.max_block if not timeout else min(settings.max_block, 0.8 * float(timeout))
+
+    # -- running commands ----------------------------------------------------------------
+
+    def run(self, action: Callable[[redis.Redis], T]) -> T:
+        """Run ``action(client)`` with errors translated; re-check the server after a failure."""
+        try:
+            with translated(self.where):
+                result = action(self.client)
+        except ConnectionLost:
+            self._suspect = True
+            raise
+        if self._suspect:
+            self._suspect = False
+            self.fingerprint(refresh=True)
+        return result
+
+    def script(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        """One script call: one round trip."""
+        return self.run(lambda client: self.scripts[name](keys=keys, args=args))
+
+    def pipeline(self, calls: Sequence[Call], *, transaction: bool) -> list[Any]:
+        """Several script calls in one round trip (in MULTI/EXEC when ``transaction``)."""
+
+        def execute(client: redis.Redis) -> list[Any]:
+            for attempt in (1, 2):
+                pipe = client.pipeline(transaction=transaction)
+                for name, keys, args in calls:
+                    pipe.evalsha(self.scripts.sha(name), len(keys), *keys, *args)
+                try:
+                    return list(pipe.execute())
+                except redis.exceptions.NoScriptError:
+                    if attempt == 2:
+                        raise
+                    self.scripts.load_all()  # every script is idempotent under retry
+            raise AssertionError("unreachable")
+
+        return self.run(execute)
+
+    def retrying(self, action: Callable[[], T]) -> T:
+        """Producer-side: retry ``action`` after a lost connection, as configured."""
+        retries, backoff = self.settings.retries, self.settings.retry_backoff
+        for attempt in range(retries + 1):
+            try:
+                return action()
+            except ConnectionLost as exc:
+                if attempt == retries:
+                    raise
+                pause = min(2.0, backoff * 2**attempt) * (0.5 + random.random() / 2)
+                log.warning("%s; retry %d of %d in %.2fs", exc, attempt + 1, retries, pause)
+                time.sleep(pause)
+        raise AssertionError("unreachable")
+
+    def block(self, wake_keys: Sequence[str], seconds: float) -> None:
+        """Wait on the server for a wake-up token on any of the queues (BLPOP)."""
+        self.run(lambda client: client.blpop(list(wake_keys), timeout=round(max(seconds, 0.001), 3)))
+
+    # -- what the server is ------------------------------------------------------------------
+
+    def fingerprint(self, refresh: bool = False) -> Fingerprint | None:
+        """The server's persistence fingerprint; None while it cannot be reached."""
+        if self._fingerprint is not None and not refresh:
+            return self._fingerprint
+        try:
+            with translated(self.where):
+                found = probe(self.client)
+        except ConnectionLost:
+            return None
+        with self._lock:
+            old, self._fingerprint = self._fingerprint, found
+        if old is None:
+            log.info("redis at %s: %s", self.where, found.describe())
+            for warning in found.warnings():
+                log.warning("redis at %s: %s", self.where, warning)
+        elif old.run_id != found.run_id:
+            log.warning("redis at %s restarted (new run_id); %s", self.where, found.describe())
+        return found
+
+    def observe_epoch(self, queue: str, epoch: bytes, created: int) -> None:
+        """Compare a queue's epoch with the one this client saw before; log a loss."""
+        if created or queue not in self._registered:
+            self.run(lambda client: client.sadd(self.keys.registry, queue))
+            self._registered.add(queue)
+        known = self._epochs.get(queue)
+        if known == epoch:
+            return
+        self._epochs[queue] = epoch
+        if known is None:
+            return
+        reset = StateReset(queue, known.decode(), epoch.decode(), time.time(), self.backlog.get(queue))
+        self.resets.append(reset)
+        backlog = "unknown" if reset.last_known_backlog is None else str(reset.last_known_backlog)
+        log.warning(
+            "redis at %s lost the data of queue %r (epoch %s gone, now %s): jobs queued or running before are "
+            "lost (last known backlog: %s); configure persistence (appendonly yes) to keep them",
+            self.where, queue, reset.old_epoch, reset.new_epoch, backlog,
+        )
+
+    def close(self) -> None:
+        """Drop every pooled connection (the client reconnects if used again)."""
+        self.client.connection_pool.disconnect()

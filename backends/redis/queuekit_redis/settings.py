@@ -1,0 +1,98 @@
+"""Broker URLs and options: what queuekit keeps, what goes to redis-py.
+
+``redis://[user:password@]host[:port][/db]?prefix=app1&retries=3``,
+``rediss://...`` for TLS and ``redis+unix:///path/to/redis.sock?db=0``.
+
+queuekit's own options (URL query or keyword options; the URL wins):
+
+* ``prefix`` (``queuekit``): the start of every key, so several apps share a server;
+* ``retries`` (3) and ``retry_backoff`` (0.1 s): how often a producer call (enqueue,
+  results) is retried after a lost connection, with doubling pauses and jitter,
+  before :class:`~queuekit.errors.ConnectionLost` reaches the caller;
+* ``on_reset`` (``warn``): ``warn`` logs and counts a server that lost a queue's data,
+  ``raise`` also raises :class:`~queuekit_redis.errors.BrokerStateReset`;
+* ``max_block`` (5 s): the longest single server-side wait inside ``reserve``.
+
+Everything else (``socket_timeout``, ``ssl_ca_certs``, ``max_connections``, ...) is a
+redis-py connection option.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from queuekit.errors import ConfigurationError
+from queuekit.urls import redact
+
+SCHEMES = ("redis", "rediss", "redis+unix")
+
+_CLIENT_DEFAULTS: dict[str, Any] = {
+    "socket_connect_timeout": 5.0,
+    "socket_timeout": 10.0,
+    "socket_keepalive": True,
+}
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    """queuekit's own options for one Redis broker."""
+
+    prefix: str = "queuekit"
+    retries: int = 3
+    retry_backoff: float = 0.1
+    on_reset: str = "warn"
+    max_block: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.retries < 0 or self.retry_backoff < 0 or self.max_block <= 0:
+            raise ConfigurationError("redis options: retries and retry_backoff must be >= 0, max_block > 0")
+        if self.on_reset not in ("warn", "raise"):
+            raise ConfigurationError(f"redis option on_reset must be 'warn' or 'raise', got {self.on_reset!r}")
+
+
+_OWN = {f.name: f.type for f in fields(RedisSettings)}
+_PARSE = {"prefix": str, "retries": int, "retry_backoff": float, "on_reset": str, "max_block": float}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    try:
+        return _PARSE[name](value)
+    except (TypeError, ValueError):
+        raise ConfigurationError(f"redis option {name}={value!r} is not a valid {_OWN[name]}") from None
+
+
+def split_options(url: str, options: Mapping[str, Any]) -> tuple[str, RedisSettings, dict[str, Any]]:
+    """The redis-py URL, queuekit's settings, and the redis-py keyword options."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() not in SCHEMES:
+        raise ConfigurationError(f"{redact(url)!r} is not a redis://, rediss:// or redis+unix:// URL")
+    if scheme.lower() == "redis+unix":
+        url = "unix://" + rest
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    own = {name: _coerce(name, value) for name, value in options.items() if name in _PARSE}
+    own.update({name: _coerce(name, value) for name, value in query if name in _PARSE})
+    kept = [(name, value) for name, value in query if name not in _PARSE]
+    client_url = url.split("?", 1)[0] + (f"?{urlencode(kept)}" if kept else "")
+    client_options = {**_CLIENT_DEFAULTS, **{k: v for k, v in options.items() if k not in _PARSE}}
+    return client_url, RedisSettings(**own), client_options
+
+
+def make_client(url: str, client_options: Mapping[str, Any]) -> redis.Redis:
+    """A pooled redis-py client that never retries on its own (queuekit decides).
+
+    Bad option names or values fail here, naming the option, rather than at first use.
+    """
+    try:
+        pool = redis.ConnectionPool.from_url(url, retry=Retry(NoBackoff(), 0), **client_options)
+        pool.connection_class(**pool.connection_kwargs)  # built, not connected: checks the options
+    except (TypeError, ValueError) as exc:
+        raise ConfigurationError(f"invalid redis connection option for {redact(url)}: {exc}") from None
+    return redis.Redis(connection_pool=pool)

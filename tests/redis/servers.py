@@ -1,0 +1,108 @@
+"""Redis servers for the tests: the shared one on loopback and private ones we own.
+
+A private server is a ``redis-server`` child process on a free port, without
+persistence unless asked; tests stop, kill and restart it by its PID only.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+import redis
+
+SHARED_URL = os.environ.get("QUEUEKIT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def shared_url_or_skip() -> str:
+    """The shared server's URL; skip the test when it does not answer."""
+    client = redis.Redis.from_url(SHARED_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        pytest.skip(f"service unavailable: redis at {SHARED_URL}: {exc}")
+    finally:
+        client.close()
+    return SHARED_URL
+
+
+def unique_prefix() -> str:
+    """A key prefix no other test run uses."""
+    return f"qkt-{uuid.uuid4().hex[:10]}"
+
+
+def delete_prefix(url: str, prefix: str) -> None:
+    """Remove every key a test wrote under ``prefix`` (queue keys and results)."""
+    client = redis.Redis.from_url(url)
+    try:
+        for pattern in (f"{{{prefix}:*", f"{prefix}:*"):
+            batch = list(client.scan_iter(match=pattern, count=1000))
+            for start in range(0, len(batch), 500):
+                client.delete(*batch[start : start + 500])
+    finally:
+        client.close()
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class PrivateRedis:
+    """A redis-server this test started, on its own port and directory."""
+
+    def __init__(self, workdir: Path, extra: Sequence[str] = ()) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            pytest.skip("service unavailable: no redis-server binary to start a private server")
+        self.binary = binary
+        self.workdir = workdir
+        self.extra = list(extra)
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Start the server and wait until it answers PING."""
+        args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--daemonize", "no",
+                "--dir", str(self.workdir), "--save", "", "--appendonly", "no", *self.extra]
+        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        client = redis.Redis(port=self.port, socket_connect_timeout=1)
+        try:
+            while True:
+                try:
+                    client.ping()
+                    return
+                except redis.RedisError:
+                    if self.process.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError(f"private redis-server on port {self.port} did not start") from None
+                    time.sleep(0.02)
+        finally:
+            client.close()
+
+    def kill(self) -> None:
+        """SIGKILL the server (an unclean stop) and reap it."""
+        if self.process is not None and self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+        self.process = None
+
+    def restart(self) -> None:
+        """Kill and start again on the same port."""
+        self.kill()
+        self.start()
+
+    def client(self) -> redis.Redis:
+        """A plain redis-py client on this server."""
+        return redis.Redis(port=self.port)

@@ -1,0 +1,52 @@
+"""The conformance kit, state machine included, on the shared Redis server."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from queuekit_redis import RedisBroker
+
+from queuekit.testing import BrokerContract, Clock, default_settings, make_state_machine_test
+from tests.redis.servers import delete_prefix, shared_url_or_skip
+
+pytestmark = pytest.mark.service
+
+
+def _prefix(workdir: Path) -> str:
+    """One prefix per scratch directory, so open_another() shares the test's keys."""
+    return "qkt-" + hashlib.sha1(str(workdir).encode()).hexdigest()[:12]
+
+
+_opened: set[str] = set()
+
+
+def _open(clock: Clock | None, workdir: Path) -> RedisBroker:
+    url = shared_url_or_skip()
+    _opened.add(_prefix(workdir))
+    return RedisBroker(url, prefix=_prefix(workdir))
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _clean_machine_keys() -> Iterator[None]:
+    """The state machine opens a broker per example: delete their keys at the end."""
+    yield
+    for prefix in sorted(_opened):
+        delete_prefix(shared_url_or_skip(), prefix)
+
+
+class TestRedisBroker(BrokerContract):
+    """Leases, delays and TTLs on the server clock: short real ones."""
+
+    short_lease = 0.5
+
+    def open_broker(self, clock: Clock | None, workdir: Path) -> RedisBroker:
+        return _open(clock, workdir)
+
+
+TestRedisMachine = make_state_machine_test(
+    _open, name="RedisMachine", settings=default_settings(max_examples=40)
+)
+TestRedisMachine = pytest.mark.service(TestRedisMachine)
