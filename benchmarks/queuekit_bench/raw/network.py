@@ -1,0 +1,96 @@
+"""Raw baselines for Redis (redis-py) and RabbitMQ (pika)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from importlib import import_module
+from typing import Any
+
+from queuekit_bench.raw import require
+
+
+class RedisQueue:
+    """A Redis list: RPUSH; LMOVE to a processing list, then LREM (the reliable-queue pattern)."""
+
+    def __init__(self, url: str, name: str) -> None:
+        self.client = require("redis", "redis", "redis-py")
+        redis: Any = import_module("redis")
+        self._r = redis.Redis.from_url(url)
+        self.key = f"qkbench:raw:{name}"
+        self.processing = self.key + ":processing"
+        self._r.delete(self.key, self.processing)
+
+    def push(self, bodies: Sequence[bytes]) -> None:
+        """One RPUSH with every body."""
+        self._r.rpush(self.key, *bodies)
+
+    def pop_ack(self, limit: int) -> int:
+        """LMOVE then LREM, one message at a time."""
+        taken = 0
+        while taken < limit:
+            body = self._r.lmove(self.key, self.processing, "LEFT", "RIGHT")
+            if body is None:
+                break
+            self._r.lrem(self.processing, 1, body)
+            taken += 1
+        return taken
+
+    def purge(self) -> None:
+        """Delete both lists."""
+        self._r.delete(self.key, self.processing)
+
+    def close(self) -> None:
+        """Delete both lists and disconnect."""
+        try:
+            self.purge()
+        finally:
+            self._r.close()
+
+
+class AmqpQueue:
+    """A durable queue: persistent publishes with publisher confirms; consume and ack one by one."""
+
+    def __init__(self, url: str, name: str) -> None:
+        self.client = require("pika", "pika", "pika")
+        self._pika: Any = import_module("pika")
+        self._conn = self._pika.BlockingConnection(self._pika.URLParameters(url))
+        self._ch = self._conn.channel()
+        self._ch.confirm_delivery()
+        self._ch.basic_qos(prefetch_count=64)
+        self.queue = f"qkbench.raw.{name}"
+        self._ch.queue_declare(self.queue, durable=True)
+        self._props = self._pika.BasicProperties(delivery_mode=2)
+        self._consumer: Iterator[Any] | None = None
+
+    def push(self, bodies: Sequence[bytes]) -> None:
+        """Publish each body (confirmed by the broker before the next)."""
+        for body in bodies:
+            self._ch.basic_publish("", self.queue, body, self._props)
+
+    def pop_ack(self, limit: int) -> int:
+        """Take deliveries from a standing consumer and ack each."""
+        if self._consumer is None:
+            self._consumer = self._ch.consume(self.queue, inactivity_timeout=0.2)
+        taken = 0
+        while taken < limit:
+            method, _props, _body = next(self._consumer)
+            if method is None:
+                break
+            self._ch.basic_ack(method.delivery_tag)
+            taken += 1
+        return taken
+
+    def purge(self) -> None:
+        """Stop consuming (unacked deliveries return) and purge the queue."""
+        if self._consumer is not None:
+            self._ch.cancel()
+            self._consumer = None
+        self._ch.queue_purge(self.queue)
+
+    def close(self) -> None:
+        """Delete the queue and disconnect."""
+        try:
+            self.purge()
+            self._ch.queue_delete(self.queue)
+        finally:
+            self._conn.close()

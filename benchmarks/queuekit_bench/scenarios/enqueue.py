@@ -1,0 +1,74 @@
+"""Enqueue: single-message and batch rates from one producer, and with concurrent producers."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from queuekit_bench.agents import wait
+from queuekit_bench.context import BackendRun, reply_float
+from queuekit_bench.figures import Figure, figure, measure
+from queuekit_bench.raw import RawQueue
+from queuekit_bench.stats import rate
+
+
+def run(ctx: BackendRun) -> dict[str, Any]:
+    """Three figures in jobs/s: ``single``, ``batch`` (with raw baselines) and ``producers``."""
+    s = ctx.settings
+    ctx.say(f"enqueue: {s.enqueue_jobs} single, {s.batch_jobs} in batches of {s.batch_size}")
+    single = _one_producer(ctx, "single", s.enqueue_jobs, 1)
+    batch = _one_producer(ctx, "batch", s.batch_jobs, s.batch_size)
+    ctx.say(f"enqueue: {s.producers} concurrent producers")
+    producers = _many_producers(ctx)
+    return {"figures": {"single": single, "batch": batch, "producers": producers},
+            "producers": s.producers, "batch_size": s.batch_size,
+            "producer_kind": "process" if ctx.cross_process else "thread"}
+
+
+def _one_producer(ctx: BackendRun, mode: str, count: int, size: int) -> Figure:
+    queue = ctx.queue(f"enq-{mode}")
+    raw = ctx.raw(f"enq_{mode}")
+    body = ctx.body()
+    command = {"queue": queue, "count": count, "mode": "batch" if size > 1 else "single", "batch": size}
+
+    def ours(_: int) -> float:
+        reply = ctx.producer.produce(command)
+        ctx.app.broker.purge(queue)
+        return rate(count, reply_float(reply, "t_end") - reply_float(reply, "t_start"))
+
+    mine, theirs = measure(ctx.settings.repeats, ours, _raw_push(raw, body, count, size))
+    return figure(mine, "jobs/s", "higher", theirs, raw.client if raw else None)
+
+
+def _raw_push(raw: RawQueue | None, body: bytes, count: int, size: int) -> Callable[[int], float] | None:
+    if raw is None:
+        return None
+
+    def theirs(_: int) -> float:
+        started = time.perf_counter()
+        for first in range(0, count, size):
+            raw.push([body] * min(size, count - first))
+        elapsed = time.perf_counter() - started
+        raw.purge()
+        return rate(count, elapsed)
+
+    return theirs
+
+
+def _many_producers(ctx: BackendRun) -> Figure:
+    s = ctx.settings
+    agents = ctx.workers(s.producers)
+    queue = ctx.queue("enq-producers")
+    each = max(s.enqueue_jobs // s.producers, 1)
+
+    def ours(index: int) -> float:
+        futures = [agent.submit({"op": "produce", "queue": queue, "count": each, "mode": "single",
+                                 "producer": f"r{index}p{n}"}) for n, agent in enumerate(agents)]
+        replies = [wait(f) for f in futures]
+        ctx.app.broker.purge(queue)
+        began = min(reply_float(r, "t_start") for r in replies)
+        ended = max(reply_float(r, "t_end") for r in replies)
+        return rate(each * len(agents), ended - began)
+
+    return figure(measure(s.repeats, ours)[0], "jobs/s", "higher")

@@ -1,0 +1,114 @@
+"""Percentiles, medians with spread, and paired ratios: the arithmetic behind every figure."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+Better = Literal["higher", "lower"]
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The ``q``-th percentile (0..100) by linear interpolation between closest ranks.
+
+    This is the "inclusive" definition (numpy's default, ``statistics.quantiles`` with
+    ``method='inclusive'``): p0 is the minimum, p100 the maximum.
+    """
+    if not values:
+        raise ValueError("percentile of an empty sample")
+    if not 0.0 <= q <= 100.0 or math.isnan(q):
+        raise ValueError(f"percentile must be within 0..100, got {q}")
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q / 100.0
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    fraction = position - low
+    if fraction == 0.0 or ordered[low] == ordered[high]:
+        return float(ordered[low])
+    return float(ordered[low] + (ordered[high] - ordered[low]) * fraction)
+
+
+def median(values: Sequence[float]) -> float:
+    """The median (p50)."""
+    return percentile(values, 50.0)
+
+
+def latency_summary(values_ms: Sequence[float]) -> dict[str, float | int]:
+    """count, p50, p90, p99, max and mean of a latency sample in milliseconds."""
+    if not values_ms:
+        return {"count": 0}
+    return {
+        "count": len(values_ms),
+        "p50": percentile(values_ms, 50),
+        "p90": percentile(values_ms, 90),
+        "p99": percentile(values_ms, 99),
+        "max": float(max(values_ms)),
+        "mean": sum(values_ms) / len(values_ms),
+    }
+
+
+def quantile_curve(values: Sequence[float], points: int = 51) -> list[float]:
+    """``points`` evenly spaced percentiles (p0 .. p100), for plotting a distribution."""
+    if not values:
+        return []
+    if points < 2:
+        raise ValueError("a quantile curve needs at least 2 points")
+    return [percentile(values, 100.0 * i / (points - 1)) for i in range(points)]
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The median of repeated runs with its spread.
+
+    ``noise`` is the half-range relative to the median, (max - min) / (2 * median):
+    how far one run may stray from the median on this machine, used by ``--compare``.
+    """
+
+    median: float
+    low: float
+    high: float
+    count: int
+
+    @property
+    def noise(self) -> float:
+        """Relative half-range; 0 for a single run or a zero median."""
+        if self.count < 2 or self.median == 0:
+            return 0.0
+        return (self.high - self.low) / (2.0 * abs(self.median))
+
+    def as_dict(self) -> dict[str, float | int]:
+        """JSON form."""
+        return {"median": self.median, "min": self.low, "max": self.high, "runs": self.count,
+                "noise": self.noise}
+
+
+def summarize(samples: Sequence[float]) -> Summary:
+    """Median, minimum and maximum of repeated measurements."""
+    if not samples:
+        raise ValueError("cannot summarize zero runs")
+    return Summary(median(samples), float(min(samples)), float(max(samples)), len(samples))
+
+
+def paired_ratios(measured: Sequence[float], raw: Sequence[float], better: Better) -> list[float]:
+    """Per-run ratio of queuekit to the raw client, oriented so that 1.0 is the raw limit.
+
+    For rates (higher is better) it is queuekit / raw; for costs (lower is better)
+    raw / queuekit. Either way a ratio of 0.25 reads "a quarter of the raw client's speed".
+    Runs are paired in order (each queuekit run beside the raw run made next to it).
+    """
+    if len(measured) != len(raw):
+        raise ValueError(f"cannot pair {len(measured)} runs with {len(raw)} raw runs")
+    ratios = []
+    for ours, theirs in zip(measured, raw, strict=True):
+        numerator, denominator = (ours, theirs) if better == "higher" else (theirs, ours)
+        ratios.append(numerator / denominator if denominator > 0 else math.nan)
+    return [r for r in ratios if not math.isnan(r)]
+
+
+def rate(count: int, seconds: float) -> float:
+    """Items per second; infinite durations give 0, zero durations are clamped to 1 ns."""
+    if seconds == math.inf:
+        return 0.0
+    return count / max(seconds, 1e-9)
