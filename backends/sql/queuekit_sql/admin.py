@@ -1,0 +1,118 @@
+"""Inspection and administration: stats, purge, dead letters, job state."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from queuekit.broker import DeadLetter, JobStatus, QueueStats
+from queuekit_sql import statements as S
+from queuekit_sql.base import BrokerBase, as_bytes, rows, run
+from queuekit_sql.statements import bucket, chunks
+
+
+class AdminOps(BrokerBase):
+    """The parts of the broker that operators and ``queuekit status``/``dlq`` use."""
+
+    def _notify_queues(self, cur: Any, queues: set[str]) -> None:
+        """Hook: wake listeners for jobs made ready in this transaction (PostgreSQL)."""
+
+    def stats(self, queues: Sequence[str] | None = None) -> dict[str, QueueStats]:
+        """Ready, delayed, in-flight and dead counts per queue; every queue holding rows when None."""
+        wanted = None if queues is None else list(dict.fromkeys(queues))
+        if wanted == []:
+            return {}
+
+        def work(cur: Any) -> dict[str, list[int]]:
+            counts: dict[str, list[int]] = {name: [0, 0, 0, 0] for name in wanted or ()}
+            for name_chunk in chunks(wanted) if wanted else [None]:
+                where, params = "", self._params()
+                if name_chunk is not None:
+                    size = bucket(len(name_chunk))
+                    where = "WHERE queue IN (" + ", ".join(f":v{n}" for n in range(size)) + ")"
+                    self._list_params(list(name_chunk), size, params)
+                for queue, ready, delayed, leased in rows(cur, self._sql.get(S.STATS, where=where), params):
+                    counts.setdefault(queue, [0, 0, 0, 0])[:3] = [int(ready), int(delayed), int(leased)]
+                for queue, dead in rows(cur, self._sql.get(S.DEAD_COUNTS, where=where), params):
+                    counts.setdefault(queue, [0, 0, 0, 0])[3] = int(dead)
+            return counts
+
+        counts = self._db.read(work, what="stats")
+        order = wanted if wanted is not None else sorted(counts)
+        return {name: QueueStats(*counts[name]) for name in order}
+
+    def purge(self, queue: str) -> int:
+        """Delete a queue's ready and delayed jobs (leased ones finish first); return how many."""
+        params = self._params(queue=queue)
+        cur_count: int = self._db.write(lambda cur: run(cur, self._sql.get(S.PURGE), params).rowcount,
+                                        single=True, what="purge")
+        return cur_count
+
+    def dead_letters(self, queue: str, limit: int = 100) -> list[DeadLetter]:
+        """The oldest ``limit`` dead letters of a queue."""
+        if limit <= 0:
+            return []
+        found = self._db.read(lambda cur: rows(cur, self._sql.get(S.DEAD_LIST), {"queue": queue, "limit": limit}),
+                              what="list dead letters")
+        return [DeadLetter(r[0], r[1], as_bytes(r[2]), r[3], int(r[4]), float(r[5])) for r in found]
+
+    def requeue_dead(self, queue: str, ids: Sequence[str] | None = None) -> int:
+        """Move dead letters (all, or those ids) back to ready with attempts reset; forget their results."""
+        wanted = None if ids is None else list(dict.fromkeys(ids))
+        if wanted == []:
+            return 0
+        moved: int = self._db.write(lambda cur: self._requeue(cur, queue, wanted), what="requeue dead letters")
+        if moved:
+            self._waker_notify()
+        return moved
+
+    def _requeue(self, cur: Any, queue: str, wanted: list[str] | None) -> int:
+        letters: list[Any] = []
+        for chunk in chunks(wanted) if wanted else [None]:
+            params: dict[str, Any] = {"queue": queue}
+            only = ""
+            if chunk is not None:
+                size = bucket(len(chunk))
+                only = " AND id IN (" + ", ".join(f":v{n}" for n in range(size)) + ")"
+                self._list_params(list(chunk), size, params)
+            letters.extend(rows(cur, self._sql.get(S.DEAD_TAKE, only=only), params))
+        if not letters:
+            return 0
+        insert = self._sql.get(S.REQUEUE)
+        now = self._params()
+        cur.executemany(insert.sql, [
+            insert.args({"id": r[1], "queue": r[2], "priority": r[3], "body": r[4], **now}) for r in letters
+        ])
+        for group in chunks(letters):
+            size = bucket(len(group))
+            forget = self._sql.with_list(S.RESULTS_FORGET, "ids", size)
+            run(cur, forget, self._list_params([r[1] for r in group], size, {}))
+            delete = self._sql.with_list(S.DEAD_DELETE, "pks", size)
+            run(cur, delete, self._list_params([r[0] for r in group], size, {}))
+        self._notify_queues(cur, {queue})
+        return len(letters)
+
+    def _waker_notify(self) -> None:
+        """Hook: wake this process's blocked reserves."""
+
+    def purge_dead(self, queue: str) -> int:
+        """Delete a queue's dead letters; return how many."""
+        count: int = self._db.write(lambda cur: run(cur, self._sql.get(S.PURGE_DEAD), {"queue": queue}).rowcount,
+                                    single=True, what="purge dead letters")
+        return count
+
+    def state(self, job_id: str) -> JobStatus | None:
+        """QUEUED or RUNNING for a live job, DEAD for a dead letter, None otherwise."""
+        params = self._params(id=job_id)
+
+        def work(cur: Any) -> JobStatus | None:
+            found = rows(cur, self._sql.get(S.JOB_STATE), params)
+            if found:
+                state, live = found[0]
+                return JobStatus.RUNNING if state == "leased" and int(live) else JobStatus.QUEUED
+            if rows(cur, self._sql.get(S.IS_DEAD), {"id": job_id}):
+                return JobStatus.DEAD
+            return None
+
+        result: JobStatus | None = self._db.read(work, what="job state")
+        return result

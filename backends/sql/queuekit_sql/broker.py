@@ -1,0 +1,282 @@
+"""The SQL broker: one implementation of the queue for SQLite, PostgreSQL and MySQL/MariaDB.
+
+A job is one row. Ready rows of a queue are read in order (priority, then when they
+became ready, then insertion) from a partial index; delayed rows and leases carry a
+``wake_at`` time and are claimable once it has passed, so nothing has to sweep them.
+A claim leases rows by writing ``state='leased'``, a new ``wake_at`` (lease end) and a
+receipt; ack, nack, extend and dead-letter only touch a row whose receipt matches and
+whose lease has not run out, so a stale worker changes nothing. Ack deletes the row.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from queuekit.broker import Capabilities, Delivery, Durability, Envelope
+from queuekit.errors import MessageTooLarge, UnknownQueue
+from queuekit_sql import statements as S
+from queuekit_sql.admin import AdminOps
+from queuekit_sql.base import INT64, MAX_NAME, digest_key, rows, run, wall_clock
+from queuekit_sql.database import Database
+from queuekit_sql.dialects import check_server
+from queuekit_sql.options import Settings, parse
+from queuekit_sql.results import ResultOps
+from queuekit_sql.schema import Migrator
+from queuekit_sql.statements import Names, Statements, bucket, chunks
+from queuekit_sql.transactional import CursorRunner, enqueue_in, insert_jobs
+from queuekit_sql.wakeup import Listener, Waker
+
+log = logging.getLogger("queuekit.sql")
+
+_FIRST_PAUSE = 0.005
+
+
+class SQLBroker(AdminOps, ResultOps):
+    """Broker, result store and job-state reporter on a SQL database."""
+
+    schemes: ClassVar[tuple[str, ...]] = ("sqlite", "postgresql", "postgres", "mysql", "mariadb")
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._db = Database(settings)
+        self._clock = settings.clock or wall_clock
+        try:
+            self._db.read(lambda cur: None, what="connect")  # learns the server version
+            check_server(settings.family, self._db.sa_dialect)
+            quote = self._db.sa_dialect.identifier_preparer.quote_identifier
+            names = Names.build(settings.prefix, settings.schema, quote)
+            self._sql = Statements(self._db.dialect, self._db.sa_dialect, names, settings.clock is not None)
+            Migrator(self._db, names).ensure(settings.migrate)
+            self._max_body = self._body_limit()
+        except BaseException:
+            self._db.close()
+            raise
+        self.capabilities = self._declare()
+        identity = f"{settings.url.render_as_string(hide_password=True)}|{settings.schema}|{settings.prefix}"
+        self._waker = Waker.for_tables(identity)
+        self._notify = settings.family == "postgresql" and settings.notify
+        self._listener: Listener | None = None
+        self._listener_lock = threading.Lock()
+        self._closed = False
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> SQLBroker:
+        """Open ``sqlite:///path``, ``postgresql://...``, ``mysql://...`` or ``mariadb://...``."""
+        return cls(parse(url, options))
+
+    def __repr__(self) -> str:
+        return f"<SQLBroker {self.settings.redacted} prefix={self.settings.prefix}>"
+
+    def _declare(self) -> Capabilities:
+        settings = self.settings
+        if settings.memory:
+            durability = Durability.NONE
+        elif settings.family == "sqlite" and settings.synchronous not in ("full", "extra"):
+            durability = Durability.SERVER  # survives a process crash; a power loss may undo the last commits
+        else:
+            durability = Durability.DISK
+        return Capabilities(
+            durability=durability, dedup=True, results=True, job_state=True,
+            transactional_enqueue=not settings.memory, cross_process=not settings.memory,
+            max_message_size=self._max_body,
+        )
+
+    def _body_limit(self) -> int | None:
+        if self.settings.family != "mysql":
+            return None
+        packet = self._db.read(lambda cur: run(cur, self._sql.get("SELECT @@max_allowed_packet"), {}).fetchall())
+        return int(packet[0][0]) // 2 - 4096  # escaping may double a body inside the packet
+
+    # -- producing ---------------------------------------------------------------------
+
+    def row(self, env: Envelope) -> dict[str, Any]:
+        """Validate one envelope and turn it into statement parameters."""
+        check_queue(env.queue)
+        if not isinstance(env.id, str) or not 0 < len(env.id) <= MAX_NAME or "\x00" in env.id:
+            raise ValueError(f"job id {str(env.id)[:60]!r} must be 1-{MAX_NAME} characters without NUL")
+        if isinstance(env.priority, bool) or not isinstance(env.priority, int) or not (
+            INT64[0] <= env.priority <= INT64[1]
+        ):
+            raise ValueError(f"priority {env.priority!r} must be a 64-bit integer")
+        if self._max_body is not None and len(env.body) > self._max_body:
+            raise MessageTooLarge(
+                f"message {env.id} is {len(env.body)} bytes; this server accepts at most {self._max_body} "
+                "(raise max_allowed_packet)"
+            )
+        return {
+            "id": env.id, "queue": env.queue, "priority": env.priority, "body": env.body,
+            "state": "delayed" if env.delay > 0 else "ready", "delay": float(max(env.delay, 0.0)),
+            "dedup_key": digest_key(env.key) if env.key else None,
+        }
+
+    def enqueue(self, envelopes: Sequence[Envelope]) -> list[str]:
+        """Insert all envelopes in one transaction; a held dedup key returns the holder's id."""
+        batch = [self.row(env) for env in envelopes]
+        if not batch:
+            return []
+        keyed = any(item["dedup_key"] for item in batch)
+        if len(batch) == 1 and not keyed and self._notify:
+            fused = self._sql.get(S.INSERT_NOTIFY)
+            self._db.write(lambda cur: run(cur, fused, self._params(channel=self._sql.names.channel, **batch[0])),
+                           single=True, what="enqueue")
+            self._waker.notify()
+            return [batch[0]["id"]]
+        lone = len(batch) == 1 and not keyed and not self._notify
+        ids: list[str] = self._db.write(
+            lambda cur: insert_jobs(CursorRunner(cur, self._sql), self._sql, batch, self._params(), self._notify),
+            single=lone, what="enqueue",
+        )
+        self._waker.notify()
+        return ids
+
+    def enqueue_in(self, connection: Any, envelopes: Sequence[Envelope]) -> list[str]:
+        """Insert inside the caller's open transaction (SQLAlchemy or DB-API connection); never commits."""
+        ids = enqueue_in(self, connection, [self.row(env) for env in envelopes])
+        self._waker.notify()
+        return ids
+
+    # -- consuming ---------------------------------------------------------------------
+
+    def reserve(self, queues: Sequence[str], limit: int, lease: float, wait: float = 0.0) -> list[Delivery]:
+        """Lease up to ``limit`` jobs, highest priority first; poll (and listen) up to ``wait`` s."""
+        names = [check_queue(queue) for queue in dict.fromkeys(queues)]
+        if limit <= 0 or not names:
+            return []
+        deadline = time.monotonic() + max(wait, 0.0)
+        pause = _FIRST_PAUSE
+        while True:
+            seen = self._waker.generation
+            taken = self._claim(names, limit, lease)
+            remaining = deadline - time.monotonic()
+            if taken or remaining <= 0:
+                return taken
+            self._listen()
+            self._waker.wait(seen, min(pause, remaining))
+            pause = min(pause * 2, self.settings.poll_max)
+
+    def _claim(self, queues: list[str], limit: int, lease: float) -> list[Delivery]:
+        params = self._params(limit=limit, lease=float(lease), receipt=uuid.uuid4().hex)
+        params.update({f"q{i}": queue for i, queue in enumerate(queues)})
+        if self._db.dialect.update_returning:
+            claim = self._sql.claim(len(queues))
+            found = self._db.write(lambda cur: rows(cur, claim, params), single=True, what="reserve")
+        else:
+            found = self._db.write(lambda cur: self._pick_and_lease(cur, len(queues), params), what="reserve")
+        found.sort(key=lambda r: (-r[4], r[5], r[6]))  # priority desc, due, insertion
+        receipt = params["receipt"]
+        return [Delivery(r[0], r[1], r[2] if isinstance(r[2], bytes) else bytes(r[2]), r[3], receipt, r[4])
+                for r in found]
+
+    def _pick_and_lease(self, cur: Any, queue_count: int, params: dict[str, Any]) -> list[Any]:
+        picked = rows(cur, self._sql.pick(queue_count), params)
+        for chunk in chunks([r[0] for r in picked]):
+            size = bucket(len(chunk))
+            lease = self._sql.with_list(S.LEASE_PICKED, "pks", size)
+            run(cur, lease, self._list_params(list(chunk), size, dict(params)))
+        # pk, id, queue, body, attempts, priority, eff -> id, queue, body, attempts, priority, due, pk
+        return [(r[1], r[2], r[3], r[4] + 1, r[5], r[6], r[0]) for r in picked]
+
+    def ack(self, deliveries: Sequence[Delivery]) -> None:
+        """Delete finished jobs whose lease is still held (a batch is one statement per 256)."""
+        items = list(deliveries)
+        if not items:
+            return
+
+        def work(cur: Any) -> None:
+            for chunk in chunks(items):
+                size = bucket(len(chunk))
+                run(cur, self._sql.with_pairs(S.ACK, size), self._pair_params(list(chunk), size))
+
+        self._db.write(work, single=len(items) <= S.SIZES[-1], what="ack")
+
+    def nack(self, delivery: Delivery, *, delay: float = 0.0, count_attempt: bool = True) -> None:
+        """Return a leased job, ready now (at the back of its priority) or after ``delay`` s."""
+        template = S.NACK_LATER if delay > 0 else S.NACK_READY
+        params = self._params(id=delivery.id, receipt=delivery.receipt, delay=float(delay),
+                              refund=0 if count_attempt else 1)
+        self._db.write(lambda cur: run(cur, self._sql.get(template), params), single=True, what="nack")
+        if delay <= 0:
+            self._waker.notify()
+
+    def dead_letter(self, delivery: Delivery, reason: str) -> None:
+        """Move a leased job to its queue's dead letters, with the reason."""
+        params = self._params(id=delivery.id, receipt=delivery.receipt)
+
+        def work(cur: Any) -> None:
+            held = rows(cur, self._sql.get(S.TAKE_HELD), params)
+            if not held:
+                return
+            pk, job_id, queue, priority, body, attempts = held[0]
+            run(cur, self._sql.get(S.DELETE_JOB), {"pk": pk})
+            letter = self._params(id=job_id, queue=queue, priority=priority, body=body,
+                                  reason=str(reason), attempts=attempts)
+            run(cur, self._sql.get(S.INSERT_DEAD), letter)
+
+        self._db.write(work, what="dead-letter")
+
+    def extend(self, deliveries: Sequence[Delivery], lease: float) -> set[str]:
+        """Renew held leases to ``lease`` s from now; return the ids whose lease was lost."""
+        items = list(deliveries)
+        if not items:
+            return set()
+
+        def work(cur: Any) -> set[str]:
+            held: set[str] = set()
+            for chunk in chunks(items):
+                size = bucket(len(chunk))
+                params = self._pair_params(list(chunk), size, lease=float(lease))
+                run(cur, self._sql.with_pairs(S.EXTEND, size), params)
+                held.update(r[0] for r in rows(cur, self._sql.with_pairs(S.STILL_HELD, size), params))
+            return held
+
+        held = self._db.write(work, what="extend")
+        return {d.id for d in items} - held
+
+    # -- waking and closing --------------------------------------------------------------
+
+    def _notify_queues(self, cur: Any, queues: set[str]) -> None:
+        if self._notify:
+            notify = self._sql.get(S.NOTIFY)
+            for queue in sorted(queues):
+                run(cur, notify, {"channel": self._sql.names.channel, "queue": queue}).fetchall()
+
+    def _waker_notify(self) -> None:
+        self._waker.notify()
+
+    def _listen(self) -> None:
+        """Start the LISTEN thread on first need (PostgreSQL with psycopg 3 only)."""
+        if not self._notify or self._listener is not None or self._closed:
+            return
+        with self._listener_lock:
+            if self._listener is not None:
+                return
+            engine = self._db.engine
+            cargs, cparams = engine.dialect.create_connect_args(engine.url)
+            probe = engine.dialect.loaded_dbapi
+            if not hasattr(probe, "Connection") or not hasattr(probe.Connection, "notifies"):
+                self._notify = False  # another driver: polling only
+                return
+            self._listener = Listener(lambda: engine.dialect.connect(*cargs, **cparams),
+                                      self._sql.names.channel, self._waker)
+            self._listener.start()
+
+    def close(self) -> None:
+        """Stop listening and close pooled connections. Safe to call twice."""
+        self._closed = True
+        with self._listener_lock:
+            listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.stop()
+        self._db.close()
+
+
+def check_queue(name: str) -> str:
+    """A queue name as stored: any text of 1-255 characters without NUL (it is data)."""
+    if not isinstance(name, str) or not 0 < len(name) <= MAX_NAME or "\x00" in name:
+        raise UnknownQueue(f"queue name {str(name)[:60]!r} must be 1-{MAX_NAME} characters without NUL")
+    return name

@@ -1,0 +1,175 @@
+"""Broker settings: what a ``sqlite://``, ``postgresql://`` or ``mysql://`` URL asks for.
+
+queuekit's own options ride in the URL query (``?prefix=app_&synchronous=full``) or as
+keyword options from the app's settings; everything else in the query goes to the
+driver untouched (``sslmode=require``, ``charset=...``).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from queuekit.errors import ConfigurationError
+from queuekit.urls import redact
+
+Clock = Callable[[], float]
+
+# Identifiers (table prefix, schema) are validated, then quoted. Queue names are data.
+PREFIX_PATTERN = re.compile(r"^[a-z_][a-z0-9_]{0,29}$")
+SCHEMA_PATTERN = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+# queuekit URL scheme -> SQLAlchemy scheme with the driver queuekit-sql ships for it.
+_DEFAULT_DRIVERS = {
+    "sqlite": "sqlite+pysqlite",
+    "postgresql": "postgresql+psycopg",
+    "postgres": "postgresql+psycopg",
+    "mysql": "mysql+pymysql",
+    "mariadb": "mariadb+pymysql",
+}
+_FAMILY = {"sqlite": "sqlite", "postgresql": "postgresql", "postgres": "postgresql", "mysql": "mysql", "mariadb": "mysql"}
+_MIGRATE = ("auto", "check")
+_SYNCHRONOUS = ("off", "normal", "full", "extra")
+_BOOL = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the SQL broker needs to know, parsed and validated."""
+
+    url: URL  # SQLAlchemy URL with queuekit's own query options removed
+    family: str  # "sqlite" | "postgresql" | "mysql"
+    prefix: str = "queuekit_"
+    schema: str | None = None
+    migrate: str = "auto"  # "auto": create/upgrade on first use; "check": refuse a missing or old schema
+    synchronous: str = "normal"  # SQLite only
+    busy_timeout: float = 30.0  # SQLite only: seconds a writer waits for the lock
+    poll_max: float = 0.25  # longest pause between polls of an idle blocking reserve
+    pool_size: int = 5
+    max_overflow: int = 10
+    pre_ping: bool = False
+    notify: bool = True  # PostgreSQL: LISTEN/NOTIFY wake-ups
+    clock: Clock | None = field(default=None, compare=False)  # None: the database's (or SQLite's process) clock
+
+    @property
+    def memory(self) -> bool:
+        """True for an in-memory SQLite database (one process, gone at close)."""
+        return self.family == "sqlite" and self.url.database in (None, "", ":memory:")
+
+    @property
+    def redacted(self) -> str:
+        """The URL for messages and logs, password masked."""
+        return redact(self.url.render_as_string(hide_password=False))
+
+
+def parse(url: str, options: Mapping[str, Any]) -> Settings:
+    """Parse a queuekit SQL URL plus keyword options (which win over the query)."""
+    scheme, sep, rest = url.partition("://")
+    base, _, driver = scheme.lower().partition("+")
+    if not sep or base not in _DEFAULT_DRIVERS:
+        raise ConfigurationError(f"{redact(url)!r} is not a sqlite://, postgresql:// or mysql:// URL")
+    target = f"{base}+{driver}" if driver else _DEFAULT_DRIVERS[base]
+    if base == "postgres":
+        target = target.replace("postgres+", "postgresql+", 1)
+    try:
+        parsed = make_url(f"{target}://{rest}")
+    except ArgumentError as exc:
+        raise ConfigurationError(f"cannot parse {redact(url)!r}: {exc}") from None
+    query = {key: (value[-1] if isinstance(value, tuple) else value) for key, value in parsed.query.items()}
+    mine = {key: query.pop(key) for key in list(query) if key in _KEYS}
+    unknown = sorted(set(options) - _KEYS)
+    if unknown:
+        raise ConfigurationError(f"unknown SQL broker option(s) {', '.join(unknown)}; known: {', '.join(sorted(_KEYS))}")
+    merged: dict[str, Any] = {**mine, **options}
+    family = _FAMILY[base]
+    settings = Settings(url=parsed.set(query=query), family=family, **_defaults(family))
+    return _apply(settings, merged)
+
+
+_KEYS = frozenset(
+    {"prefix", "schema", "migrate", "synchronous", "timeout", "poll_max", "pool_size", "max_overflow",
+     "pre_ping", "notify", "clock"}
+)
+
+
+def _defaults(family: str) -> dict[str, Any]:
+    if family == "sqlite":
+        return {"migrate": "auto", "poll_max": 0.25}
+    if family == "postgresql":
+        return {"migrate": "check", "poll_max": 1.0}
+    return {"migrate": "check", "poll_max": 0.5}
+
+
+def _apply(base: Settings, given: Mapping[str, Any]) -> Settings:
+    values: dict[str, Any] = {}
+    for key, raw in given.items():
+        if key == "clock":
+            if raw is not None and not callable(raw):
+                raise ConfigurationError("clock must be a callable returning epoch seconds")
+            values["clock"] = raw
+        elif key == "prefix":
+            values["prefix"] = _identifier("prefix", raw, PREFIX_PATTERN)
+        elif key == "schema":
+            values["schema"] = _identifier("schema", raw, SCHEMA_PATTERN) if raw else None
+        elif key == "migrate":
+            values["migrate"] = _choice("migrate", raw, _MIGRATE)
+        elif key == "synchronous":
+            values["synchronous"] = _choice("synchronous", raw, _SYNCHRONOUS)
+        elif key == "timeout":
+            values["busy_timeout"] = _number("timeout", raw, minimum=0.0)
+        elif key == "poll_max":
+            values["poll_max"] = _number("poll_max", raw, minimum=0.001)
+        elif key in ("pool_size", "max_overflow"):
+            values[key] = int(_number(key, raw, minimum=1.0 if key == "pool_size" else 0.0))
+        else:
+            values[key] = _flag(key, raw)
+    settings = Settings(**{**base.__dict__, **values})
+    if settings.schema and settings.family == "sqlite":
+        raise ConfigurationError("schema= is not supported on SQLite; use prefix= to share one database file")
+    return settings
+
+
+def _identifier(name: str, raw: object, pattern: re.Pattern[str]) -> str:
+    if not isinstance(raw, str) or not pattern.match(raw):
+        raise ConfigurationError(
+            f"{name} {str(raw)[:80]!r} is not allowed: use lower-case letters, digits and '_' "
+            f"(pattern {pattern.pattern})"
+        )
+    return raw
+
+
+def _choice(name: str, raw: object, allowed: tuple[str, ...]) -> str:
+    value = str(raw).lower()
+    if value not in allowed:
+        raise ConfigurationError(f"{name}={str(raw)[:40]!r} is not one of {', '.join(allowed)}")
+    return value
+
+
+def _number(name: str, raw: object, minimum: float) -> float:
+    try:
+        value = float(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ConfigurationError(f"{name} must be a number, got {str(raw)[:40]!r}") from None
+    if not value >= minimum:
+        raise ConfigurationError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _flag(name: str, raw: object) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    value = _BOOL.get(str(raw).lower())
+    if value is None:
+        raise ConfigurationError(f"{name} must be true or false, got {str(raw)[:40]!r}")
+    return value
+
+
+def process_clock() -> float:
+    """SQLite's clock: this process's wall clock, in epoch seconds."""
+    return time.time()

@@ -1,0 +1,235 @@
+"""Every SQL statement the broker runs, in one place, compiled once per database.
+
+Statements are written with ``:name`` parameters and ``{jobs}``-style placeholders for
+the (validated, quoted) table names and ``{now}`` for the clock. SQLAlchemy compiles
+each one for the engine's driver (``?``, ``%(name)s`` ...) the first time it is used;
+the broker then runs the compiled text on a pooled DB-API cursor. Lists of varying
+length (queues, acks) use a few fixed sizes so the cache stays small.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import text
+
+from queuekit_sql.dialects import Dialect
+
+JOB_COLUMNS = "id, queue, body, attempts, priority, due, pk"
+
+INSERT_JOB = """
+INSERT INTO {jobs} (id, queue, priority, state, due, wake_at, attempts, dedup_key, body, enqueued_at)
+VALUES (:id, :queue, :priority, :state, {now} + :delay, CASE WHEN :delay > 0 THEN {now} + :delay END,
+        0, :dedup_key, :body, {now})
+{ignore_duplicate}"""
+
+# PostgreSQL, one job: insert and wake listeners in one statement (one round trip).
+INSERT_NOTIFY = "WITH ins AS (" + INSERT_JOB + " RETURNING queue) SELECT pg_notify(:channel, queue) FROM ins"
+
+KEY_HOLDERS = "SELECT dedup_key, id FROM {jobs} WHERE dedup_key IN ({keys})"
+
+# One arm per queue and kind: the ready jobs of the queue in order, and the delayed
+# jobs or lapsed leases that have fallen due. "eff" is when the job became ready.
+READY_ARM = """SELECT {columns}, eff FROM (SELECT {columns}, due AS eff FROM {jobs}
+  WHERE queue = :q{i} AND state = 'ready'
+  ORDER BY priority DESC, due, pk LIMIT :limit{skip_locked}) AS r{i}"""
+DUE_ARM = """SELECT {columns}, eff FROM (SELECT {columns}, wake_at AS eff FROM {jobs}
+  WHERE queue = :q{i} AND wake_at <= {now}
+  ORDER BY priority DESC, wake_at, pk LIMIT :limit{skip_locked}) AS w{i}"""
+CANDIDATES = "SELECT {columns}, eff FROM ({arms}) AS c ORDER BY priority DESC, eff, pk LIMIT :limit"
+
+# Claim in one statement (SQLite, PostgreSQL). MySQL evaluates SET left to right with
+# the new values, so "due" is assigned before "state" everywhere.
+CLAIM = """
+WITH picked AS MATERIALIZED ({candidates})
+UPDATE {jobs} SET due = CASE WHEN state = 'ready' THEN due ELSE wake_at END,
+    state = 'leased', wake_at = {now} + :lease, attempts = attempts + 1, receipt = :receipt
+WHERE pk IN (SELECT pk FROM picked)
+RETURNING """ + JOB_COLUMNS
+
+# Claim in two steps (MySQL/MariaDB): lock the candidates, then lease them by key.
+LEASE_PICKED = """
+UPDATE {jobs} SET due = CASE WHEN state = 'ready' THEN due ELSE wake_at END,
+    state = 'leased', wake_at = {now} + :lease, attempts = attempts + 1, receipt = :receipt
+WHERE pk IN ({pks})"""
+
+HELD = "state = 'leased' AND wake_at > {now} AND ({pairs})"
+ACK = "DELETE FROM {jobs} WHERE " + HELD
+EXTEND = "UPDATE {jobs} SET wake_at = {now} + :lease WHERE " + HELD
+STILL_HELD = "SELECT id FROM {jobs} WHERE " + HELD
+
+NACK_READY = """
+UPDATE {jobs} SET due = {now}, state = 'ready', wake_at = NULL, receipt = NULL, attempts = attempts - :refund
+WHERE id = :id AND receipt = :receipt AND state = 'leased' AND wake_at > {now}"""
+NACK_LATER = """
+UPDATE {jobs} SET due = {now} + :delay, state = 'delayed', wake_at = {now} + :delay, receipt = NULL,
+    attempts = attempts - :refund
+WHERE id = :id AND receipt = :receipt AND state = 'leased' AND wake_at > {now}"""
+
+TAKE_HELD = """
+SELECT pk, id, queue, priority, body, attempts FROM {jobs}
+WHERE id = :id AND receipt = :receipt AND state = 'leased' AND wake_at > {now}{lock_rows}"""
+DELETE_JOB = "DELETE FROM {jobs} WHERE pk = :pk"
+INSERT_DEAD = """
+INSERT INTO {dead} (id, queue, priority, body, reason, attempts, dead_at)
+VALUES (:id, :queue, :priority, :body, :reason, :attempts, {now})"""
+
+STATS = """
+SELECT queue,
+  SUM(CASE WHEN state = 'ready' OR wake_at <= {now} THEN 1 ELSE 0 END),
+  SUM(CASE WHEN state = 'delayed' AND wake_at > {now} THEN 1 ELSE 0 END),
+  SUM(CASE WHEN state = 'leased' AND wake_at > {now} THEN 1 ELSE 0 END)
+FROM {jobs} {where} GROUP BY queue"""
+DEAD_COUNTS = "SELECT queue, COUNT(*) FROM {dead} {where} GROUP BY queue"
+PURGE = "DELETE FROM {jobs} WHERE queue = :queue AND (state <> 'leased' OR wake_at <= {now})"
+DEAD_LIST = """
+SELECT id, queue, body, reason, attempts, dead_at FROM {dead} WHERE queue = :queue ORDER BY pk LIMIT :limit"""
+DEAD_TAKE = "SELECT pk, id, queue, priority, body FROM {dead} WHERE queue = :queue{only}{lock_rows}"
+DEAD_DELETE = "DELETE FROM {dead} WHERE pk IN ({pks})"
+REQUEUE = """
+INSERT INTO {jobs} (id, queue, priority, state, due, wake_at, attempts, dedup_key, body, enqueued_at)
+VALUES (:id, :queue, :priority, 'ready', {now}, NULL, 0, NULL, :body, {now})
+{ignore_duplicate}"""
+RESULTS_FORGET = "DELETE FROM {results} WHERE job_id IN ({ids})"
+PURGE_DEAD = "DELETE FROM {dead} WHERE queue = :queue"
+JOB_STATE = "SELECT state, CASE WHEN wake_at > {now} THEN 1 ELSE 0 END FROM {jobs} WHERE id = :id"
+IS_DEAD = "SELECT 1 FROM {dead} WHERE id = :id"
+
+SAVE_RESULT = """
+INSERT INTO {results} (job_id, status, data, expires_at) VALUES (:job_id, :status, :data, {now} + :ttl)
+{upsert_result}"""
+LOAD_RESULT = "SELECT data FROM {results} WHERE job_id = :job_id AND expires_at > {now}"
+SWEEP_RESULTS = "DELETE FROM {results} WHERE expires_at <= {now}"
+
+NOTIFY = "SELECT pg_notify(:channel, :queue)"
+
+SIZES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+
+
+def bucket(count: int) -> int:
+    """The smallest cached list size that holds ``count`` items (at most 256)."""
+    for size in SIZES:
+        if count <= size:
+            return size
+    return SIZES[-1]
+
+
+def chunks(items: Sequence[Any], size: int = SIZES[-1]) -> list[Sequence[Any]]:
+    """``items`` in slices of at most ``size``."""
+    return [items[start : start + size] for start in range(0, len(items), size)]
+
+
+def padded(values: Sequence[Any], size: int) -> list[Any]:
+    """``values`` repeated at the end up to ``size`` (IN lists ignore repeats)."""
+    return [*values, *([values[-1]] * (size - len(values)))]
+
+
+@dataclass(frozen=True)
+class Names:
+    """Quoted, schema-qualified table and index names, and the NOTIFY channel."""
+
+    jobs: str
+    dead: str
+    results: str
+    versions: str
+    indexes: Mapping[str, str]
+    channel: str
+
+    @classmethod
+    def build(cls, prefix: str, schema: str | None, quote: Any) -> Names:
+        """Names for ``prefix`` (and ``schema``); both were validated against a strict pattern."""
+        qualify = (lambda table: f"{quote(schema)}.{quote(table)}") if schema else quote
+        index_names = ("jobs_id", "jobs_key", "jobs_ready", "jobs_waiting", "dead_queue", "dead_id", "results_expiry")
+        digest = hashlib.sha256(f"{schema or ''}\0{prefix}".encode()).hexdigest()[:40]
+        return cls(
+            jobs=qualify(f"{prefix}jobs"),
+            dead=qualify(f"{prefix}dead"),
+            results=qualify(f"{prefix}results"),
+            versions=qualify(f"{prefix}schema_version"),
+            indexes={f"ix_{name}": quote(f"{prefix}{name}") for name in index_names},
+            channel=f"queuekit_{digest}",  # fixed length: never truncated, never shared by two tables
+        )
+
+
+class Compiled:
+    """One statement in the driver's own parameter style."""
+
+    __slots__ = ("names", "sql")
+
+    def __init__(self, sql: str, names: Sequence[str] | None) -> None:
+        self.sql = sql
+        self.names = tuple(names) if names is not None else None
+
+    def args(self, params: Mapping[str, Any]) -> Any:
+        """Parameters as the driver wants them: a tuple (positional styles) or the mapping."""
+        if self.names is None:
+            return params
+        return tuple(params[name] for name in self.names)
+
+
+class Statements:
+    """Renders and compiles the statements for one engine, caching each variant."""
+
+    def __init__(self, dialect: Dialect, sa_dialect: Any, names: Names, client_clock: bool) -> None:
+        self.dialect = dialect
+        self.names = names
+        self._sa_dialect = sa_dialect
+        self._fill = {
+            "jobs": names.jobs, "dead": names.dead, "results": names.results,
+            "now": dialect.now(client_clock),
+            "ignore_duplicate": dialect.ignore_duplicate, "upsert_result": dialect.upsert_result,
+            "skip_locked": dialect.skip_locked, "lock_rows": dialect.lock_rows,
+        }
+        self.client_clock = self._fill["now"] == ":now"
+        self._cache: dict[tuple[Any, ...], Compiled] = {}
+        self._lock = threading.Lock()
+
+    def render(self, template: str, **extra: str) -> str:
+        """The statement's SQL with placeholders filled but parameters still ``:named``."""
+        return template.format(**self._fill, **extra)
+
+    def get(self, template: str, **extra: str) -> Compiled:
+        """The compiled statement (cached)."""
+        key = (template, *sorted(extra.items()))
+        found = self._cache.get(key)
+        if found is None:
+            compiled = text(self.render(template, **extra)).compile(dialect=self._sa_dialect)
+            positional = compiled.positiontup if self._sa_dialect.positional else None
+            found = Compiled(str(compiled), positional)
+            with self._lock:
+                self._cache[key] = found
+        return found
+
+    # -- statements whose shape depends on a count ------------------------------------
+
+    def candidates(self, queue_count: int, columns: str) -> str:
+        """The claim's candidate query for ``queue_count`` queues (``:q0``...)."""
+        arms = []
+        for i in range(queue_count):
+            for arm in (READY_ARM, DUE_ARM):
+                arms.append(arm.format(i=i, columns=columns, **self._fill))
+        union = " UNION ALL ".join(arms)
+        return CANDIDATES.format(columns=columns, arms=union)
+
+    def claim(self, queue_count: int) -> Compiled:
+        """One-statement claim (UPDATE ... RETURNING) over ``queue_count`` queues."""
+        candidates = self.candidates(queue_count, "pk, priority")
+        return self.get(CLAIM, candidates=candidates.replace("{", "{{").replace("}", "}}"))
+
+    def pick(self, queue_count: int) -> Compiled:
+        """Two-step claim, step one: lock candidates with everything a delivery needs."""
+        candidates = self.candidates(queue_count, "pk, id, queue, body, attempts, priority")
+        return self.get(candidates.replace("{", "{{").replace("}", "}}"))
+
+    def with_pairs(self, template: str, size: int) -> Compiled:
+        """A statement over ``size`` (id, receipt) pairs, as ``:i0``/``:r0``..."""
+        pairs = " OR ".join(f"(id = :i{n} AND receipt = :r{n})" for n in range(size))
+        return self.get(template, pairs=pairs)
+
+    def with_list(self, template: str, placeholder: str, size: int) -> Compiled:
+        """A statement with an IN list of ``size`` parameters ``:v0``..."""
+        return self.get(template, **{placeholder: ", ".join(f":v{n}" for n in range(size))})

@@ -1,0 +1,145 @@
+"""Writing jobs: the insert itself, on the broker's pool or inside a caller's transaction.
+
+``enqueue_in`` accepts a SQLAlchemy ``Connection`` (or ``Session``), or a DB-API
+connection of the broker's own driver (``sqlite3``, ``psycopg``, ``pymysql``). The jobs
+are written in the caller's open transaction and become visible to workers only when
+the caller commits; a rollback removes them with everything else. Nothing here
+commits, rolls back or closes the caller's connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+import sqlalchemy
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
+
+from queuekit.errors import CapabilityError
+from queuekit_sql import statements as S
+from queuekit_sql.statements import Statements, bucket, chunks, padded
+
+if TYPE_CHECKING:
+    from queuekit_sql.broker import SQLBroker
+
+_FAMILIES = {"sqlite": "sqlite", "postgresql": "postgresql", "mysql": "mysql", "mariadb": "mysql"}
+
+
+class Runner(Protocol):
+    """Runs statement templates somewhere: a pooled cursor or a caller's connection."""
+
+    def rows(self, template: str, params: Mapping[str, Any], **extra: str) -> list[Any]:
+        """Execute and fetch all rows."""
+        ...
+
+    def many(self, template: str, params: Sequence[Mapping[str, Any]]) -> None:
+        """Execute once per parameter set (batched by the driver)."""
+        ...
+
+
+class CursorRunner:
+    """Compiled statements on a DB-API cursor of the broker's driver."""
+
+    def __init__(self, cur: Any, sql: Statements) -> None:
+        self.cur = cur
+        self.sql = sql
+
+    def rows(self, template: str, params: Mapping[str, Any], **extra: str) -> list[Any]:
+        statement = self.sql.get(template, **extra)
+        self.cur.execute(statement.sql, statement.args(params))
+        return list(self.cur.fetchall()) if self.cur.description else []
+
+    def many(self, template: str, params: Sequence[Mapping[str, Any]]) -> None:
+        statement = self.sql.get(template)
+        if len(params) == 1:
+            self.cur.execute(statement.sql, statement.args(params[0]))
+        else:
+            self.cur.executemany(statement.sql, [statement.args(p) for p in params])
+
+
+class ConnectionRunner:
+    """Statements on a caller's SQLAlchemy connection, compiled for its dialect."""
+
+    def __init__(self, connection: Connection, sql: Statements) -> None:
+        self.connection = connection
+        self.sql = sql
+
+    def rows(self, template: str, params: Mapping[str, Any], **extra: str) -> list[Any]:
+        result = self.connection.execute(sqlalchemy.text(self.sql.render(template, **extra)), dict(params))
+        return list(result.fetchall()) if result.returns_rows else []
+
+    def many(self, template: str, params: Sequence[Mapping[str, Any]]) -> None:
+        self.connection.execute(sqlalchemy.text(self.sql.render(template)), [dict(p) for p in params])
+
+
+def insert_jobs(runner: Runner, sql: Statements, batch: list[dict[str, Any]], now: Mapping[str, Any],
+                notify: bool) -> list[str]:
+    """Insert rows; return each one's job id (the holder's, for a dedup key already held)."""
+    runner.many(S.INSERT_JOB, [{**item, **now} for item in batch])
+    keys = [item["dedup_key"] for item in batch if item["dedup_key"]]
+    holders: dict[str, str] = {}
+    for chunk in chunks(keys):
+        size = bucket(len(chunk))
+        values = {f"v{n}": key for n, key in enumerate(padded(list(chunk), size))}
+        listed = ", ".join(f":v{n}" for n in range(size))
+        holders.update((key, job_id) for key, job_id in runner.rows(S.KEY_HOLDERS, values, keys=listed))
+    if notify:
+        for queue in sorted({item["queue"] for item in batch}):
+            runner.rows(S.NOTIFY, {"channel": sql.names.channel, "queue": queue})
+    return [holders.get(item["dedup_key"], item["id"]) if item["dedup_key"] else item["id"] for item in batch]
+
+
+def enqueue_in(broker: SQLBroker, connection: Any, batch: list[dict[str, Any]]) -> list[str]:
+    """Insert ``batch`` inside the caller's open transaction on ``connection``."""
+    if not batch:
+        return []
+    family = broker.settings.family
+    if hasattr(connection, "get_bind") and callable(getattr(connection, "connection", None)):
+        connection = connection.connection()  # an ORM Session: its connection in its transaction
+    if isinstance(connection, Connection):
+        theirs = _FAMILIES.get(connection.dialect.name)
+        if theirs != family:
+            raise CapabilityError(f"connection is {connection.dialect.name}, the broker is {family}: "
+                                  "transactional enqueue needs the same database")
+        _require_transaction(connection.connection.dbapi_connection)
+        runner: Runner = ConnectionRunner(connection, broker._sql)
+    else:
+        expected = broker._db.dbapi.__name__.split(".")[0]
+        if type(connection).__module__.split(".")[0] != expected:
+            raise CapabilityError(
+                f"enqueue_in needs a SQLAlchemy Connection/Session or a {expected} connection, "
+                f"got {type(connection).__module__}.{type(connection).__name__}"
+            )
+        _require_transaction(connection)
+        runner = CursorRunner(connection.cursor(), broker._sql)
+    try:
+        return insert_jobs(runner, broker._sql, batch, broker._params(), broker._notify)
+    except (DBAPIError, broker._db.dbapi.Error) as exc:
+        raise broker._db.translate(exc, "enqueue in transaction") from None
+    finally:
+        if isinstance(runner, CursorRunner):
+            runner.cur.close()
+
+
+def _require_transaction(conn: Any) -> None:
+    """Refuse a connection in autocommit mode with no open transaction: the jobs would commit alone."""
+    if _autocommitting(conn):
+        raise CapabilityError(
+            "the connection is in autocommit mode with no open transaction, so the jobs would be committed "
+            "on their own; open a transaction first (BEGIN, conn.transaction(), or a non-autocommit connection)"
+        )
+
+
+def _autocommitting(conn: Any) -> bool:
+    """True when the connection autocommits each statement and no transaction is open now."""
+    if hasattr(conn, "in_transaction") and hasattr(conn, "isolation_level"):  # sqlite3
+        return conn.isolation_level is None and not conn.in_transaction
+    info = getattr(conn, "info", None)
+    if hasattr(info, "transaction_status"):  # psycopg 3
+        idle = info.transaction_status == 0  # psycopg.pq.TransactionStatus.IDLE
+        return bool(conn.autocommit) and idle
+    if hasattr(conn, "get_autocommit") and hasattr(conn, "server_status"):  # PyMySQL
+        in_trans = bool(conn.server_status & 1)  # SERVER_STATUS_IN_TRANS
+        return bool(conn.get_autocommit()) and not in_trans
+    return False
