@@ -226,16 +226,16 @@ class SQLBroker(AdminOps, ResultOps):
             return set()
 
         def work(cur: Any) -> set[str]:
-            held: set[str] = set()
+            held: set[tuple[str, str]] = set()
             for chunk in chunks(items):
                 size = bucket(len(chunk))
                 params = self._pair_params(list(chunk), size, lease=float(lease))
                 run(cur, self._sql.with_pairs(S.EXTEND, size), params)
-                held.update(r[0] for r in rows(cur, self._sql.with_pairs(S.STILL_HELD, size), params))
+                held.update((r[0], r[1]) for r in rows(cur, self._sql.with_pairs(S.STILL_HELD, size), params))
             return held
 
         held = self._db.write(work, what="extend")
-        return {d.id for d in items} - held
+        return {d.id for d in items if (d.id, d.receipt) not in held}
 
     # -- waking and closing --------------------------------------------------------------
 

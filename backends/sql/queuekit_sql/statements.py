@@ -60,7 +60,7 @@ WHERE pk IN ({pks})"""
 HELD = "state = 'leased' AND wake_at > {now} AND ({pairs})"
 ACK = "DELETE FROM {jobs} WHERE " + HELD
 EXTEND = "UPDATE {jobs} SET wake_at = {now} + :lease WHERE " + HELD
-STILL_HELD = "SELECT id FROM {jobs} WHERE " + HELD
+STILL_HELD = "SELECT id, receipt FROM {jobs} WHERE " + HELD
 
 NACK_READY = """
 UPDATE {jobs} SET due = {now}, state = 'ready', wake_at = NULL, receipt = NULL, attempts = attempts - :refund
