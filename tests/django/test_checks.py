@@ -11,7 +11,8 @@ from django.test import override_settings
 from djsupport import backend_entry, tasks_on
 
 from queuekit.contrib.django.checks import probe_brokers, same_database
-from queuekit.contrib.django.compat import InvalidTask, task_backends
+from queuekit.contrib.django.compat import task_backends
+from queuekit.errors import ConfigurationError
 
 
 def _ids(found: list[checks.CheckMessage]) -> list[str]:
@@ -33,8 +34,9 @@ def test_unknown_scheme_is_an_error_naming_the_setting() -> None:
         assert "nosuchbroker" in found[0].msg
         from qktest import tasks
 
-        with pytest.raises(InvalidTask, match=r"TASKS\['default'\] is misconfigured"):
-            tasks.add.using(priority=1)
+        tasks.add.using(priority=1)  # no import-time crash: the check above reports it
+        with pytest.raises(ConfigurationError, match=r"TASKS\['default'\] is misconfigured.*nosuchbroker"):
+            tasks.add.enqueue(1, 2)
 
 
 def test_unknown_option_is_an_error_listing_the_known_ones(unique: str) -> None:
@@ -121,3 +123,19 @@ def test_deploy_check_passes_for_a_reachable_broker(unique: str) -> None:
 )
 def test_same_database(url: str, database: dict[str, Any], same: bool) -> None:
     assert same_database(url, database) is same
+
+
+def test_broker_that_cannot_be_opened_is_reported_not_mistaken_for_missing_features(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _register_scheme(monkeypatch, "qkunopenable", "UnopenableBroker")
+    from qktest import tasks
+
+    with tasks_on("qkunopenable://") as backend:
+        found = list(backend.check())
+        assert _ids(found) == ["queuekit.E003"]
+        assert "tables are missing" in found[0].msg
+        assert backend.supports_priority is False  # unknown is not reported as supported
+        variant = tasks.add.using(priority=7)  # not a false "priority not supported"
+        with pytest.raises(ConfigurationError, match="tables are missing"):
+            variant.enqueue(1, 2)

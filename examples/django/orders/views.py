@@ -10,6 +10,11 @@ from django.views.decorators.http import require_GET, require_POST
 from orders.models import Order
 from orders.tasks import send_receipt
 
+try:
+    from django_tasks.exceptions import TaskResultDoesNotExist
+except ImportError:  # Django 6
+    from django.tasks.exceptions import TaskResultDoesNotExist  # type: ignore[import-untyped, no-redef, unused-ignore]
+
 
 class OrderRejected(Exception):
     """Raised inside the transaction to roll the order back."""
@@ -34,7 +39,10 @@ def place_order(request: HttpRequest) -> JsonResponse:
 @require_GET
 def receipt_status(request: HttpRequest, result_id: str) -> JsonResponse:
     """The receipt job's status, and its return value once it succeeded."""
-    result = send_receipt.get_result(result_id)
+    try:
+        result = send_receipt.get_result(result_id)
+    except TaskResultDoesNotExist:
+        return JsonResponse({"error": f"no receipt job {result_id}"}, status=404)
     body: dict[str, object] = {"status": result.status, "attempts": result.attempts}
     if result.is_finished and result.status == "SUCCESSFUL":
         body["return_value"] = result.return_value

@@ -36,7 +36,6 @@ from queuekit.contrib.django.compat import (
 from queuekit.contrib.django.conversions import from_timestamp, to_json, to_timestamp
 from queuekit.contrib.django.discovery import discover
 from queuekit.contrib.django.results import build_result, enqueue_record, pending_key, task_path
-from queuekit.errors import ConfigurationError
 from queuekit.message import Message
 
 T = TypeVar("T")
@@ -51,6 +50,7 @@ class QueuekitBackend(BaseTaskBackend):
     def __init__(self, alias: str, params: dict[str, Any]) -> None:
         super().__init__(alias, params)
         self.binding: Binding = bind(alias, params)
+        self._lenient = False  # set only inside validate_task; backends are per thread
 
     def __repr__(self) -> str:
         return f"<QueuekitBackend {self.alias!r} {self.binding!r}>"
@@ -61,13 +61,13 @@ class QueuekitBackend(BaseTaskBackend):
     def supports_defer(self) -> bool:  # type: ignore[override]
         """``run_after`` works when the broker declares delayed delivery."""
         caps = self.binding.capabilities()
-        return bool(caps and caps.delays)
+        return self._lenient or bool(caps and caps.delays)
 
     @property
     def supports_priority(self) -> bool:  # type: ignore[override]
         """Priorities work when the broker declares them."""
         caps = self.binding.capabilities()
-        return bool(caps and caps.priorities)
+        return self._lenient or bool(caps and caps.priorities)
 
     @property
     def supports_get_result(self) -> bool:  # type: ignore[override]
@@ -77,12 +77,23 @@ class QueuekitBackend(BaseTaskBackend):
     # -- Django's backend API ---------------------------------------------------------------
 
     def validate_task(self, task: Task[Any, Any]) -> None:
-        """Django's checks, queuekit's queue-name rule; then the task is known to this backend."""
+        """Django's checks, queuekit's queue-name rule; then the task is known to this backend.
+
+        With a misconfigured ``TASKS`` entry the task is only remembered: the system
+        checks report the setting (``queuekit.E001``) instead of an import-time crash,
+        and ``enqueue`` raises :class:`~queuekit.errors.ConfigurationError` naming it.
+        """
+        if self.binding.error is not None:
+            registry.remember(self.alias, task)
+            return
+        # A broker that cannot be opened right now (database down, tables missing) must not
+        # turn into a false "priority not supported": its own error surfaces at enqueue,
+        # in the checks (queuekit.E003) and when the worker starts.
+        self._lenient = self.binding.capabilities() is None
         try:
-            self.binding.require()
-        except ConfigurationError as exc:
-            raise InvalidTask(str(exc)) from None
-        super().validate_task(task)
+            super().validate_task(task)
+        finally:
+            self._lenient = False
         problem = check_queue(task.queue_name)
         if problem:
             raise InvalidTask(f"task {registry.module_path(task)}: {problem}")

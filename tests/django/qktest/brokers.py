@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from queuekit.backends.memory import MemoryBroker
 from queuekit.broker import Capabilities, Durability, QueueStats
-from queuekit.errors import ConnectionLost
+from queuekit.errors import ConfigurationError, ConnectionLost
 
 
 class PlainBroker(MemoryBroker):
@@ -29,3 +29,13 @@ class DownBroker(MemoryBroker):
     @classmethod
     def from_url(cls, url: str, **options: Any) -> DownBroker:
         return cls()
+
+
+class UnopenableBroker(MemoryBroker):
+    """A broker that cannot be opened (think: its tables were never created)."""
+
+    schemes: ClassVar[tuple[str, ...]] = ("qkunopenable",)
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> UnopenableBroker:
+        raise ConfigurationError("the queuekit tables are missing: run the migration")

@@ -1,0 +1,53 @@
+"""End to end on SQLite: a view enqueues inside its transaction, ``manage.py queuekit_worker`` runs it.
+
+SQLite needs no service, so these always run. The in-memory broker cannot cross
+processes, which is why SQLite carries the jobs here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from endtoend import Project, order_then_receipt, worker_serves_until_stopped
+
+from queuekit.errors import UnknownSchemeError
+from queuekit.registry import backend_class
+
+
+def _require_sqlite_backend() -> None:
+    try:
+        backend_class("sqlite:///x.db")
+    except UnknownSchemeError:
+        pytest.skip("capability not declared: the queuekit-sql backend (sqlite://) is not installed")
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Iterator[Project]:
+    _require_sqlite_backend()
+    made = Project(database=f"sqlite:///{tmp_path / 'shop.sqlite3'}", broker=f"sqlite:///{tmp_path / 'jobs.db'}")
+    yield made
+    made.stop_all()
+
+
+def test_order_then_receipt_on_commit(project: Project) -> None:
+    order_then_receipt(project)
+
+
+def test_order_then_receipt_in_the_same_transaction(project: Project) -> None:
+    project.broker = project.database + "?prefix=jobs_"
+    project.enqueue = "in_transaction"
+    order_then_receipt(project)
+
+
+def test_long_running_worker_stops_gracefully(project: Project) -> None:
+    worker_serves_until_stopped(project)
+
+
+def test_worker_refuses_a_misconfigured_broker(tmp_path: Path) -> None:
+    project = Project(database=f"sqlite:///{tmp_path / 'shop.sqlite3'}", broker="nosuch://host/0")
+    with pytest.raises(AssertionError) as failed:
+        project.manage("queuekit_worker", "--burst")
+    assert "TASKS['default']['OPTIONS']['url']" in str(failed.value)
+    assert "queuekit.E001" in str(failed.value)
