@@ -26,7 +26,7 @@ def queuekit_distributions() -> dict[str, str]:
     """Every installed distribution named queuekit or queuekit-*, with its version."""
     found: dict[str, str] = {}
     for dist in distributions():
-        name = dist.metadata.get("Name") or ""
+        name = dist.metadata["Name"] or ""
         if name.lower().startswith("queuekit"):
             found[name] = dist.version
     return dict(sorted(found.items()))

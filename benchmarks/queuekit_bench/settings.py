@@ -39,8 +39,8 @@ class Settings:
     payload_jobs: tuple[int, ...] = (2000, 500, 20)
 
     def as_dict(self) -> dict[str, object]:
-        """JSON form."""
-        return dataclasses.asdict(self)
+        """JSON form (tuples as lists)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
 
 
 QUICK = Settings(

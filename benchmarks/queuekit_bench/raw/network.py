@@ -25,15 +25,21 @@ class RedisQueue:
         self._r.rpush(self.key, *bodies)
 
     def pop_ack(self, limit: int) -> int:
-        """LMOVE then LREM, one message at a time."""
-        taken = 0
-        while taken < limit:
+        """``limit`` LMOVEs in one pipeline, then one LREM per message taken, in a second pipeline."""
+        if limit == 1:
             body = self._r.lmove(self.key, self.processing, "LEFT", "RIGHT")
-            if body is None:
-                break
-            self._r.lrem(self.processing, 1, body)
-            taken += 1
-        return taken
+            if body is not None:
+                self._r.lrem(self.processing, 1, body)
+            return 0 if body is None else 1
+        pipe = self._r.pipeline(transaction=False)
+        for _ in range(limit):
+            pipe.lmove(self.key, self.processing, "LEFT", "RIGHT")
+        bodies = [body for body in pipe.execute() if body is not None]
+        if bodies:
+            for body in bodies:
+                pipe.lrem(self.processing, 1, body)
+            pipe.execute()
+        return len(bodies)
 
     def purge(self) -> None:
         """Delete both lists."""
@@ -68,16 +74,18 @@ class AmqpQueue:
             self._ch.basic_publish("", self.queue, body, self._props)
 
     def pop_ack(self, limit: int) -> int:
-        """Take deliveries from a standing consumer and ack each."""
+        """Take up to ``limit`` deliveries from a standing consumer, then ack them all at once."""
         if self._consumer is None:
             self._consumer = self._ch.consume(self.queue, inactivity_timeout=0.2)
-        taken = 0
+        taken, last = 0, None
         while taken < limit:
             method, _props, _body = next(self._consumer)
             if method is None:
                 break
-            self._ch.basic_ack(method.delivery_tag)
+            last = method.delivery_tag
             taken += 1
+        if last is not None:
+            self._ch.basic_ack(last, multiple=True)
         return taken
 
     def purge(self) -> None:

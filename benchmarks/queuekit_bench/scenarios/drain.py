@@ -41,6 +41,7 @@ def _drain(ctx: BackendRun, count: int, raw: RawQueue | None) -> Figure:
         return rate(acked, max(reply_float(r, "t_end") for r in replies) - began)
 
     body = ctx.body()
+    batch = 4 * s.concurrency  # what one worker reserves at a time (concurrency + default prefetch)
 
     def theirs(_: int) -> float:
         assert raw is not None
@@ -49,7 +50,7 @@ def _drain(ctx: BackendRun, count: int, raw: RawQueue | None) -> Figure:
         started = time.perf_counter()
         taken = 0
         while taken < s.drain_jobs:
-            got = raw.pop_ack(1)
+            got = raw.pop_ack(min(batch, s.drain_jobs - taken))
             if not got:
                 raise BenchError(f"raw client found only {taken} of {s.drain_jobs} messages")
             taken += got

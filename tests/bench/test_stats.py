@@ -1,0 +1,93 @@
+"""Percentile math, summaries and ratios to the raw client."""
+
+from __future__ import annotations
+
+import math
+import statistics
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from queuekit_bench.stats import latency_summary, paired_ratios, percentile, quantile_curve, rate, summarize
+
+finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False)
+samples = st.lists(finite, min_size=1, max_size=60)
+
+
+@given(samples)
+def test_percentile_ends_are_min_and_max(values: list[float]) -> None:
+    assert percentile(values, 0) == min(values)
+    assert percentile(values, 100) == max(values)
+
+
+@given(st.lists(finite, min_size=2, max_size=60))
+def test_percentile_matches_statistics_inclusive_quantiles(values: list[float]) -> None:
+    quartiles = statistics.quantiles(values, n=4, method="inclusive")
+    for q, expected in zip((25, 50, 75), quartiles, strict=True):
+        assert percentile(values, q) == pytest.approx(expected, rel=1e-9, abs=1e-6)
+
+
+@given(samples, st.floats(0, 100), st.floats(0, 100))
+def test_percentile_is_monotonic_in_q(values: list[float], a: float, b: float) -> None:
+    low, high = sorted((a, b))
+    assert percentile(values, low) <= percentile(values, high) + 1e-9
+
+
+def test_percentile_interpolates_between_ranks() -> None:
+    assert percentile([10, 20, 30, 40], 50) == 25
+    assert percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 90) == pytest.approx(9.1)
+
+
+@pytest.mark.parametrize("q", [-1, 100.5, math.nan])
+def test_percentile_rejects_out_of_range(q: float) -> None:
+    with pytest.raises(ValueError, match="within 0..100"):
+        percentile([1.0], q)
+
+
+def test_percentile_of_nothing_is_an_error() -> None:
+    with pytest.raises(ValueError, match="empty"):
+        percentile([], 50)
+
+
+def test_latency_summary_has_the_reported_percentiles() -> None:
+    summary = latency_summary([float(v) for v in range(1, 101)])
+    assert summary["count"] == 100
+    assert summary["p50"] == pytest.approx(50.5)
+    assert summary["p99"] == pytest.approx(99.01)
+    assert summary["max"] == 100
+    assert latency_summary([]) == {"count": 0}
+
+
+def test_quantile_curve_runs_from_min_to_max() -> None:
+    curve = quantile_curve([5.0, 1.0, 3.0], points=5)
+    assert curve[0] == 1.0 and curve[-1] == 5.0 and curve == sorted(curve) and len(curve) == 5
+
+
+@given(samples)
+def test_summary_median_lies_within_the_spread(values: list[float]) -> None:
+    summary = summarize(values)
+    assert summary.low <= summary.median <= summary.high
+    assert summary.noise >= 0
+
+
+def test_summary_noise_is_relative_half_range() -> None:
+    assert summarize([90.0, 100.0, 110.0]).noise == pytest.approx(0.1)
+    assert summarize([100.0]).noise == 0.0
+
+
+def test_ratios_read_as_share_of_raw_for_rates_and_costs() -> None:
+    assert paired_ratios([50.0, 30.0], [100.0, 60.0], "higher") == [0.5, 0.5]
+    # a cost of 4 us where the raw client needs 1 us: a quarter of its speed
+    assert paired_ratios([4.0], [1.0], "lower") == [0.25]
+
+
+def test_ratios_need_paired_runs() -> None:
+    with pytest.raises(ValueError, match="cannot pair"):
+        paired_ratios([1.0, 2.0], [1.0], "higher")
+
+
+def test_rate_handles_degenerate_durations() -> None:
+    assert rate(10, 2.0) == 5.0
+    assert rate(10, math.inf) == 0.0
+    assert rate(10, 0.0) > 0
