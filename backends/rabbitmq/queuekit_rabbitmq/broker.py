@@ -140,14 +140,23 @@ class RabbitBroker:
     # -- inspection and administration ---------------------------------------------------
 
     def stats(self, queues: Sequence[str] | None = None) -> dict[str, QueueStats]:
-        """Depth per queue; ``in_flight`` counts this process's reserved deliveries only."""
-        buffered, held = self.consumer.local_counts()
+        """Depth per queue; ``in_flight`` counts this process's reserved deliveries only.
+
+        Prefetched but unreserved deliveries count as ready. The consumer channel is
+        synchronised before and after RabbitMQ's counts are read, so that a delivery
+        travelling to this process is counted once when nothing else is moving.
+        """
         names = list(queues) if queues is not None else sorted(self.topology.known_queues())
-        result: dict[str, QueueStats] = {}
-        for name in names:
-            ready, delayed, dead = admin.queue_counts(self.publisher.link, self.settings.connect_timeout, name)
-            result[name] = QueueStats(ready + buffered.get(name, 0), delayed, held.get(name, 0), dead)
-        return result
+        self.consumer.sync()
+        counts = {
+            name: admin.queue_counts(self.publisher.link, self.settings.connect_timeout, name) for name in names
+        }
+        self.consumer.sync()
+        buffered, held = self.consumer.local_counts()
+        return {
+            name: QueueStats(ready + buffered.get(name, 0), delayed, held.get(name, 0), dead)
+            for name, (ready, delayed, dead) in counts.items()
+        }
 
     def purge(self, queue: str) -> int:
         """Delete ready and delayed messages (and this process's unreserved prefetch)."""

@@ -26,11 +26,14 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from pika import spec  # type: ignore[import-untyped]
+
 from queuekit.broker import Delivery
 from queuekit_rabbitmq.io import IoThread, Link, Reject, Resolve
 from queuekit_rabbitmq.messages import ATTEMPTS, copy_properties, envelope_priority, int_header
 from queuekit_rabbitmq.publisher import Outgoing, Publisher
 from queuekit_rabbitmq.settings import Settings
+from queuekit_rabbitmq.steps import TempChannel
 from queuekit_rabbitmq.topology import Topology
 
 log = logging.getLogger("queuekit.rabbitmq")
@@ -78,12 +81,18 @@ class Consumer:
         self._outstanding: deque[int] = deque()
         self._to_ack: set[int] = set()
         self._sent: set[int] = set()
+        self._on_get_empty: Callable[[], None] | None = None
+        self._gets: deque[tuple[list[str], int, Resolve]] = deque()
 
     # -- reserving (any thread) ----------------------------------------------------------
 
     def reserve(self, queues: Sequence[str], limit: int, wait: float) -> list[Delivery]:
         """Up to ``limit`` buffered deliveries of ``queues``, waiting up to ``wait`` for one."""
+        if wait <= 0 and not any(queue in self._wanted for queue in queues):
+            return self._get(queues, limit)
         self._subscribe(queues, limit)
+        if wait <= 0:
+            self._catch_up(queues)
         deadline = time.monotonic() + wait
         with self._cond:
             while True:
@@ -92,6 +101,36 @@ class Consumer:
                 if taken or remaining <= 0:
                     return taken
                 self._cond.wait(remaining)
+
+    def _get(self, queues: Sequence[str], limit: int) -> list[Delivery]:
+        """A non-blocking reserve on queues nobody consumes here: ``basic.get`` from each in turn.
+
+        Exact: each get takes the head of the queue (highest priority, then oldest) at
+        that moment, and nothing is prefetched.
+        """
+        for queue in queues:
+            self.topology.ensure_queue(queue)
+        self.link.wait_ready(self.settings.connect_timeout)
+        got: list[Held] = self.io.call(partial(self._get_io, list(queues), limit), self.settings.connect_timeout)
+        with self._cond:
+            fresh = [held for held in got if held.generation == self._generation]
+            for held in fresh:
+                self._held[held.receipt] = held
+        return [held.delivery() for held in fresh]
+
+    def _catch_up(self, queues: Sequence[str]) -> None:
+        """Make a non-blocking reserve see what is ready now, in priority order.
+
+        Deliveries travel asynchronously: one RabbitMQ pushed (or is about to push, on an
+        ack just sent) may not be here yet. A round trip on the consumer channel gets the
+        acks processed, a queue declaration orders us behind the pushes they caused, and
+        a second round trip brings those pushes in.
+        """
+        self.sync()
+        with TempChannel(self.publisher.link, self.settings.connect_timeout) as chan:
+            for queue in queues:
+                chan.declare_queue(queue, passive=True)
+        self.sync()
 
     def _take(self, queues: Sequence[str], limit: int) -> list[Delivery]:
         taken: list[Delivery] = []
@@ -109,7 +148,11 @@ class Consumer:
         return taken
 
     def _subscribe(self, queues: Sequence[str], limit: int) -> None:
-        prefetch = self.settings.prefetch or max(self._prefetch, limit, 1)
+        # Room for every held delivery plus this request, so a caller that holds jobs
+        # without acking them can always reserve more (the worker never needs a bump).
+        with self._cond:
+            held = len(self._held)
+        prefetch = max(self.settings.prefetch or 0, self._prefetch, held + limit)
         if prefetch == self._prefetch and all(q in self._wanted for q in queues):
             return
         with self._sub_lock:
@@ -117,8 +160,8 @@ class Consumer:
             for queue in new:
                 self.topology.ensure_queue(queue)
             self.link.wait_ready(self.settings.connect_timeout)
-            changed = prefetch != self._prefetch
-            self._prefetch = prefetch
+            changed = prefetch > self._prefetch
+            self._prefetch = max(prefetch, self._prefetch)
             self._wanted = [*self._wanted, *new]
             self.io.call(partial(self._subscribe_io, changed), self.settings.connect_timeout)
 
@@ -160,6 +203,23 @@ class Consumer:
                 job_id for job_id, receipt in receipts
                 if (held := self._held.get(receipt)) is None or held.generation != gen
             }
+
+    def sync(self) -> None:
+        """Wait until every delivery RabbitMQ sent on the consumer channel so far is buffered.
+
+        A round trip on the channel: its answer comes after every frame sent before it.
+        """
+        if not self.link.ready.is_set():
+            return
+
+        def step(resolve: Resolve, _reject: Reject) -> None:
+            channel = self.link.channel
+            if channel is None or not channel.is_open or not self._prefetch:
+                resolve(None)
+                return
+            channel.basic_qos(prefetch_count=self._prefetch, callback=lambda _f: resolve(None))
+
+        self.io.call(step, self.settings.connect_timeout)
 
     def local_counts(self) -> tuple[dict[str, int], dict[str, int]]:
         """(buffered, held) deliveries per queue in this process."""
@@ -219,12 +279,18 @@ class Consumer:
             self._generation = generation
             self._buffer.clear()
         channel.add_on_cancel_callback(self._cancelled_by_server)
+        channel.add_callback(self._get_empty, [spec.Basic.GetEmpty], one_shot=False)
         if not self._wanted:
             ready()
             return
         channel.basic_qos(prefetch_count=self._prefetch, callback=lambda _f: self._consume(channel, ready))
 
     def _lost(self, _generation: int, _error: BaseException | None) -> None:
+        runs = list(self._gets)
+        self._gets.clear()
+        self._on_get_empty = None
+        for _queues, _limit, resolve in runs:
+            resolve([])  # the channel is gone, and with it anything a get took
         with self._cond:
             self._generation = 0
             self._buffer.clear()
@@ -303,6 +369,58 @@ class Consumer:
             self._seq += 1
             heapq.heappush(self._buffer.setdefault(queue, []), (-(properties.priority or 0), self._seq, held))
             self._cond.notify()
+
+    def _get_io(self, queues: list[str], limit: int, resolve: Resolve, _reject: Reject) -> None:
+        """Queue a run of gets; pika allows one ``basic.get`` in flight per channel."""
+        self._gets.append((queues, limit, resolve))
+        if len(self._gets) == 1:
+            self._run_gets(*self._gets[0])
+
+    def _next_run(self) -> None:
+        if self._gets:
+            self._gets.popleft()
+        if self._gets:
+            self._run_gets(*self._gets[0])
+
+    def _run_gets(self, queues: list[str], limit: int, resolve: Resolve) -> None:
+        channel, generation = self.link.channel, self._io_generation
+        got: list[Held] = []
+        if channel is None or not channel.is_open:
+            resolve(got)
+            self._next_run()
+            return
+
+        def next_get() -> None:
+            if len(got) >= limit or not queues or channel is not self.link.channel:
+                self._on_get_empty = None
+                resolve(got)
+                self._next_run()
+                return
+            queue = queues[0]
+
+            def taken(_ch: Any, method: Any, properties: Any, body: bytes) -> None:
+                tag = method.delivery_tag
+                self._outstanding.append(tag)
+                spent = int_header(properties.headers, ATTEMPTS)
+                if method.redelivered:
+                    self._checkpoint(generation, tag, queue, properties, body, spent)
+                else:
+                    got.append(Held(generation, tag, queue, body, properties, spent, f"{generation}.{tag}"))
+                next_get()
+
+            def empty() -> None:
+                queues.pop(0)
+                next_get()
+
+            self._on_get_empty = empty
+            channel.basic_get(queue, taken)
+
+        next_get()
+
+    def _get_empty(self, _frame: Any) -> None:
+        handler, self._on_get_empty = self._on_get_empty, None
+        if handler is not None:
+            handler()
 
     def _checkpoint(self, generation: int, tag: int, queue: str, properties: Any, body: bytes, spent: int) -> None:
         """Count a crash redelivery: republish with one more attempt spent, then ack."""

@@ -14,6 +14,7 @@ new channel) and reconnects with capped exponential backoff and jitter.
 from __future__ import annotations
 
 import logging
+import os
 import random
 import threading
 from collections.abc import Callable
@@ -132,7 +133,7 @@ class Link:
         self.name = name
         self._url = url
         self._params = pika.URLParameters(url)
-        self._params.client_properties = {"connection_name": f"queuekit {name}"}
+        self._params.client_properties = {"connection_name": f"queuekit pid={os.getpid()} {name}"}
         self._on_channel = on_channel
         self._on_lost = on_lost
         self.connection: Any = None

@@ -1,0 +1,77 @@
+"""The conformance kit, state machine included, on the shared RabbitMQ (classic and quorum queues)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from queuekit_rabbitmq import RabbitBroker
+
+from queuekit.testing import BrokerContract, Clock, default_settings, make_state_machine_test
+from tests.rabbitmq.servers import delete_queues, shared_url_or_skip
+
+pytestmark = pytest.mark.service
+
+_opened: list[RabbitBroker] = []
+
+
+def _open(clock: Clock | None, workdir: Path, query: str = "") -> RabbitBroker:
+    broker = RabbitBroker(shared_url_or_skip() + query)
+    _opened.append(broker)
+    return broker
+
+
+def _open_quorum(clock: Clock | None, workdir: Path) -> RabbitBroker:
+    return _open(clock, workdir, "?queue_type=quorum")
+
+
+@pytest.fixture(autouse=True)
+def _delete_test_queues() -> Iterator[None]:
+    yield
+    names = {name for broker in _opened for name in broker.topology.known_queues()}
+    for broker in _opened:
+        broker.close()
+    _opened.clear()
+    delete_queues(names)
+
+
+class TestRabbitBroker(BrokerContract):
+    """Classic queues: priorities, delays by TTL ladder; no lease expiry, no dedup."""
+
+    short_lease = 0.5
+
+    def open_broker(self, clock: Clock | None, workdir: Path) -> RabbitBroker:
+        return _open(clock, workdir)
+
+
+class TestRabbitBrokerQuorum(BrokerContract):
+    """Quorum queues: replicated; no priorities on RabbitMQ 3.10."""
+
+    short_lease = 0.5
+
+    def open_broker(self, clock: Clock | None, workdir: Path) -> RabbitBroker:
+        return _open_quorum(clock, workdir)
+
+
+def _open_for_machine(clock: Clock | None, workdir: Path) -> RabbitBroker:
+    broker = _open(clock, workdir)
+    _opened.remove(broker)  # the machine closes its own; queues are deleted below
+    _machine_queues.append(broker)
+    return broker
+
+
+_machine_queues: list[RabbitBroker] = []
+
+# Deliveries reach the consumer asynchronously, so a non-blocking reserve may return
+# fewer than are ready: strict_counts is off (the contract tests wait instead).
+TestRabbitMachine = pytest.mark.service(
+    make_state_machine_test(
+        _open_for_machine, name="RabbitMachine", strict_counts=False, settings=default_settings(max_examples=25)
+    )
+)
+
+
+def teardown_module() -> None:
+    """Delete the queues the state machine declared."""
+    delete_queues({name for broker in _machine_queues for name in broker.topology.known_queues()})
