@@ -243,3 +243,41 @@ def _register_scheme(monkeypatch: pytest.MonkeyPatch, scheme: str, name: str) ->
 
     point = EntryPoint(name=scheme, value=f"qktest.brokers:{name}", group=registry.GROUP)
     monkeypatch.setitem(registry._entry_points(), scheme, point)
+
+
+def test_running_job_reads_as_running(backend: Any) -> None:
+    result = tasks.add.enqueue(1, 1)
+    broker = backend.binding.app.broker
+    assert broker.capabilities.job_state
+    (delivery,) = broker.reserve(["default"], 1, 30.0)
+    assert tasks.add.get_result(result.id).status == TaskResultStatus.RUNNING
+    broker.dead_letter(delivery, "set aside by hand")
+    dead = tasks.add.get_result(result.id)
+    assert dead.status == TaskResultStatus.FAILED
+    assert dead.errors[0].exception_class_path == "queuekit.errors.JobFailed"
+
+
+def test_django_signals_fire_for_enqueue_start_and_finish(backend: Any) -> None:
+    from queuekit.contrib.django.compat import task_enqueued, task_finished, task_started
+
+    seen: list[tuple[str, str, str]] = []
+
+    def listener(name: str) -> Any:
+        def receive(sender: Any, task_result: Any, **kwargs: Any) -> None:
+            seen.append((name, task_result.id, str(task_result.status)))
+        return receive
+
+    receivers = [(signal, listener(name)) for signal, name in
+                 ((task_enqueued, "enqueued"), (task_started, "started"), (task_finished, "finished"))]
+    for signal, receiver in receivers:
+        signal.connect(receiver)
+    try:
+        with transaction.atomic():
+            result = tasks.add.enqueue(3, 4)
+            assert seen == []  # not enqueued until the commit
+        run_burst(backend)
+    finally:
+        for signal, receiver in receivers:
+            signal.disconnect(receiver)
+    assert seen == [("enqueued", result.id, "READY"), ("started", result.id, "RUNNING"),
+                    ("finished", result.id, "SUCCESSFUL")]

@@ -99,7 +99,7 @@ class Binding:
         """Know a Django task and register it on the app under its module path."""
         check_queue_name(task.queue_name)
         registry.remember(self.alias, task)
-        if self._app is not None:
+        if self._app is not None and registry.module_path(task) not in self._registered:
             self.sync_tasks()
 
     def sync_tasks(self) -> None:

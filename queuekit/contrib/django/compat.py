@@ -23,7 +23,10 @@ else:
         from django.tasks import TaskContext, TaskResult, TaskResultStatus, task, task_backends
         from django.tasks.backends.base import BaseTaskBackend
         from django.tasks.base import TASK_MAX_PRIORITY, TASK_MIN_PRIORITY, Task, TaskError
-        from django.tasks.exceptions import InvalidTask, TaskResultDoesNotExist
+        from django.tasks import exceptions as _exceptions
+        from django.tasks.exceptions import TaskResultDoesNotExist
+
+        InvalidTask = getattr(_exceptions, "InvalidTask", None) or _exceptions.InvalidTaskError
         from django.tasks.signals import task_enqueued, task_finished, task_started
 
         SOURCE = "django.tasks"
