@@ -62,6 +62,7 @@ class App:
         backoff: float = 1.0,
         max_backoff: float = 3600.0,
         result_ttl: float = 86400.0,
+        redeliveries: int = 2,
         max_message_size: int = DEFAULT_MAX_SIZE,
         broker_options: Mapping[str, Any] | None = None,
         broker: Broker | None = None,
@@ -82,6 +83,9 @@ class App:
         self.backoff = backoff
         self.max_backoff = max_backoff
         self.result_ttl = result_ttl
+        if redeliveries < 0:
+            raise ConfigurationError(f"redeliveries must be 0 or more, got {redeliveries}")
+        self.redeliveries = redeliveries
         self.max_message_size = max_message_size
         self.broker_options = dict(broker_options or {})
         self.tasks: dict[str, Task[Any, Any]] = {}

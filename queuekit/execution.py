@@ -104,9 +104,12 @@ class Runner:
             reason = f"unknown task {message.task[:100]!r}: not registered on this worker's app"
             log.warning("dead-lettering %s: %s", delivery.id, reason)
             return self._dead(delivery, reason, message, JobStatus.DEAD)
-        if delivery.attempts > message.max_attempts:
+        # Attempts are counted at reservation, so a job that kills its worker every time
+        # cannot loop forever; a job without retries still survives a few worker deaths.
+        allowed = max(message.max_attempts, 1 + self.app.redeliveries)
+        if delivery.attempts > allowed:
             reason = (
-                f"worker lost: reserved {delivery.attempts} times, allowed {message.max_attempts}; "
+                f"worker lost: reserved {delivery.attempts} times, allowed {allowed}; "
                 "the previous attempts never finished (crash, kill or lost lease)"
             )
             log.warning("dead-lettering %s (%s): %s", delivery.id, task.name, reason)

@@ -7,7 +7,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -84,14 +84,7 @@ def test_sigkill_mid_task_loses_nothing(env: Env) -> None:
     victim.wait(10)
     assert env.count("done") == {}
     (env.ledger.parent / (env.ledger.name + ".release")).touch()
-
-    def rescued() -> bool:
-        # A burst worker exits when nothing is ready, so it may start before the
-        # dead worker's one-second leases expire: run one until the jobs are back and done.
-        assert env.run("worker", APP, "--queues", "slow", "--burst", timeout=60).returncode == 0
-        return sorted(env.count("done")) == [0, 1, 2]
-
-    wait_until(rescued, timeout=60, what="a second worker to run all three")
+    drain_until(env, lambda: sorted(env.count("done")) == [0, 1, 2], "--queues", "slow")
     assert all(n == 2 for n in env.count("start").values())
 
 
@@ -107,15 +100,27 @@ def test_sigterm_finishes_running_work_and_exits_zero(env: Env) -> None:
     assert '"ready": 2' in status.stdout  # the two prefetched jobs were handed back at once
 
 
+def drain_until(env: Env, predicate: Callable[[], bool], *worker_args: str) -> None:
+    """Run burst workers until ``predicate`` holds: a burst worker leaves jobs that are
+    not yet due (a retry's backoff, a dead worker's unexpired lease) for a later one."""
+
+    def drained() -> bool:
+        result = env.run("worker", APP, "--burst", *worker_args)
+        assert result.returncode == 0, result.stderr
+        return predicate()
+
+    wait_until(drained, timeout=60, what="burst workers to reach the expected state")
+
+
 def test_dead_letters_can_be_listed_requeued_and_purged(env: Env) -> None:
     env.python("from ledger_app import explode\nexplode.delay(7)")
-    assert env.run("worker", APP, "--burst").returncode == 0
+    drain_until(env, lambda: "1 dead letter(s)" in env.run("dlq", "list", "default").stdout)
     assert env.count("start") == {7: 2}  # first attempt and one retry
     listing = env.run("dlq", "list", "default")
     assert "RuntimeError: explode 7" in listing.stdout and "attempts=2" in listing.stdout
     assert "requeued 1" in env.run("dlq", "requeue", "default").stdout
-    assert env.run("worker", APP, "--burst").returncode == 0
-    assert env.count("start") == {7: 4}
+    drain_until(env, lambda: env.count("start") == {7: 4})
+    assert "1 dead letter(s)" in env.run("dlq", "list", "default").stdout
     assert "deleted 1" in env.run("dlq", "purge", "default").stdout
     assert "0 dead letter(s)" in env.run("dlq", "list", "default").stdout
 
