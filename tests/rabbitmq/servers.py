@@ -62,10 +62,10 @@ def rabbitmqctl_or_skip() -> str:
 
 
 def connections_from(pid: int) -> list[str]:
-    """Server-side names of the client connections whose client properties carry ``pid``."""
+    """Server-side ids (Erlang pids) of the client connections whose client properties carry ``pid``."""
     ctl = rabbitmqctl_or_skip()
     listing = subprocess.run(
-        [ctl, "-q", "list_connections", "name", "client_properties"], capture_output=True, text=True, timeout=60
+        [ctl, "-q", "list_connections", "pid", "client_properties"], capture_output=True, text=True, timeout=60
     )
     names = []
     for line in listing.stdout.splitlines():
@@ -78,4 +78,6 @@ def close_connections(names: Iterable[str]) -> None:
     """Close connections from the server side (as a broker restart or reset would)."""
     ctl = rabbitmqctl_or_skip()
     for name in names:
-        subprocess.run([ctl, "-q", "close_connection", name, "queuekit test: cut"], capture_output=True, timeout=60)
+        done = subprocess.run([ctl, "-q", "close_connection", name, "queuekit test: cut"],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, f"rabbitmqctl close_connection {name} failed: {done.stderr.strip()}"
