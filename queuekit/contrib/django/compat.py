@@ -21,9 +21,9 @@ if TYPE_CHECKING:  # type-check against the backport, whose API Django 6 adopted
 else:
     try:
         from django.tasks import TaskContext, TaskResult, TaskResultStatus, task, task_backends
+        from django.tasks import exceptions as _exceptions
         from django.tasks.backends.base import BaseTaskBackend
         from django.tasks.base import TASK_MAX_PRIORITY, TASK_MIN_PRIORITY, Task, TaskError
-        from django.tasks import exceptions as _exceptions
         from django.tasks.exceptions import TaskResultDoesNotExist
 
         InvalidTask = getattr(_exceptions, "InvalidTask", None) or _exceptions.InvalidTaskError
