@@ -32,7 +32,7 @@ def known_queues(conn: Connection) -> list[str]:
 def stats(conn: Connection, queues: Sequence[str] | None) -> dict[str, QueueStats]:
     """Depth of each queue by state; due delayed jobs and expired leases count as ready."""
     names = known_queues(conn) if queues is None else list(queues)
-    replies = _run_all(conn, [("stats", conn.keys.queue(name).stats, ()) for name in names])
+    replies = _run_all(conn, [conn.on("stats", name, ()) for name in names])
     found: dict[str, QueueStats] = {}
     for name, (ready, delayed, in_flight, dead) in zip(names, replies, strict=True):
         found[name] = QueueStats(int(ready), int(delayed), int(in_flight), int(dead))
@@ -42,10 +42,9 @@ def stats(conn: Connection, queues: Sequence[str] | None) -> dict[str, QueueStat
 
 def purge(conn: Connection, queue: str) -> int:
     """Delete ready, delayed and lease-expired jobs, a chunk per script call."""
-    keys = conn.keys.queue(queue).purge
     total = 0
     while True:
-        count = int(conn.script("purge", keys, (CHUNK,)))
+        count = int(conn.call("purge", queue, (CHUNK,)))
         total += count
         if count < CHUNK:
             return total
@@ -55,7 +54,7 @@ def dead_letters(conn: Connection, queue: str, limit: int) -> list[DeadLetter]:
     """The oldest ``limit`` dead letters, with reason, attempts and time of death."""
     if limit < 1:
         return []
-    reply = conn.script("dead_list", conn.keys.queue(queue).dead_keys, (limit,))
+    reply = conn.call("dead_list", queue, (limit,))
     letters = []
     for i in range(0, len(reply), 3):
         job_id, body, info = reply[i : i + 3]
@@ -66,8 +65,7 @@ def dead_letters(conn: Connection, queue: str, limit: int) -> list[DeadLetter]:
 
 def requeue_dead(conn: Connection, queue: str, ids: Sequence[str] | None) -> int:
     """Move dead letters back to ready (priority kept, attempts reset, old results deleted)."""
-    keys = conn.keys.queue(queue)
-    dead = keys.dead_keys[0]
+    dead = conn.keys.queue(queue).key("dead")
     if ids is None:
         members: list[Any] = conn.run(lambda client: client.zrange(dead, 0, -1))
         chosen = [member.decode() for member in members]
@@ -81,7 +79,7 @@ def requeue_dead(conn: Connection, queue: str, ids: Sequence[str] | None) -> int
         return 0
     _delete_results(conn, chosen)
     return sum(
-        int(conn.script("requeue_dead", keys.requeue, chosen[i : i + CHUNK])) for i in range(0, len(chosen), CHUNK)
+        int(conn.call("requeue_dead", queue, chosen[i : i + CHUNK])) for i in range(0, len(chosen), CHUNK)
     )
 
 
@@ -99,7 +97,7 @@ def _delete_results(conn: Connection, ids: Sequence[str]) -> None:
 
 def purge_dead(conn: Connection, queue: str) -> int:
     """Delete a queue's dead letters."""
-    return int(conn.script("purge_dead", conn.keys.queue(queue).dead_keys, ()))
+    return int(conn.call("purge_dead", queue, ()))
 
 
 def state(conn: Connection, job_id: str) -> JobStatus | None:
@@ -107,7 +105,7 @@ def state(conn: Connection, job_id: str) -> JobStatus | None:
 
     def ask() -> JobStatus | None:
         names = known_queues(conn)
-        replies = _run_all(conn, [("state", conn.keys.queue(name).state, (job_id,)) for name in names])
+        replies = _run_all(conn, [conn.on("state", name, (job_id,)) for name in names])
         found = {_STATES[reply] for reply in replies if reply is not None}
         for status in (JobStatus.RUNNING, JobStatus.QUEUED, JobStatus.DEAD):
             if status in found:

@@ -118,7 +118,7 @@ class RedisBroker:
                 self._keys.queue(env.queue)  # validates the name
                 index = order[env.queue] = len(order) + 1
             args += (index, env.id, env.body, _meta(env))
-        keys = [key for name in order for key in self._keys.queue(name).enqueue]
+        keys = [key for name in order for key in self._keys.queue(name).for_script["enqueue"]]
         return "enqueue", keys, args, list(order)
 
     # -- worker side -----------------------------------------------------------------------
@@ -149,7 +149,8 @@ class RedisBroker:
         found = self._reserve_keys.get(names)
         if found is None:
             groups = [self._keys.queue(name) for name in names]
-            found = ([key for group in groups for key in group.reserve], [group.wake for group in groups])
+            keys = [key for group in groups for key in group.for_script["reserve"]]
+            found = (keys, [group.wake for group in groups])
             self._reserve_keys[names] = found
         return found
 
@@ -162,8 +163,8 @@ class RedisBroker:
             self._conn.observe_epoch(name, reply[2 * index], reply[2 * index + 1])
         got = []
         for i in range(2 * count + 1, len(reply), 6):
-            q, job_id, body, attempts, receipt, score = reply[i : i + 6]
-            got.append(Delivery(job_id.decode(), names[q - 1], body, int(attempts), receipt.decode(), -int(score)))
+            q, job_id, body, attempts, receipt, priority = reply[i : i + 6]
+            got.append(Delivery(job_id.decode(), names[q - 1], body, attempts, receipt.decode(), priority))
         return got, int(reply[2 * count])
 
     def ack(self, deliveries: Sequence[Delivery]) -> None:
@@ -172,7 +173,7 @@ class RedisBroker:
         for delivery in deliveries:
             by_queue.setdefault(delivery.queue, []).extend((delivery.id, delivery.receipt))
         calls = [
-            ("ack", self._keys.queue(queue).settle, args[i : i + 2 * CHUNK])
+            self._conn.on("ack", queue, args[i : i + 2 * CHUNK])
             for queue, args in by_queue.items()
             for i in range(0, len(args), 2 * CHUNK)
         ]
@@ -184,19 +185,18 @@ class RedisBroker:
     def nack(self, delivery: Delivery, *, delay: float = 0.0, count_attempt: bool = True) -> None:
         """Return a held job, ready now or after ``delay`` seconds."""
         args = (delivery.id, delivery.receipt, _ms(delay) if delay > 0 else 0, 1 if count_attempt else 0)
-        self._conn.script("nack", self._keys.queue(delivery.queue).nack, args)
+        self._conn.call("nack", delivery.queue, args)
 
     def dead_letter(self, delivery: Delivery, reason: str) -> None:
         """Move a held job to its queue's dead letters."""
-        keys = self._keys.queue(delivery.queue).dead_letter
-        self._conn.script("dead_letter", keys, (delivery.id, delivery.receipt, reason))
+        self._conn.call("dead_letter", delivery.queue, (delivery.id, delivery.receipt, reason))
 
     def extend(self, deliveries: Sequence[Delivery], lease: float) -> set[str]:
         """Renew held leases; return the ids whose lease was lost."""
         by_queue: dict[str, list[str]] = {}
         for delivery in deliveries:
             by_queue.setdefault(delivery.queue, []).extend((delivery.id, delivery.receipt))
-        calls = [("extend", self._keys.queue(queue).extend, [_ms(lease), *args]) for queue, args in by_queue.items()]
+        calls = [self._conn.on("extend", queue, [_ms(lease), *args]) for queue, args in by_queue.items()]
         if not calls:
             return set()
         replies = [self._conn.script(*calls[0])] if len(calls) == 1 else self._conn.pipeline(calls, transaction=False)

@@ -77,6 +77,14 @@ class Connection:
         """One script call: one round trip."""
         return self.run(lambda client: self.scripts[name](keys=keys, args=args))
 
+    def call(self, name: str, queue: str, args: Sequence[Any]) -> Any:
+        """Run script ``name`` on one queue's keys."""
+        return self.script(name, self.keys.queue(queue).for_script[name], args)
+
+    def on(self, name: str, queue: str, args: Sequence[Any]) -> Call:
+        """Script ``name`` on one queue's keys, as one entry of :meth:`pipeline`."""
+        return name, self.keys.queue(queue).for_script[name], args
+
     def pipeline(self, calls: Sequence[Call], *, transaction: bool) -> list[Any]:
         """Several script calls in one round trip (in MULTI/EXEC when ``transaction``)."""
 

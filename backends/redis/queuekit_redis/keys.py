@@ -21,10 +21,7 @@ SUFFIXES = (
     "delayed",  # zset: id scored by due time (server ms)
     "leased",  # zset: id scored by lease deadline (server ms)
     "body",  # hash: id -> body
-    "prio",  # hash: id -> score (-priority), only when not 0
-    "att",  # hash: id -> attempts so far
-    "rcpt",  # hash: id -> receipt of the current lease
-    "dkey",  # hash: id -> dedup key
+    "meta",  # hash: id -> 'attempts|receipt|score|dedup-key' (absent: fresh, priority 0, no key)
     "keys",  # hash: dedup key -> id holding it
     "seq",  # string: sequence for ready order, receipts and dead-letter order
     "wake",  # list: at most one wake-up token for blocked reserves
@@ -34,49 +31,39 @@ SUFFIXES = (
     "dinfo",  # hash: dead id -> 'attempts|dead-at-ms|score|reason'
 )
 
+# The KEYS each script takes, in order (see the header of lua/<script>.lua).
+SCRIPT_KEYS = {
+    "enqueue": ("ready", "delayed", "body", "meta", "keys", "seq", "wake", "epoch"),
+    "reserve": ("ready", "delayed", "leased", "body", "meta", "seq", "wake", "epoch"),
+    "ack": ("leased", "body", "meta", "keys"),
+    "extend": ("leased", "meta"),
+    "nack": ("ready", "delayed", "leased", "meta", "seq", "wake"),
+    "dead_letter": ("leased", "body", "meta", "keys", "seq", "dead", "dbody", "dinfo"),
+    "stats": ("ready", "delayed", "leased", "dead"),
+    "state": ("body", "leased", "dinfo"),
+    "purge": ("ready", "delayed", "leased", "body", "meta", "keys"),
+    "dead_list": ("dead", "dbody", "dinfo"),
+    "requeue_dead": ("ready", "body", "meta", "seq", "dead", "dbody", "dinfo", "wake"),
+    "purge_dead": ("dead", "dbody", "dinfo"),
+}
+
 
 class QueueKeys:
-    """The key names of one queue, grouped as each script takes them."""
+    """The key names of one queue: ``keys.for_script[name]`` is that script's KEYS."""
 
-    __slots__ = (
-        "dead_keys",
-        "dead_letter",
-        "enqueue",
-        "extend",
-        "nack",
-        "name",
-        "purge",
-        "requeue",
-        "reserve",
-        "settle",
-        "state",
-        "stats",
-        "tag",
-        "wake",
-    )
+    __slots__ = ("for_script", "name", "tag", "wake")
 
     def __init__(self, prefix: str, name: str) -> None:
         self.name = name
         self.tag = f"{{{prefix}:{name}}}"
-        k = {suffix: f"{self.tag}:{suffix}" for suffix in SUFFIXES}
-        self.wake = k["wake"]
-        self.enqueue = tuple(k[s] for s in ("ready", "delayed", "body", "prio", "dkey", "keys", "seq", "wake", "epoch"))
-        self.reserve = tuple(
-            k[s] for s in ("ready", "delayed", "leased", "body", "prio", "att", "rcpt", "seq", "wake", "epoch")
-        )
-        self.settle = tuple(k[s] for s in ("leased", "body", "prio", "att", "rcpt", "dkey", "keys"))  # ack
-        self.extend = (k["leased"], k["rcpt"])
-        self.nack = tuple(k[s] for s in ("ready", "delayed", "leased", "prio", "att", "rcpt", "seq", "wake"))
-        self.dead_letter = (*self.settle, k["seq"], k["dead"], k["dbody"], k["dinfo"])
-        self.stats = (k["ready"], k["delayed"], k["leased"], k["dead"])
-        self.state = (k["body"], k["leased"], k["dinfo"])
-        self.purge = tuple(
-            k[s] for s in ("ready", "delayed", "leased", "body", "prio", "att", "rcpt", "dkey", "keys")
-        )
-        self.dead_keys = (k["dead"], k["dbody"], k["dinfo"])  # dead_list, purge_dead
-        self.requeue = tuple(
-            k[s] for s in ("ready", "body", "prio", "att", "seq", "dead", "dbody", "dinfo", "wake")
-        )
+        self.wake = f"{self.tag}:wake"
+        self.for_script = {
+            script: tuple(f"{self.tag}:{suffix}" for suffix in suffixes) for script, suffixes in SCRIPT_KEYS.items()
+        }
+
+    def key(self, suffix: str) -> str:
+        """One key of this queue by suffix."""
+        return f"{self.tag}:{suffix}"
 
 
 class Keyspace:

@@ -1,7 +1,9 @@
 """The Lua scripts, registered once per client and called by EVALSHA.
 
-Each script lives in ``lua/<name>.lua`` with its KEYS and ARGV documented at the top;
-``lua/common.lua`` is prepended to every one. Scripts are redis-py ``Script`` objects:
+Each script lives in ``lua/<name>.lua`` with its KEYS and ARGV documented at the top
+and a ``-- needs:`` line naming the helpers of ``lua/common.lua`` it uses; only those
+(and what they need in turn) are prepended, since every function a script defines
+costs time on every call. Scripts are redis-py ``Script`` objects:
 a server that forgot them (restart, ``SCRIPT FLUSH``) gets them again on the next
 call. Pipelines call ``EVALSHA`` with the same digests and reload on ``NOSCRIPT``.
 """
@@ -25,11 +27,38 @@ def _source(name: str) -> str:
     return (resources.files(__package__) / "lua" / f"{name}.lua").read_text(encoding="utf-8")
 
 
+def _helpers() -> dict[str, tuple[list[str], str]]:
+    """common.lua's blocks: name -> (dependencies, text), in file order."""
+    blocks: dict[str, tuple[list[str], str]] = {}
+    for chunk in _source("common").split("\n--- ")[1:]:
+        head, _, text = chunk.partition("\n")
+        name, _, deps = head.partition(":")
+        blocks[name.strip()] = (deps.split(), text)
+    return blocks
+
+
+def _needs(source: str) -> list[str]:
+    for line in source.splitlines():
+        if line.startswith("-- needs:"):
+            return line.removeprefix("-- needs:").split()
+    return []
+
+
 def script_text(name: str) -> str:
-    """The full text sent to the server for script ``name`` (common helpers first)."""
+    """The full text sent to the server for script ``name``: the helpers it needs, then it."""
     if name not in NAMES:
         raise KeyError(f"no queuekit script named {name!r}")
-    return _source("common") + "\n" + _source(name)
+    source, blocks = _source(name), _helpers()
+    wanted: set[str] = set()
+    pending = _needs(source)
+    while pending:
+        helper = pending.pop()
+        if helper not in blocks:
+            raise KeyError(f"script {name!r} needs unknown helper {helper!r}")
+        if helper not in wanted:
+            wanted.add(helper)
+            pending.extend(blocks[helper][0])
+    return "".join(text for helper, (_, text) in blocks.items() if helper in wanted) + source
 
 
 class Scripts:

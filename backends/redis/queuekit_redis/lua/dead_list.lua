@@ -2,6 +2,7 @@
 -- KEYS: dead dbody dinfo
 -- ARGV: limit
 -- Returns: id body info per letter (info as stored by dead_letter).
+-- needs:
 local ids = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
 if #ids == 0 then
   return {}

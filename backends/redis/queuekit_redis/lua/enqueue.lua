@@ -1,49 +1,48 @@
 -- enqueue: store a batch of jobs on one or more queues, atomically.
--- KEYS, 9 per queue: ready delayed body prio dkey keys seq wake epoch
--- ARGV: epoch-candidate, then per job: queue-index id body meta
---   meta is '' (priority 0, no delay, no key) or 'score|delay-ms|dedup-key'
+-- KEYS, 8 per queue: ready delayed body meta keys seq wake epoch
+-- ARGV: epoch-candidate, then per job: queue-index id body options
+--   options is '' (priority 0, no delay, no key) or 'score|delay-ms|dedup-key'
 -- Returns: epoch and created-flag per queue, then (job-number, holder-id) for every
 -- job not stored because its dedup key is held by another job.
-local W = 9
+-- needs: clock ensure_epoch int ready_member wake
+local W = 8
 local nq = #KEYS / W
 local now, us = clock()
-local out, seqs, ready, prios, delayed = {}, {}, {}, {}, {}
+local out, seqs, ready, metas, delayed = {}, {}, {}, {}, {}
 for q = 1, nq do
-  local epoch, created = ensure_epoch(KEYS[(q - 1) * W + 9], ARGV[1])
-  out[2 * q - 1], out[2 * q] = epoch, created
-  ready[q], prios[q], delayed[q] = {}, {}, {}
+  out[2 * q - 1], out[2 * q] = ensure_epoch(KEYS[(q - 1) * W + 8], ARGV[1])
+  ready[q], metas[q], delayed[q] = {}, {}, {}
 end
 local n = 0
 for i = 2, #ARGV, 4 do
   n = n + 1
-  local q, id, body, meta = tonumber(ARGV[i]), ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  local q, id, body, options = tonumber(ARGV[i]), ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local k = (q - 1) * W
   local score, delay, key = '0', 0, ''
-  if meta ~= '' then
-    score, delay, key = string.match(meta, '^([^|]*)|([^|]*)|(.*)$')
+  if options ~= '' then
+    score, delay, key = string.match(options, '^([^|]*)|([^|]*)|(.*)$')
     delay = tonumber(delay)
   end
   local holder = false
   if key ~= '' then
-    holder = redis.call('HGET', KEYS[k + 6], key)
+    holder = redis.call('HGET', KEYS[k + 5], key)
   end
   if holder then
     out[#out + 1], out[#out + 2] = n, holder
   elseif redis.call('HSETNX', KEYS[k + 3], id, body) == 1 then
     if key ~= '' then
-      redis.call('HSET', KEYS[k + 6], key, id)
-      redis.call('HSET', KEYS[k + 5], id, key)
+      redis.call('HSET', KEYS[k + 5], key, id)
     end
-    if score ~= '0' then
-      local p = prios[q]
-      p[#p + 1], p[#p + 2] = id, score
+    if options ~= '' then
+      local m = metas[q]
+      m[#m + 1], m[#m + 2] = id, '0||' .. score .. '|' .. key
     end
     if delay > 0 then
       local d = delayed[q]
       d[#d + 1], d[#d + 2] = int(now + delay), id
     else
       if not seqs[q] then
-        seqs[q] = tonumber(redis.call('GET', KEYS[k + 7]) or '0')
+        seqs[q] = tonumber(redis.call('GET', KEYS[k + 6]) or '0')
       end
       seqs[q] = math.max(seqs[q] + 1, us + n)
       local r = ready[q]
@@ -53,18 +52,18 @@ for i = 2, #ARGV, 4 do
 end
 for q = 1, nq do
   local k = (q - 1) * W
-  if #prios[q] > 0 then
-    redis.call('HSET', KEYS[k + 4], unpack(prios[q]))
+  if #metas[q] > 0 then
+    redis.call('HSET', KEYS[k + 4], unpack(metas[q]))
   end
   if #delayed[q] > 0 then
     redis.call('ZADD', KEYS[k + 2], unpack(delayed[q]))
   end
   if #ready[q] > 0 then
     redis.call('ZADD', KEYS[k + 1], unpack(ready[q]))
-    redis.call('SET', KEYS[k + 7], int(seqs[q]))
+    redis.call('SET', KEYS[k + 6], int(seqs[q]))
   end
   if #ready[q] > 0 or #delayed[q] > 0 then
-    wake(KEYS[k + 8])
+    wake(KEYS[k + 7])
   end
 end
 return out

@@ -1,7 +1,8 @@
 -- purge: delete up to max ready, delayed and lease-expired jobs (held leases stay).
--- KEYS: ready delayed leased body prio att rcpt dkey keys
+-- KEYS: ready delayed leased body meta keys
 -- ARGV: max
 -- Returns: how many were deleted (call again while it returns max).
+-- needs: clock int parse forget
 local now = int(clock())
 local max = tonumber(ARGV[1])
 local ids = {}
@@ -11,8 +12,12 @@ for i = 1, #popped, 2 do
 end
 for _, z in ipairs({KEYS[2], KEYS[3]}) do
   if #ids < max then
-    local more = z == KEYS[2] and redis.call('ZRANGE', z, 0, max - #ids - 1)
-      or redis.call('ZRANGEBYSCORE', z, '-inf', now, 'LIMIT', 0, max - #ids)
+    local more
+    if z == KEYS[2] then
+      more = redis.call('ZRANGE', z, 0, max - #ids - 1)
+    else
+      more = redis.call('ZRANGEBYSCORE', z, '-inf', now, 'LIMIT', 0, max - #ids)
+    end
     if #more > 0 then
       redis.call('ZREM', z, unpack(more))
       for _, id in ipairs(more) do
@@ -24,6 +29,5 @@ end
 if #ids == 0 then
   return 0
 end
-redis.call('HDEL', KEYS[7], unpack(ids))
-forget(KEYS[4], KEYS[5], KEYS[6], KEYS[8], KEYS[9], ids)
+forget(KEYS[4], KEYS[5], KEYS[6], ids, redis.call('HMGET', KEYS[5], unpack(ids)))
 return #ids

@@ -2,6 +2,7 @@
 -- Due delayed jobs and expired leases count as ready, as reserve would promote them.
 -- KEYS: ready delayed leased dead
 -- Returns: ready delayed in-flight dead
+-- needs: clock int
 local now = int(clock())
 local due = redis.call('ZCOUNT', KEYS[2], '-inf', now)
 local expired = redis.call('ZCOUNT', KEYS[3], '-inf', now)

@@ -1,0 +1,136 @@
+"""Fault tests in real processes: a SIGKILLed worker, a restarted server, concurrent load.
+
+Each test runs its own ``redis-server`` (no persistence) on a free port and stops or
+restarts it by PID; workers and producers are child processes of the test.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from queuekit.broker import QueueStats
+from queuekit_redis import RedisBroker
+from tests.redis.procs import QUEUE
+from tests.redis.servers import PrivateRedis, unique_prefix
+from tests.support import wait_until
+
+pytestmark = [pytest.mark.service, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Procs:
+    """Child processes of one test; all are killed at the end."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.tmp_path = tmp_path
+        self.children: list[subprocess.Popen[bytes]] = []
+
+    def spawn(self, *args: str) -> subprocess.Popen[bytes]:
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        log = (self.tmp_path / f"proc-{len(self.children)}.log").open("wb")
+        child = subprocess.Popen([sys.executable, "-m", "tests.redis.procs", *args], cwd=ROOT, env=env,
+                                 stdout=log, stderr=subprocess.STDOUT)
+        self.children.append(child)
+        return child
+
+    def log(self, child: subprocess.Popen[bytes]) -> str:
+        return (self.tmp_path / f"proc-{self.children.index(child)}.log").read_text(errors="replace")
+
+    def kill_all(self) -> None:
+        for child in self.children:
+            if child.poll() is None:
+                child.kill()
+                child.wait(10)
+
+
+@pytest.fixture
+def procs(tmp_path: Path) -> Iterator[Procs]:
+    found = Procs(tmp_path)
+    yield found
+    found.kill_all()
+
+
+def runs(server: PrivateRedis, prefix: str) -> list[tuple[int, int, int]]:
+    """Every recorded run as (n, attempts, pid)."""
+    raw = server.client().lrange(f"{prefix}:runs", 0, -1)
+    return [tuple(int(part) for part in item.decode().split(":")) for item in raw]  # type: ignore[misc]
+
+
+def done(server: PrivateRedis, prefix: str) -> dict[int, int]:
+    """Completed runs per job number."""
+    raw = server.client().hgetall(f"{prefix}:done")
+    return {int(key): int(value) for key, value in raw.items()}
+
+
+def test_sigkilled_worker_holding_50_leases_loses_nothing(private_redis: PrivateRedis, procs: Procs) -> None:
+    prefix = unique_prefix()
+    url = private_redis.url
+    doomed = procs.spawn("worker", url, prefix, "--mode", "hang", "--concurrency", "50", "--prefetch", "0")
+    procs.spawn("producer", url, prefix, "--count", "50", "--batch", "10").wait(60)
+    wait_until(lambda: len(runs(private_redis, prefix)) == 50, 60, "the first worker to hold all 50 jobs")
+    broker = RedisBroker(url, prefix=prefix)
+    assert broker.stats([QUEUE])[QUEUE] == QueueStats(in_flight=50)
+
+    os.kill(doomed.pid, signal.SIGKILL)
+    doomed.wait(10)
+    procs.spawn("worker", url, prefix, "--mode", "quick")
+    wait_until(lambda: len(done(private_redis, prefix)) == 50, 60, "all 50 jobs to run again after the leases")
+
+    assert done(private_redis, prefix) == {n: 1 for n in range(50)}, "every job completes once, none lost"
+    recorded = runs(private_redis, prefix)
+    first = [(n, attempts) for n, attempts, pid in recorded if pid == doomed.pid]
+    again = [(n, attempts) for n, attempts, pid in recorded if pid != doomed.pid]
+    assert sorted(first) == [(n, 1) for n in range(50)]
+    assert sorted(again) == [(n, 2) for n in range(50)], "the second run is the second attempt"
+    duplicates = len(recorded) - len(done(private_redis, prefix))
+    print(f"\nSIGKILL with 50 leases held: lost 0, duplicated runs {duplicates} (each held job ran twice)")
+    assert duplicates == 50
+    wait_until(lambda: broker.stats([QUEUE])[QUEUE] == QueueStats(), 30, "the queue to be empty")
+
+
+def test_worker_survives_a_server_restart(private_redis: PrivateRedis, procs: Procs) -> None:
+    prefix = unique_prefix()
+    url = private_redis.url
+    worker = procs.spawn("worker", url, prefix)
+    procs.spawn("producer", url, prefix, "--count", "20").wait(60)
+    wait_until(lambda: len(done(private_redis, prefix)) == 20, 60, "the first 20 jobs to run")
+
+    private_redis.restart()  # SIGKILL and start again: no persistence, so all data is gone
+    procs.spawn("producer", url, prefix, "--start", "100", "--count", "20").wait(60)
+    wait_until(lambda: len(done(private_redis, prefix)) == 20, 60, "the 20 jobs sent after the restart to run")
+
+    assert set(done(private_redis, prefix)) == set(range(100, 120))
+    assert worker.poll() is None, "the worker must survive the restart"
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(60) == 0, "a graceful stop after the restart exits 0"
+    output = procs.log(worker)
+    assert "lost the data of queue" in output, "the worker must report the reset it saw"
+
+
+def test_two_workers_two_producers_complete_each_job_once(private_redis: PrivateRedis, procs: Procs) -> None:
+    prefix = unique_prefix()
+    url = private_redis.url
+    workers = [procs.spawn("worker", url, prefix) for _ in range(2)]
+    producers = [
+        procs.spawn("producer", url, prefix, "--start", str(start), "--count", "10000", "--batch", "200")
+        for start in (0, 10000)
+    ]
+    for producer in producers:
+        assert producer.wait(300) == 0, procs.log(producer)
+    wait_until(lambda: len(done(private_redis, prefix)) == 20000, 300, "all 20,000 jobs to complete")
+
+    completed = done(private_redis, prefix)
+    assert set(completed) == set(range(20000))
+    assert [n for n, count in completed.items() if count != 1] == [], "a job completed more than once"
+    assert len(runs(private_redis, prefix)) == 20000, "no job ran twice"
+    broker = RedisBroker(url, prefix=prefix)
+    assert broker.stats([QUEUE])[QUEUE] == QueueStats()
+    assert all(worker.poll() is None for worker in workers)
