@@ -90,7 +90,8 @@ class AgentProcess:
         self._lock = threading.Lock()
         self._ready: Future[Reply] = Future()
         self._cleanup = cleanup
-        env = dict(os.environ, **{URL_ENV: url, "QKBENCH_LEASE": str(lease), "PYTHONPATH": _pythonpath()})
+        env = dict(os.environ, **{URL_ENV: url, "QKBENCH_LEASE": str(lease), "PYTHONPATH": _pythonpath(),
+                                  "QKBENCH_LOGS": str(logs)})  # QKBENCH_LOGS also tags the run's processes
         self._stderr = (logs / f"{name}.log").open("a")
         self.process: subprocess.Popen[str] = subprocess.Popen(
             [sys.executable, "-m", "queuekit_bench.agent"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,

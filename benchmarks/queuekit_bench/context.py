@@ -104,7 +104,8 @@ class BackendRun:
     def raw(self, label: str) -> RawQueue | None:
         """The raw client on a fresh queue, or None (the reason kept in ``raw_reason``)."""
         try:
-            queue = open_raw(self.target.url, f"{self.run_id}_{label}_{next(self._counter)}")
+            queue = open_raw(self.target.url, f"{self.run_id}_{label}_{next(self._counter)}",
+                             self.capabilities.durability.value)
         except RawUnavailable as exc:
             self.raw_reason = str(exc)
             return None
@@ -126,14 +127,23 @@ class BackendRun:
             done += chunk
             self.progress.bar(done, count, "enqueued")
 
-    def wait_for(self, folder: Path, predicate: Callable[[Ledger], bool], timeout: float) -> Ledger:
-        """Poll the ledger in ``folder`` until ``predicate`` holds; the last reading either way."""
+    def wait_for(self, folder: Path, predicate: Callable[[Ledger], bool], timeout: float,
+                 give_up: Callable[[], bool] | None = None) -> Ledger:
+        """Poll the ledger in ``folder`` until ``predicate`` holds, ``give_up`` says nothing more can
+        come, or ``timeout`` passes; return the last reading."""
         deadline = time.monotonic() + timeout
         while True:
             ledger = read_ledger(folder)
             if predicate(ledger) or time.monotonic() >= deadline:
                 return ledger
+            if give_up is not None and give_up():
+                return read_ledger(folder)  # read again: a finish may have landed meanwhile
             time.sleep(0.1)
+
+    def settled(self, queue: str) -> bool:
+        """True when the broker holds no ready, delayed or in-flight job of ``queue``."""
+        stats = self.app.broker.stats([queue]).get(queue)
+        return stats is not None and stats.ready == 0 and stats.delayed == 0 and stats.in_flight == 0
 
     def close(self) -> None:
         """Close the agents of the pool (their queues are purged by the cleanup stack)."""

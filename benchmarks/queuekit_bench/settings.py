@@ -45,7 +45,7 @@ class Settings:
 
 QUICK = Settings(
     profile="quick", repeats=3, enqueue_jobs=300, batch_jobs=2000, drain_jobs=400, latency_seconds=1.5,
-    order_jobs=200, priority_jobs=200, delay_jobs=10, failure_jobs=300, failure_kills=3,
+    order_jobs=200, priority_jobs=200, delay_jobs=10, failure_jobs=600, failure_kills=3,
     backlog_depths=(1_000, 10_000), backlog_sample=200, payload_jobs=(200, 100, 5),
 )
 FULL = dataclasses.replace(

@@ -6,7 +6,6 @@ import itertools
 
 from hypothesis import given
 from hypothesis import strategies as st
-
 from queuekit_bench.ordering import count_descents, count_inversions, fifo_inversions, priority_inversions
 
 

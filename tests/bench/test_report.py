@@ -14,6 +14,7 @@ from queuekit_bench.report.matrix import KEPT, NOT_MEASURED, NOT_PROMISED, VIOLA
 from queuekit_bench.report.svg import Axis, tick_label
 from queuekit_bench.report.terminal import summary_table
 from queuekit_bench.schema import validate
+
 from tests.bench.benchdata import backend, sample_document
 
 

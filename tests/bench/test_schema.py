@@ -6,6 +6,7 @@ import copy
 from typing import Any
 
 from queuekit_bench.schema import load_schema, validate
+
 from tests.bench.benchdata import sample_document
 
 

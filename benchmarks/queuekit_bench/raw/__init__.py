@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
-from queuekit.urls import scheme_of
+from queuekit.urls import query_options, scheme_of
 
 
 class RawUnavailable(RuntimeError):
@@ -41,8 +41,11 @@ class RawQueue(Protocol):
         ...
 
 
-def open_raw(url: str, name: str) -> RawQueue:
-    """The raw baseline for ``url`` on a queue (or table, or key) called ``name``."""
+def open_raw(url: str, name: str, durability: str = "none") -> RawQueue:
+    """The raw baseline for ``url`` on a queue (or table, or key) called ``name``.
+
+    ``durability`` is what the backend declares; the SQLite baseline syncs to match it.
+    """
     scheme = scheme_of(url).split("+", 1)[0]
     if scheme == "memory":
         from queuekit_bench.raw.embedded import DequeQueue
@@ -51,7 +54,7 @@ def open_raw(url: str, name: str) -> RawQueue:
     if scheme == "sqlite":
         from queuekit_bench.raw.embedded import SqliteQueue
 
-        return SqliteQueue(_sqlite_path(url), name)
+        return SqliteQueue(_sqlite_path(url), name, _synchronous(url, durability))
     if scheme in ("redis", "rediss"):
         from queuekit_bench.raw.network import RedisQueue
 
@@ -78,6 +81,14 @@ def _sqlite_path(url: str) -> Path:
     if str(path) in ("", ":memory:"):
         raise RawUnavailable("the raw sqlite baseline needs a file database")
     return path.with_name(path.stem + "-raw.db")
+
+
+def _synchronous(url: str, durability: str) -> str:
+    """The URL's ``?synchronous=`` if given, else FULL for a backend declaring disk durability, else NORMAL."""
+    chosen = query_options(url).get("synchronous", "").upper() or ("FULL" if durability == "disk" else "NORMAL")
+    if chosen not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+        raise RawUnavailable(f"synchronous={chosen.lower()} is not a SQLite synchronous level")
+    return chosen
 
 
 def require(module: str, dist: str, label: str) -> str:

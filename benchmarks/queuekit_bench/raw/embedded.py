@@ -47,16 +47,20 @@ class DequeQueue:
 
 
 class SqliteQueue:
-    """A table in its own SQLite file (WAL, synchronous=FULL): insert; delete the oldest row."""
+    """A table in its own SQLite file (WAL, synchronous as the backend's durability): insert; delete oldest rows."""
 
-    client = f"sqlite3 (SQLite {sqlite3.sqlite_version})"
+    @property
+    def client(self) -> str:
+        """The library and its settings."""
+        return f"sqlite3 (SQLite {sqlite3.sqlite_version}, synchronous={self.synchronous})"
 
-    def __init__(self, path: Path, name: str) -> None:
+    def __init__(self, path: Path, name: str, synchronous: str = "FULL") -> None:
         self.path = path
+        self.synchronous = synchronous
         self.table = table_name(name)
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute(f"PRAGMA synchronous={synchronous}")  # one of four fixed words, checked by the caller
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.execute(f"CREATE TABLE IF NOT EXISTS {self.table} (id INTEGER PRIMARY KEY, body BLOB NOT NULL)")
 

@@ -59,6 +59,8 @@ def _chaos(ctx: BackendRun, rng: random.Random) -> dict[str, Any]:
     try:
         for number in range(s.failure_kills):
             time.sleep(rng.uniform(0.2, 1.0))
+            if all_done(s.failure_jobs)(read_ledger(folder)):
+                break  # nothing left to interrupt: further kills would measure nothing
             slot = rng.randrange(len(agents))
             pid = agents[slot].pid
             kills.append((pid, agents[slot].kill()))
@@ -66,13 +68,14 @@ def _chaos(ctx: BackendRun, rng: random.Random) -> dict[str, Any]:
             agents[slot] = _start(ctx, f"victim{WORKERS + number}", queue, folder)
         last_kill = kills[-1][1] if kills else began
         timeout = s.failure_lease * 4 + 60.0
-        ledger = ctx.wait_for(folder, all_done(s.failure_jobs), timeout)
+        ledger = ctx.wait_for(folder, all_done(s.failure_jobs), timeout, give_up=lambda: ctx.settled(queue))
         drained = all_done(s.failure_jobs)(ledger)
         finished_at = max((e.t for e in ledger.dones), default=last_kill)
     finally:
         for agent in agents:
             agent.close()
     leftover = ctx.app.broker.stats([queue]).get(queue)
+    dead = ctx.app.broker.dead_letters(queue, limit=1000)
     return {
         "mode": "worker processes killed", "workers": WORKERS, "lease_s": s.failure_lease,
         "kills": [{"pid": pid, "t": t} for pid, t in kills],
@@ -81,6 +84,7 @@ def _chaos(ctx: BackendRun, rng: random.Random) -> dict[str, Any]:
         "elapsed_s": finished_at - began,
         "redelivery_ms": latency_summary([d * 1000.0 for d in redelivery_delays(ledger, kills)]),
         "left_in_broker": None if leftover is None else dataclasses.asdict(leftover),
+        "dead_lettered": len(dead), "dead_reasons": sorted({d.reason[:120] for d in dead})[:5],
         **account(ledger).as_dict(),
     }
 
@@ -106,5 +110,5 @@ def _in_process(ctx: BackendRun, rng: random.Random) -> dict[str, Any]:
         "mode": "broker, producer and worker in one process, killed once", "workers": 1,
         "lease_s": s.failure_lease, "kills": [{"pid": host.pid, "t": killed}], "drained": False,
         "drain_after_last_kill_s": None, "elapsed_s": None, "redelivery_ms": {"count": 0},
-        "left_in_broker": None, **account(ledger).as_dict(),
+        "left_in_broker": None, "dead_lettered": 0, "dead_reasons": [], **account(ledger).as_dict(),
     }

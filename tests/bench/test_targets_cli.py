@@ -1,0 +1,94 @@
+"""Backend discovery, skip reasons, option parsing and exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+from pathlib import Path
+
+import pytest
+from queuekit_bench.cli import add_arguments, main, settings_from
+from queuekit_bench.settings import parse_counts, parse_scenarios
+from queuekit_bench.targets import discover, expand, probe, unique_names
+
+from tests.bench.benchdata import sample_document
+
+
+def test_shorthands_expand_to_urls(tmp_path: Path) -> None:
+    assert expand("memory", tmp_path, "r1") == ("memory", "memory://qkbench-r1")
+    assert expand("sqlite", tmp_path, "r1") == ("sqlite", f"sqlite:///{tmp_path / 'bench.db'}")
+    assert expand("postgres", tmp_path, "r1")[0] == "postgresql"
+    assert expand("amqp://u:p@h:5672/", tmp_path, "r1") == ("rabbitmq", "amqp://u:p@h:5672/")
+    assert expand("memory://", tmp_path, "r1")[1] == "memory://qkbench-r1"  # a private one could not be shared
+
+
+def test_a_bad_backend_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="'nonsense' is neither a URL"):
+        expand("nonsense", tmp_path, "r1")
+
+
+def test_repeated_backends_get_distinct_names() -> None:
+    assert [n for n, _ in unique_names([("redis", "a"), ("redis", "b"), ("sqlite", "c")])] == \
+        ["redis", "redis-2", "sqlite"]
+
+
+def test_uninstalled_backend_is_skipped_with_the_reason() -> None:
+    target = probe("nosuch", "nosuch://127.0.0.1/")
+    assert target.skipped is not None and target.skipped.startswith("backend not installed:")
+
+
+def test_a_silent_server_is_skipped_with_the_address() -> None:
+    with socket.socket() as sock:  # a port nobody listens on: bind, note it, close
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    target = probe("redis", f"redis://:secret@127.0.0.1:{port}/0")
+    if target.skipped and target.skipped.startswith("backend not installed"):
+        pytest.skip("capability not declared: queuekit-redis is not installed")
+    assert target.skipped == f"server not answering at 127.0.0.1:{port}: Connection refused"
+    assert "secret" not in target.display
+
+
+def test_embedded_backends_are_always_listed(tmp_path: Path) -> None:
+    names = [t.name for t in discover(None, tmp_path, "r1")]
+    assert names[:2] == ["memory", "sqlite"]
+    assert {"redis", "rabbitmq", "postgresql", "mysql"} <= set(names)  # run or skipped, never dropped
+
+
+def _args(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def test_options_override_the_profile() -> None:
+    settings = settings_from(_args("--quick", "--jobs", "50", "--workers", "1,3", "--scenarios", "throughput",
+                                   "--seed", "9"))
+    assert settings.profile == "quick" and settings.seed == 9
+    assert settings.drain_jobs == settings.enqueue_jobs == 50 and settings.workers == (1, 3)
+    assert settings.scenarios == ("enqueue", "drain")
+
+
+def test_scenario_and_count_parsing() -> None:
+    assert parse_scenarios("latency, guarantees") == ("latency", "ordering", "failure")
+    with pytest.raises(ValueError, match="unknown scenario 'speed'"):
+        parse_scenarios("speed")
+    with pytest.raises(ValueError, match="positive"):
+        parse_counts("1,0")
+
+
+def test_bad_options_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--scenarios", "nope"]) == 2
+    assert "unknown scenario 'nope'" in capsys.readouterr().err
+    assert main(["--backends", "what", "--quiet"]) == 2
+
+
+def test_compare_two_files_sets_the_exit_code(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    old, same, worse = tmp_path / "old.json", tmp_path / "same.json", tmp_path / "worse.json"
+    old.write_text(json.dumps(sample_document()))
+    same.write_text(json.dumps(sample_document()))
+    worse.write_text(json.dumps(sample_document(lost=3)))
+    assert main(["--compare", str(old), "--against", str(same)]) == 0
+    assert main(["--compare", str(old), "--against", str(worse)]) == 1
+    assert "REGRESSION" in capsys.readouterr().out
+    assert main(["--against", str(worse)]) == 2
