@@ -225,7 +225,7 @@ class SQLBroker(AdminOps, ResultOps):
         if not items:
             return set()
 
-        def work(cur: Any) -> set[str]:
+        def work(cur: Any) -> set[tuple[str, str]]:
             held: set[tuple[str, str]] = set()
             for chunk in chunks(items):
                 size = bucket(len(chunk))
@@ -234,7 +234,7 @@ class SQLBroker(AdminOps, ResultOps):
                 held.update((r[0], r[1]) for r in rows(cur, self._sql.with_pairs(S.STILL_HELD, size), params))
             return held
 
-        held = self._db.write(work, what="extend")
+        held: set[tuple[str, str]] = self._db.write(work, what="extend")
         return {d.id for d in items if (d.id, d.receipt) not in held}
 
     # -- waking and closing --------------------------------------------------------------

@@ -79,11 +79,14 @@ class Database:
     def _run(self, work: Work[T], begin: str | None, what: str) -> T:
         dropped = False
         for attempt in range(1, _ATTEMPTS + 1):
+            started = time.monotonic()
             with self._serial or nullcontext():
                 try:
                     return self._once(work, begin, what)
                 except _Retry as exc:
                     failure = exc
+            if self.dialect.family == "sqlite" and time.monotonic() - started >= self.settings.busy_timeout:
+                raise self._error(what, failure.cause) from None  # busy_timeout already waited it out
             if failure.dropped:
                 if dropped:
                     raise self._lost(what, failure.cause) from None
@@ -161,7 +164,7 @@ class Database:
         """A driver error raised on a caller's connection, as a queuekit error."""
         orig = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
         connection_error = isinstance(orig, getattr(self.dbapi, "OperationalError", ())) and not self.retryable(orig)
-        if isinstance(exc, DBAPIError) and exc.connection_invalidated or connection_error:
+        if (isinstance(exc, DBAPIError) and exc.connection_invalidated) or connection_error:
             return self._lost(what, orig)
         return self._error(what, orig)
 
@@ -229,7 +232,23 @@ def _sqlite_pragmas(engine: Engine, settings: Settings) -> None:
         try:
             cursor.execute(f"PRAGMA busy_timeout = {int(settings.busy_timeout * 1000)}")
             if not settings.memory:
-                cursor.execute("PRAGMA journal_mode = WAL")
+                _wal(cursor, settings.busy_timeout)
             cursor.execute(f"PRAGMA synchronous = {settings.synchronous.upper()}")  # validated choice
         finally:
             cursor.close()
+
+
+def _wal(cursor: Any, timeout: float) -> None:
+    """Switch to WAL if the file is not in WAL yet (it stays so); wait while others hold locks."""
+    cursor.execute("PRAGMA journal_mode")
+    if str(cursor.fetchone()[0]).lower() == "wal":
+        return
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except Exception as exc:  # the switch needs the file to itself: retry until busy_timeout
+            if "locked" not in str(exc).lower() or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)

@@ -33,7 +33,9 @@ _DEFAULT_DRIVERS = {
     "mysql": "mysql+pymysql",
     "mariadb": "mariadb+pymysql",
 }
-_FAMILY = {"sqlite": "sqlite", "postgresql": "postgresql", "postgres": "postgresql", "mysql": "mysql", "mariadb": "mysql"}
+_FAMILY = {
+    "sqlite": "sqlite", "postgresql": "postgresql", "postgres": "postgresql", "mysql": "mysql", "mariadb": "mysql",
+}
 _MIGRATE = ("auto", "check")
 _SYNCHRONOUS = ("off", "normal", "full", "extra")
 _BOOL = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
@@ -85,7 +87,8 @@ def parse(url: str, options: Mapping[str, Any]) -> Settings:
     mine = {key: query.pop(key) for key in list(query) if key in _KEYS}
     unknown = sorted(set(options) - _KEYS)
     if unknown:
-        raise ConfigurationError(f"unknown SQL broker option(s) {', '.join(unknown)}; known: {', '.join(sorted(_KEYS))}")
+        known = ", ".join(sorted(_KEYS))
+        raise ConfigurationError(f"unknown SQL broker option(s) {', '.join(unknown)}; known: {known}")
     merged: dict[str, Any] = {**mine, **options}
     family = _FAMILY[base]
     settings = Settings(url=parsed.set(query=query), family=family, **_defaults(family))

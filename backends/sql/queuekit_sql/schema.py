@@ -108,7 +108,7 @@ class Migrator:
     def _upgrade_locked(self, cur: Any) -> list[int]:
         if self.family == "postgresql":
             key = int.from_bytes(hashlib.sha256(self.names.channel.encode()).digest()[:8], "big", signed=True)
-            cur.execute("SELECT pg_advisory_xact_lock(%s)" % key)  # an int we computed, not input
+            cur.execute(f"SELECT pg_advisory_xact_lock({key:d})")  # an int we computed, not input
             if self.db.settings.schema:
                 cur.execute(f"CREATE SCHEMA IF NOT EXISTS {self.names.versions.split('.')[0]}")
         return self._apply(cur)

@@ -135,9 +135,9 @@ def _autocommitting(conn: Any) -> bool:
     """True when the connection autocommits each statement and no transaction is open now."""
     if hasattr(conn, "in_transaction") and hasattr(conn, "isolation_level"):  # sqlite3
         return conn.isolation_level is None and not conn.in_transaction
-    info = getattr(conn, "info", None)
-    if hasattr(info, "transaction_status"):  # psycopg 3
-        idle = info.transaction_status == 0  # psycopg.pq.TransactionStatus.IDLE
+    status = getattr(getattr(conn, "info", None), "transaction_status", None)
+    if status is not None:  # psycopg 3
+        idle = status == 0  # psycopg.pq.TransactionStatus.IDLE
         return bool(conn.autocommit) and idle
     if hasattr(conn, "get_autocommit") and hasattr(conn, "server_status"):  # PyMySQL
         in_trans = bool(conn.server_status & 1)  # SERVER_STATUS_IN_TRANS
