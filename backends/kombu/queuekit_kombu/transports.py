@@ -1,0 +1,84 @@
+"""``kombu+<transport>://...`` URLs and what each kombu transport can honestly promise.
+
+kombu hides the differences between transports behind one API, but not their
+guarantees. This table claims only what holds through the adapter's use of kombu
+(``basic_get``, ack, reject, publish); an unknown transport gets the weakest claims.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from queuekit.broker import Capabilities, Durability
+from queuekit.errors import ConfigurationError
+from queuekit.urls import redact
+
+_AMQP = ("amqp", "pyamqp", "amqps", "librabbitmq")
+
+_DURABILITY = {
+    **dict.fromkeys(_AMQP, Durability.DISK),  # durable queue, persistent messages, publisher confirms
+    "memory": Durability.NONE,  # one process's memory
+    # Redis, SQS, ...: kombu cannot see the server's persistence settings; claim nothing.
+}
+_FIFO = {*_AMQP, "memory", "redis", "rediss"}  # SQS standard queues, for one, are not FIFO
+
+
+@dataclass(frozen=True)
+class Target:
+    """A parsed ``kombu+`` URL: the kombu URL and the transport options from its query."""
+
+    transport: str
+    kombu_url: str
+    options: dict[str, Any]
+
+
+def parse(url: str) -> Target:
+    """Split ``kombu+redis://host:6379/0?global_keyprefix=x`` into kombu's URL and options."""
+    scheme, sep, rest = url.partition("://")
+    head, plus, transport = scheme.lower().partition("+")
+    if not sep or head != "kombu" or not plus or not transport:
+        raise ConfigurationError(
+            f"{redact(url)!r} is not a kombu URL; write kombu+<transport>://..., e.g. kombu+redis://localhost:6379/0"
+        )
+    query = urlsplit(url).query
+    base = rest.split("?", 1)[0]
+    options = {key: _coerce(value) for key, value in parse_qsl(query, keep_blank_values=True)}
+    if transport in _AMQP:
+        options.setdefault("confirm_publish", True)
+    if "global_keyprefix" in options:
+        raise ConfigurationError(
+            "global_keyprefix is not supported: kombu's prefixed Redis client does not prefix the EXISTS "
+            "behind a passive queue declaration, so queue depths would read 0; give queues unique names instead"
+        )
+    return Target(transport, f"{transport}://{base}", options)
+
+
+def _coerce(value: str) -> Any:
+    lowered = value.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    return value
+
+
+def capabilities_for(transport: str) -> Capabilities:
+    """What the adapter promises on ``transport``."""
+    return Capabilities(
+        durability=_DURABILITY.get(transport, Durability.NONE),
+        fifo=transport in _FIFO,
+        priorities=False,  # kombu's priority support differs per transport (steps, plugins): not claimed
+        delays=False,  # no transport-independent delayed delivery; nack delays are held by the nacking process
+        at_least_once=True,  # unacked messages return when the holder's channel closes (Redis: visibility timeout)
+        lease_expiry=False,  # the caller's lease is not a timer in kombu
+        dedup=False,
+        results=False,
+        job_state=False,
+        transactional_enqueue=False,
+        cross_process=transport != "memory",
+    )
