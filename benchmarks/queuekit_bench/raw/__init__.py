@@ -22,7 +22,10 @@ class RawUnavailable(RuntimeError):
 class RawQueue(Protocol):
     """One queue on the server, driven by the raw client."""
 
-    client: str  # e.g. "redis-py 5.0.1"
+    @property
+    def client(self) -> str:
+        """The client library and version, e.g. ``redis-py 5.0.1``."""
+        ...
 
     def push(self, bodies: Sequence[bytes]) -> None:
         """Store the bodies in one round trip or transaction."""
