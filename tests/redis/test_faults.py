@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from queuekit_redis import RedisBroker
 
 from queuekit.broker import QueueStats
-from queuekit_redis import RedisBroker
 from tests.redis.procs import QUEUE
 from tests.redis.servers import PrivateRedis, unique_prefix
 from tests.support import wait_until

@@ -61,7 +61,13 @@ class Connection:
     # -- running commands ----------------------------------------------------------------
 
     def run(self, action: Callable[[redis.Redis], T]) -> T:
-        """Run ``action(client)`` with errors translated; re-check the server after a failure."""
+        """Run ``action(client)`` with errors translated; re-check the server after a failure.
+
+        The first call records the server's fingerprint (persistence, run id), so that a
+        restart is recognised and the durability banner is logged once at connect.
+        """
+        if self._fingerprint is None:
+            self.fingerprint()
         try:
             with translated(self.where):
                 result = action(self.client)

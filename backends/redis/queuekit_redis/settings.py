@@ -33,11 +33,8 @@ from queuekit.urls import redact
 
 SCHEMES = ("redis", "rediss", "redis+unix")
 
-_CLIENT_DEFAULTS: dict[str, Any] = {
-    "socket_connect_timeout": 5.0,
-    "socket_timeout": 10.0,
-    "socket_keepalive": True,
-}
+_CLIENT_DEFAULTS: dict[str, Any] = {"socket_connect_timeout": 5.0, "socket_timeout": 10.0}
+_TCP_DEFAULTS: dict[str, Any] = {"socket_keepalive": True}
 
 
 @dataclass(frozen=True)
@@ -81,7 +78,8 @@ def split_options(url: str, options: Mapping[str, Any]) -> tuple[str, RedisSetti
     own.update({name: _coerce(name, value) for name, value in query if name in _PARSE})
     kept = [(name, value) for name, value in query if name not in _PARSE]
     client_url = url.split("?", 1)[0] + (f"?{urlencode(kept)}" if kept else "")
-    client_options = {**_CLIENT_DEFAULTS, **{k: v for k, v in options.items() if k not in _PARSE}}
+    defaults = _CLIENT_DEFAULTS if client_url.startswith("unix://") else {**_CLIENT_DEFAULTS, **_TCP_DEFAULTS}
+    client_options = {**defaults, **{k: v for k, v in options.items() if k not in _PARSE}}
     return client_url, RedisSettings(**own), client_options
 
 

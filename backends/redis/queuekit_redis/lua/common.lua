@@ -31,16 +31,17 @@ local function parse(meta)
   return tonumber(att) or 0, receipt, score, key
 end
 
---- ensure_epoch
--- The queue's epoch: created on first use, so a server that lost its data shows up
--- as a new epoch to every client that saw the old one.
-local function ensure_epoch(key, candidate)
+--- ensure_epoch: int
+-- The queue's epoch: created on first use (client token + server microseconds), so a
+-- server that lost its data shows up as a new epoch to every client that saw the old one.
+local function ensure_epoch(key, candidate, us)
   local epoch = redis.call('GET', key)
   if epoch then
     return epoch, 0
   end
-  redis.call('SET', key, candidate)
-  return candidate, 1
+  epoch = candidate .. '-' .. int(us)
+  redis.call('SET', key, epoch)
+  return epoch, 1
 end
 
 --- take_seq: int

@@ -10,7 +10,7 @@ local nq = #KEYS / W
 local now, us = clock()
 local out, seqs, ready, metas, delayed = {}, {}, {}, {}, {}
 for q = 1, nq do
-  out[2 * q - 1], out[2 * q] = ensure_epoch(KEYS[(q - 1) * W + 8], ARGV[1])
+  out[2 * q - 1], out[2 * q] = ensure_epoch(KEYS[(q - 1) * W + 8], ARGV[1], us)
   ready[q], metas[q], delayed[q] = {}, {}, {}
 end
 local n = 0

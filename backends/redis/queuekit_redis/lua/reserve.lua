@@ -13,7 +13,7 @@ local now, us = clock()
 local out = {}
 for q = 1, nq do
   local k = (q - 1) * W
-  out[2 * q - 1], out[2 * q] = ensure_epoch(KEYS[k + 8], ARGV[1])
+  out[2 * q - 1], out[2 * q] = ensure_epoch(KEYS[k + 8], ARGV[1], us)
   promote(KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 5], KEYS[k + 6], now, us, max)
 end
 
