@@ -20,41 +20,21 @@ import heapq
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from pika import spec  # type: ignore[import-untyped]
-
 from queuekit.broker import Delivery
+from queuekit_rabbitmq.acks import AckWindow
+from queuekit_rabbitmq.gets import Getter, Held
 from queuekit_rabbitmq.io import IoThread, Link, Reject, Resolve
-from queuekit_rabbitmq.messages import ATTEMPTS, copy_properties, envelope_priority, int_header
+from queuekit_rabbitmq.messages import ATTEMPTS, copy_properties, int_header
 from queuekit_rabbitmq.publisher import Outgoing, Publisher
 from queuekit_rabbitmq.settings import Settings
 from queuekit_rabbitmq.steps import TempChannel
 from queuekit_rabbitmq.topology import Topology
 
 log = logging.getLogger("queuekit.rabbitmq")
-
-
-@dataclass
-class Held:
-    """A delivery on the consumer channel that has not been settled yet."""
-
-    generation: int
-    tag: int
-    queue: str
-    body: bytes
-    properties: Any
-    spent: int  # attempts spent before this delivery
-    receipt: str
-
-    def delivery(self) -> Delivery:
-        """The :class:`Delivery` handed to the caller of ``reserve``."""
-        job_id = self.properties.message_id or f"amqp-{self.receipt}"
-        return Delivery(job_id, self.queue, self.body, self.spent + 1, self.receipt, envelope_priority(self.properties))
 
 
 class Consumer:
@@ -78,11 +58,8 @@ class Consumer:
         self._io_generation = 0
         self._queue_of: dict[str, str] = {}
         self._active: dict[str, str] = {}
-        self._outstanding: deque[int] = deque()
-        self._to_ack: set[int] = set()
-        self._sent: set[int] = set()
-        self._on_get_empty: Callable[[], None] | None = None
-        self._gets: deque[tuple[list[str], int, Resolve]] = deque()
+        self._window = AckWindow()
+        self._gets = Getter(self.link, self._window, self._checkpoint)
 
     # -- reserving (any thread) ----------------------------------------------------------
 
@@ -111,7 +88,9 @@ class Consumer:
         for queue in queues:
             self.topology.ensure_queue(queue)
         self.link.wait_ready(self.settings.connect_timeout)
-        got: list[Held] = self.io.call(partial(self._get_io, list(queues), limit), self.settings.connect_timeout)
+        got: list[Held] = self.io.call(
+            partial(self._gets.submit, self._io_generation, list(queues), limit), self.settings.connect_timeout
+        )
         with self._cond:
             fresh = [held for held in got if held.generation == self._generation]
             for held in fresh:
@@ -272,25 +251,19 @@ class Consumer:
         self._io_generation = generation
         self._queue_of.clear()
         self._active.clear()
-        self._outstanding.clear()
-        self._to_ack.clear()
-        self._sent.clear()
+        self._window.reset()
         with self._cond:
             self._generation = generation
             self._buffer.clear()
         channel.add_on_cancel_callback(self._cancelled_by_server)
-        channel.add_callback(self._get_empty, [spec.Basic.GetEmpty], one_shot=False)
+        self._gets.attach(channel)
         if not self._wanted:
             ready()
             return
         channel.basic_qos(prefetch_count=self._prefetch, callback=lambda _f: self._consume(channel, ready))
 
     def _lost(self, _generation: int, _error: BaseException | None) -> None:
-        runs = list(self._gets)
-        self._gets.clear()
-        self._on_get_empty = None
-        for _queues, _limit, resolve in runs:
-            resolve([])  # the channel is gone, and with it anything a get took
+        self._gets.abandon()
         with self._cond:
             self._generation = 0
             self._buffer.clear()
@@ -356,7 +329,7 @@ class Consumer:
         if channel is not self.link.channel:
             return
         generation, tag = self._io_generation, method.delivery_tag
-        self._outstanding.append(tag)
+        self._window.delivered(tag)
         queue = self._queue_of.get(method.consumer_tag, method.routing_key)
         spent = int_header(properties.headers, ATTEMPTS)
         if method.redelivered:
@@ -369,58 +342,6 @@ class Consumer:
             self._seq += 1
             heapq.heappush(self._buffer.setdefault(queue, []), (-(properties.priority or 0), self._seq, held))
             self._cond.notify()
-
-    def _get_io(self, queues: list[str], limit: int, resolve: Resolve, _reject: Reject) -> None:
-        """Queue a run of gets; pika allows one ``basic.get`` in flight per channel."""
-        self._gets.append((queues, limit, resolve))
-        if len(self._gets) == 1:
-            self._run_gets(*self._gets[0])
-
-    def _next_run(self) -> None:
-        if self._gets:
-            self._gets.popleft()
-        if self._gets:
-            self._run_gets(*self._gets[0])
-
-    def _run_gets(self, queues: list[str], limit: int, resolve: Resolve) -> None:
-        channel, generation = self.link.channel, self._io_generation
-        got: list[Held] = []
-        if channel is None or not channel.is_open:
-            resolve(got)
-            self._next_run()
-            return
-
-        def next_get() -> None:
-            if len(got) >= limit or not queues or channel is not self.link.channel:
-                self._on_get_empty = None
-                resolve(got)
-                self._next_run()
-                return
-            queue = queues[0]
-
-            def taken(_ch: Any, method: Any, properties: Any, body: bytes) -> None:
-                tag = method.delivery_tag
-                self._outstanding.append(tag)
-                spent = int_header(properties.headers, ATTEMPTS)
-                if method.redelivered:
-                    self._checkpoint(generation, tag, queue, properties, body, spent)
-                else:
-                    got.append(Held(generation, tag, queue, body, properties, spent, f"{generation}.{tag}"))
-                next_get()
-
-            def empty() -> None:
-                queues.pop(0)
-                next_get()
-
-            self._on_get_empty = empty
-            channel.basic_get(queue, taken)
-
-        next_get()
-
-    def _get_empty(self, _frame: Any) -> None:
-        handler, self._on_get_empty = self._on_get_empty, None
-        if handler is not None:
-            handler()
 
     def _checkpoint(self, generation: int, tag: int, queue: str, properties: Any, body: bytes, spent: int) -> None:
         """Count a crash redelivery: republish with one more attempt spent, then ack."""
@@ -438,26 +359,10 @@ class Consumer:
     def _requeue_io(self, generation: int, tag: int) -> None:
         channel = self.link.channel
         if generation == self._io_generation and channel is not None and channel.is_open:
-            channel.basic_nack(tag, requeue=True)
-            self._sent.add(tag)
+            self._window.requeue(channel, tag)
 
     def _ack_io(self, generation: int, tags: Sequence[int]) -> None:
         channel = self.link.channel
         if generation != self._io_generation or channel is None or not channel.is_open:
             return
-        to_ack, sent, outstanding = self._to_ack, self._sent, self._outstanding
-        to_ack.update(tags)
-        last = 0
-        while outstanding and (outstanding[0] in to_ack or outstanding[0] in sent):
-            head = outstanding.popleft()
-            if head in to_ack:
-                to_ack.discard(head)
-                last = head
-            else:
-                sent.discard(head)
-        if last:
-            channel.basic_ack(last, multiple=True)
-        for tag in to_ack:
-            channel.basic_ack(tag)
-            sent.add(tag)
-        to_ack.clear()
+        self._window.ack(channel, tags)
