@@ -47,6 +47,7 @@ class Settings:
 
     url: URL  # SQLAlchemy URL with queuekit's own query options removed
     family: str  # "sqlite" | "postgresql" | "mysql"
+    given: str = ""  # the URL as the user wrote it (shown redacted, without its query)
     prefix: str = "queuekit_"
     schema: str | None = None
     migrate: str = "auto"  # "auto": create/upgrade on first use; "check": refuse a missing or old schema
@@ -67,7 +68,7 @@ class Settings:
     @property
     def redacted(self) -> str:
         """The URL for messages and logs, password masked."""
-        return redact(self.url.render_as_string(hide_password=False))
+        return redact(self.given.split("?", 1)[0]) if self.given else redact(str(self.url))
 
 
 def parse(url: str, options: Mapping[str, Any]) -> Settings:
@@ -91,7 +92,7 @@ def parse(url: str, options: Mapping[str, Any]) -> Settings:
         raise ConfigurationError(f"unknown SQL broker option(s) {', '.join(unknown)}; known: {known}")
     merged: dict[str, Any] = {**mine, **options}
     family = _FAMILY[base]
-    settings = Settings(url=parsed.set(query=query), family=family, **_defaults(family))
+    settings = Settings(url=parsed.set(query=query), family=family, given=url, **_defaults(family))
     return _apply(settings, merged)
 
 
