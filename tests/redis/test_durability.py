@@ -7,10 +7,10 @@ import uuid
 from pathlib import Path
 
 import pytest
+from queuekit_redis import RedisBroker
 
 from queuekit.broker import Durability, Envelope, QueueStats
 from queuekit.errors import ConnectionLost
-from queuekit_redis import RedisBroker
 from tests.redis.servers import PrivateRedis
 
 pytestmark = pytest.mark.service
