@@ -16,12 +16,13 @@ from queuekit.errors import ConfigurationError
 from queuekit.registry import backend_class
 from queuekit.urls import redact, scheme_of
 
-# Default local addresses probed when --backends is not given.
+# Default local addresses probed when --backends is not given. The SQL ones let queuekit-sql
+# create its tables on first use, under a prefix of their own, in the existing database.
 DEFAULT_SERVICES: dict[str, str] = {
     "redis": "redis://127.0.0.1:6379/0",
     "rabbitmq": "amqp://guest:guest@127.0.0.1:5672/",
-    "postgresql": "postgresql://postgres@127.0.0.1:5432/test",
-    "mysql": "mysql://root@127.0.0.1:3306/test",
+    "postgresql": "postgresql://postgres@127.0.0.1:5432/test?migrate=auto&prefix=qkbench_",
+    "mysql": "mysql://root@127.0.0.1:3306/test?migrate=auto&prefix=qkbench_",
 }
 ALIASES = {"amqp": "rabbitmq", "postgres": "postgresql", "mariadb": "mysql"}
 EMBEDDED = ("memory", "sqlite")
