@@ -42,6 +42,43 @@ def raw_confirmed_single(url: str, queue: str, count: int) -> float:
     return rate
 
 
+def raw_batch_confirmed(url: str, queue: str, count: int) -> float:
+    """Publish persistent messages on a SelectConnection and wait for every confirm (async)."""
+    from pika.adapters.select_connection import IOLoop  # type: ignore[import-untyped]
+
+    loop = IOLoop()
+    state = {"confirmed": 0, "start": 0.0, "end": 0.0}
+
+    def on_confirm(frame: Any) -> None:
+        tag = frame.method.delivery_tag
+        state["confirmed"] = tag if frame.method.multiple else state["confirmed"] + 1
+        if state["confirmed"] >= count:
+            state["end"] = time.perf_counter()
+            channel.connection.close()
+
+    def publish_all(_frame: Any) -> None:
+        props = pika.BasicProperties(delivery_mode=PERSISTENT)
+        state["start"] = time.perf_counter()
+        for i in range(count):
+            channel.basic_publish("", queue, b"x%d" % i, props, True)
+
+    def on_channel(opened: Any) -> None:
+        global channel
+        channel = opened
+        opened.confirm_delivery(on_confirm, callback=lambda _f: opened.queue_declare(
+            queue, durable=True, callback=publish_all))
+
+    pika.SelectConnection(
+        pika.URLParameters(url), on_open_callback=lambda conn: conn.channel(on_open_callback=on_channel),
+        on_close_callback=lambda _c, _e: loop.stop(), custom_ioloop=loop,
+    )
+    loop.start()
+    return count / (state["end"] - state["start"])
+
+
+channel: Any = None
+
+
 def raw_unconfirmed(url: str, queue: str, count: int) -> float:
     """Publish persistent messages without confirms (the ceiling of a Python publisher)."""
     connection, channel = _raw_channel(url)
@@ -167,15 +204,17 @@ def main() -> None:
     try:
         raw = {
             "single_confirmed": raw_confirmed_single(args.url, raw_q, args.singles),
+            "batch_confirmed": raw_batch_confirmed(args.url, raw_q, args.jobs),
             "unconfirmed": raw_unconfirmed(args.url, raw_q, args.jobs),
         }
-        raw["consume_ack_prefetch100"] = raw_consume_ack(args.url, raw_q, args.jobs + args.singles)
+        raw["consume_ack_prefetch100"] = raw_consume_ack(args.url, raw_q, 2 * args.jobs + args.singles)
         ours = queuekit_figures(args.url, qk_q, args.jobs, args.singles, args.concurrency, args.prefetch)
     finally:
         cleanup(args.url, [raw_q, qk_q])
     ratios = {
         "drain_vs_raw_consume_ack": ours["drain"] / raw["consume_ack_prefetch100"],
         "single_enqueue_vs_raw_confirmed": ours["single_enqueue"] / raw["single_confirmed"],
+        "batch_enqueue_vs_raw_batch_confirmed": ours["batch_enqueue"] / raw["batch_confirmed"],
         "batch_enqueue_vs_raw_unconfirmed": ours["batch_enqueue"] / raw["unconfirmed"],
     }
     print(json.dumps({"raw_pika": raw, "queuekit": ours, "ratios": ratios}, indent=2))

@@ -8,6 +8,7 @@ a publisher (confirm mode) and a consumer (``basic.consume`` with ``basic.qos``)
 from __future__ import annotations
 
 import atexit
+import os
 import threading
 import time
 import weakref
@@ -18,6 +19,7 @@ from queuekit.broker import Capabilities, DeadLetter, Delivery, Durability, Enve
 from queuekit.urls import redact
 from queuekit_rabbitmq import admin
 from queuekit_rabbitmq.consumer import Consumer
+from queuekit_rabbitmq.direct import DirectPublisher
 from queuekit_rabbitmq.io import IoThread
 from queuekit_rabbitmq.messages import DEAD_AT, REASON, copy_properties, new_properties
 from queuekit_rabbitmq.publisher import Outgoing, Publisher
@@ -59,6 +61,7 @@ class RabbitBroker:
         self._io = IoThread("queuekit-rabbitmq-io")
         timeout = self.settings.connect_timeout
         self.publisher = Publisher(self._io, self.settings.pika_url, self.settings.confirm_timeout, timeout)
+        self.direct = DirectPublisher(self.settings.pika_url, f"queuekit pid={os.getpid()} direct")
         self.topology = Topology(self.publisher.link, self.settings)
         self.consumer = Consumer(self._io, self.settings, self.publisher, self.topology)
         self._closed = False
@@ -82,7 +85,11 @@ class RabbitBroker:
         messages = [
             self._route(env.queue, env.body, new_properties(env, max_priority), env.delay) for env in envelopes
         ]
-        self.publisher.publish(messages)
+        if len(messages) == 1:  # latency-bound: publish on this thread's own connection
+            only = messages[0]
+            self.direct.publish(only.exchange, only.routing_key, only.body, only.properties)
+        else:
+            self.publisher.publish(messages)
         return [env.id for env in envelopes]
 
     def _route(self, queue: str, body: bytes, properties: Any, delay: float) -> Outgoing:
@@ -184,5 +191,6 @@ class RabbitBroker:
                 return
             self._closed = True
         self.consumer.close()
+        self.direct.close()
         self.publisher.link.close()
         self._io.stop()

@@ -1,0 +1,202 @@
+"""RabbitMQ-specific behaviour beyond the conformance kit: typed publish errors, the delay
+ladder, attempt counting across crashes, heartbeats under long tasks, reconnects, results."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+
+import pika
+import pytest
+from queuekit_rabbitmq import RabbitBroker, Unroutable
+from queuekit_rabbitmq.topology import delay_route
+
+from queuekit import App
+from queuekit.broker import Envelope, QueueStats
+from queuekit.errors import ConfigurationError
+from tests.rabbitmq.servers import close_connections, connections_from, delete_queues, shared_url_or_skip
+from tests.support import wait_until
+
+pytestmark = pytest.mark.service
+
+
+@pytest.fixture
+def queue() -> Iterator[str]:
+    name = f"qk-rmq-{uuid.uuid4().hex[:10]}"
+    yield name
+    delete_queues([name])
+
+
+@pytest.fixture
+def broker() -> Iterator[RabbitBroker]:
+    opened = RabbitBroker(shared_url_or_skip())
+    yield opened
+    opened.close()
+
+
+def env(queue: str, **fields: object) -> Envelope:
+    job_id = uuid.uuid4().hex
+    return Envelope(job_id, queue, f"body-{job_id}".encode(), **fields)  # type: ignore[arg-type]
+
+
+def delete_queue_behind_its_back(name: str) -> None:
+    connection = pika.BlockingConnection(pika.URLParameters(shared_url_or_skip()))
+    connection.channel().queue_delete(name)
+    connection.close()
+
+
+@pytest.mark.parametrize("size", [1, 3])
+def test_unroutable_message_raises_a_typed_error(broker: RabbitBroker, queue: str, size: int) -> None:
+    broker.enqueue([env(queue)])
+    delete_queue_behind_its_back(queue)  # the broker still believes the queue is declared
+    with pytest.raises(Unroutable, match="no queue is bound"):
+        broker.enqueue([env(queue) for _ in range(size)])
+    broker.topology.forget()
+    [again] = broker.enqueue([env(queue)])
+    assert broker.stats([queue])[queue].ready == 1, f"the broker must keep working after the error ({again})"
+
+
+def test_batch_enqueue_is_confirmed_as_a_whole(broker: RabbitBroker, queue: str) -> None:
+    batch = [env(queue) for _ in range(2000)]
+    assert broker.enqueue(batch) == [e.id for e in batch]
+    assert broker.stats([queue])[queue] == QueueStats(ready=2000)
+
+
+def test_delay_route_is_the_binary_expansion_of_the_milliseconds() -> None:
+    top, key, ms = delay_route(1.0005)
+    assert ms == 1001 and top == 9
+    assert int(key.replace(".", ""), 2) == 1001
+    assert delay_route(0.0001)[2] == 1  # rounded up: never early
+
+
+@pytest.mark.parametrize("delay", [0.05, 0.3, 1.1])
+def test_delayed_job_arrives_after_its_delay(broker: RabbitBroker, queue: str, delay: float) -> None:
+    job = env(queue, delay=delay)
+    sent = time.monotonic()
+    broker.enqueue([job])
+    got = broker.reserve([queue], 1, 30.0, wait=30.0)
+    arrived = time.monotonic()
+    assert [d.id for d in got] == [job.id]
+    assert arrived - sent >= delay, "a delayed job must never come early"
+    assert got[0].attempts == 1
+
+
+def test_priority_outside_the_amqp_range_round_trips(broker: RabbitBroker, queue: str) -> None:
+    sent = [env(queue, priority=p) for p in (-5, 50, 3)]
+    broker.enqueue(sent)
+    got = [broker.reserve([queue], 1, 30.0)[0] for _ in sent]
+    assert [d.priority for d in got] == [50, 3, -5]
+
+
+def test_a_crashed_holder_counts_as_an_attempt(queue: str) -> None:
+    url = shared_url_or_skip()
+    first, second = RabbitBroker(url), RabbitBroker(url)
+    try:
+        [job] = [env(queue)]
+        first.enqueue([job])
+        [held] = first.reserve([queue], 1, 30.0, wait=10.0)
+        assert held.attempts == 1
+        first.consumer.link.close()  # its channel closes with the delivery unacked, as in a crash
+        [again] = second.reserve([queue], 1, 30.0, wait=10.0)
+        assert (again.id, again.attempts) == (job.id, 2)
+        second.ack([again])
+        assert second.stats([queue])[queue] == QueueStats()
+    finally:
+        first.close()
+        second.close()
+
+
+def test_server_side_cut_makes_old_receipts_stale_and_the_job_returns(broker: RabbitBroker, queue: str) -> None:
+    job = env(queue)
+    broker.enqueue([job])
+    [held] = broker.reserve([queue], 1, 30.0, wait=10.0)
+    consumer_before = broker.consumer.link.generation
+    close_connections(connections_from(os.getpid()))
+    wait_until(lambda: broker.consumer.link.generation > consumer_before and broker.consumer.link.ready.is_set(),
+               timeout=30, what="the consumer to reconnect")
+    assert broker.extend([held], 30.0) == {job.id}, "a delivery of a closed channel is lost"
+    broker.ack([held])  # dropped: never sent on the new channel
+    [again] = broker.reserve([queue], 1, 30.0, wait=10.0)
+    assert (again.id, again.attempts) == (job.id, 2)
+    broker.ack([again])
+    assert broker.stats([queue])[queue] == QueueStats()
+    assert broker.consumer.link.channel is not None and broker.consumer.link.channel.is_open
+
+
+def test_heartbeats_continue_while_a_task_runs_longer_than_the_timeout(queue: str) -> None:
+    app = App(shared_url_or_skip() + "?heartbeat=1", default_queue=queue)
+    ran: list[float] = []
+
+    @app.task(name=f"{queue}.slow", store_result=False)
+    def slow() -> None:
+        time.sleep(4)  # four heartbeat intervals; the pool thread holds the GIL only briefly
+        ran.append(time.monotonic())
+
+    slow.delay()
+    worker = app.worker(concurrency=1)
+    thread = worker.start()
+    try:
+        wait_until(lambda: ran, timeout=60, what="the slow task to finish")
+        wait_until(lambda: worker.counts["ack"] == 1, timeout=30, what="its ack")
+        broker = app.broker
+        assert isinstance(broker, RabbitBroker)
+        assert broker.consumer.link.generation == 1, "the consumer connection must not have been dropped"
+        assert len(ran) == 1
+    finally:
+        worker.stop()
+        thread.join(30)
+        app.close()
+
+
+def test_results_come_from_a_separate_store(queue: str) -> None:
+    app = App(shared_url_or_skip(), results=f"memory://rmq-results-{queue}", default_queue=queue)
+
+    @app.task(name=f"{queue}.add")
+    def add(x: int, y: int) -> int:
+        return x + y
+
+    job = add.delay(2, 3)
+    worker = app.worker(concurrency=2)
+    thread = worker.start()
+    try:
+        assert job.result(timeout=30) == 5
+        assert job.status().value == "succeeded"
+    finally:
+        worker.stop()
+        thread.join(30)
+        app.close()
+
+
+def test_bad_options_are_named_and_credentials_never_shown() -> None:
+    with pytest.raises(ConfigurationError, match="queue_type"):
+        RabbitBroker("amqp://guest:s3cret@127.0.0.1/?queue_type=stream")
+    with pytest.raises(ConfigurationError, match="prefetch"):
+        RabbitBroker("amqp://guest:s3cret@127.0.0.1/?prefetch=0")
+    broker = RabbitBroker("amqp://guest:s3cret@127.0.0.1/")
+    try:
+        assert "s3cret" not in repr(broker) and "***" in repr(broker)
+    finally:
+        broker.close()
+
+
+def test_many_threads_enqueue_at_once(broker: RabbitBroker, queue: str) -> None:
+    errors: list[BaseException] = []
+
+    def produce() -> None:
+        try:
+            for _ in range(50):
+                broker.enqueue([env(queue)])
+            broker.enqueue([env(queue) for _ in range(50)])
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=produce) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors
+    assert broker.stats([queue])[queue].ready == 400
