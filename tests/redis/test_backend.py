@@ -12,7 +12,7 @@ import pytest
 import redis
 from queuekit_redis import RedisBroker
 from queuekit_redis.keys import SCRIPT_KEYS, Keyspace
-from queuekit_redis.scripts import NAMES, script_text
+from queuekit_redis.scripts import QUEUE_SCRIPTS, script_text
 from redis.crc import key_slot
 
 from queuekit import App
@@ -186,14 +186,14 @@ def test_requeue_dead_forgets_the_old_result(broker: RedisBroker) -> None:
 
 def test_every_script_touches_one_hash_slot() -> None:
     queue = Keyspace("app").queue("emails")
-    for name in NAMES:
+    for name in QUEUE_SCRIPTS:
         slots = {key_slot(key.encode()) for key in queue.for_script[name]}
         assert len(slots) == 1, f"script {name} spans slots {slots}"
-    assert set(SCRIPT_KEYS) == set(NAMES)
+    assert set(SCRIPT_KEYS) == set(QUEUE_SCRIPTS)
 
 
 def test_every_script_documents_the_keys_it_takes() -> None:
-    for name in NAMES:
+    for name in QUEUE_SCRIPTS:
         header = script_text(name).split("-- KEYS", 1)[1].splitlines()[0]
         assert " ".join(SCRIPT_KEYS[name]) in header, f"lua/{name}.lua header disagrees with keys.py"
 

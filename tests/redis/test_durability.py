@@ -87,7 +87,7 @@ def test_restart_with_aof_keeps_jobs_and_reports_no_loss(tmp_path: Path) -> None
     server = PrivateRedis(tmp_path, ["--appendonly", "yes", "--appendfsync", "always"])
     server.start()
     try:
-        broker = RedisBroker(server.url, retries=0)
+        broker = RedisBroker(server.url)
         sent = [env("q") for _ in range(5)]
         broker.enqueue(sent)
         [held] = broker.reserve(["q"], 1, 3600)

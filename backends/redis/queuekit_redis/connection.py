@@ -16,10 +16,11 @@ import redis
 from queuekit.errors import ConnectionLost
 from queuekit.urls import redact
 from queuekit_redis.durability import Fingerprint, probe
-from queuekit_redis.errors import translated
+from queuekit_redis.errors import translate, translated
 from queuekit_redis.keys import Keyspace
 from queuekit_redis.scripts import Scripts
 from queuekit_redis.settings import RedisSettings, make_client
+from queuekit_redis.wire import Wire
 
 log = logging.getLogger("queuekit.redis")
 
@@ -47,6 +48,7 @@ class Connection:
         self.keys = Keyspace(settings.prefix)
         self.client = make_client(client_url, client_options)
         self.scripts = Scripts(self.client)
+        self.wire = Wire(self.client.connection_pool)
         self.candidate = uuid.uuid4().hex  # the epoch this client writes for a queue that has none
         self.resets: list[StateReset] = []
         self.backlog: dict[str, int] = {}  # last known depth per queue (from stats)
@@ -69,19 +71,36 @@ class Connection:
         if self._fingerprint is None:
             self.fingerprint()
         try:
-            with translated(self.where):
-                result = action(self.client)
-        except ConnectionLost:
-            self._suspect = True
-            raise
+            result = action(self.client)
+        except (redis.RedisError, OSError) as exc:
+            raise self._failed(exc) from exc
         if self._suspect:
             self._suspect = False
             self.fingerprint(refresh=True)
         return result
 
+    def _failed(self, exc: BaseException) -> Exception:
+        error = translate(exc, self.where)
+        if isinstance(error, ConnectionLost):
+            self._suspect = True
+        return error
+
     def script(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
-        """One script call: one round trip."""
-        return self.run(lambda client: self.scripts[name](keys=keys, args=args))
+        """One script call (EVALSHA): one round trip on this thread's own connection."""
+        if self._fingerprint is None:
+            self.fingerprint()
+        try:
+            try:
+                result = self.wire.command("EVALSHA", self.scripts.sha(name), len(keys), *keys, *args)
+            except redis.exceptions.NoScriptError:
+                self.scripts.load(name)  # the server forgot it (restart, SCRIPT FLUSH)
+                result = self.wire.command("EVALSHA", self.scripts.sha(name), len(keys), *keys, *args)
+        except (redis.RedisError, OSError) as exc:
+            raise self._failed(exc) from exc
+        if self._suspect:
+            self._suspect = False
+            self.fingerprint(refresh=True)
+        return result
 
     def call(self, name: str, queue: str, args: Sequence[Any]) -> Any:
         """Run script ``name`` on one queue's keys."""
@@ -125,7 +144,10 @@ class Connection:
 
     def block(self, wake_keys: Sequence[str], seconds: float) -> None:
         """Wait on the server for a wake-up token on any of the queues (BLPOP)."""
-        self.run(lambda client: client.blpop(list(wake_keys), timeout=round(max(seconds, 0.001), 3)))
+        try:
+            self.wire.command("BLPOP", *wake_keys, f"{max(seconds, 0.001):.3f}")
+        except (redis.RedisError, OSError) as exc:
+            raise self._failed(exc) from exc
 
     # -- what the server is ------------------------------------------------------------------
 
@@ -169,5 +191,6 @@ class Connection:
         )
 
     def close(self) -> None:
-        """Drop every pooled connection (the client reconnects if used again)."""
+        """Drop every connection (the client reconnects if used again)."""
+        self.wire.close()
         self.client.connection_pool.disconnect()

@@ -9,24 +9,29 @@ import redis
 
 from queuekit.errors import BrokerError, ConnectionLost
 
+NETWORK_ERRORS = (redis.ConnectionError, redis.TimeoutError, OSError)
 
-@contextmanager
-def translated(where: str) -> Iterator[None]:
-    """Re-raise redis-py errors as queuekit errors; ``where`` names the server (redacted).
+
+def translate(exc: BaseException, where: str) -> BrokerError:
+    """The queuekit error for a redis-py (or socket) error; ``where`` names the server, redacted.
 
     Lost or refused connections, timeouts and a server still loading its data become
     :class:`ConnectionLost` (the operation may or may not have happened); everything
     else the server refuses becomes :class:`BrokerError`.
     """
+    if isinstance(exc, redis.AuthenticationError):
+        return BrokerError(f"redis at {where} refused the credentials: {exc}; check the URL's user and password")
+    if isinstance(exc, NETWORK_ERRORS):
+        return ConnectionLost(f"lost the connection to redis at {where}: {exc}")
+    if isinstance(exc, redis.ResponseError):
+        return BrokerError(f"redis at {where} refused a queuekit command: {exc}")
+    return BrokerError(f"redis at {where} failed: {exc}")
+
+
+@contextmanager
+def translated(where: str) -> Iterator[None]:
+    """Re-raise redis-py errors inside the block as queuekit errors (see :func:`translate`)."""
     try:
         yield
-    except redis.AuthenticationError as exc:
-        raise BrokerError(
-            f"redis at {where} refused the credentials: {exc}; check the URL's user and password"
-        ) from None
-    except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
-        raise ConnectionLost(f"lost the connection to redis at {where}: {exc}") from exc
-    except redis.ResponseError as exc:
-        raise BrokerError(f"redis at {where} refused a queuekit command: {exc}") from exc
-    except redis.RedisError as exc:
-        raise BrokerError(f"redis at {where} failed: {exc}") from exc
+    except (redis.RedisError, OSError) as exc:
+        raise translate(exc, where) from exc

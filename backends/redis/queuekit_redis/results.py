@@ -2,30 +2,27 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
-
-import redis
 
 from queuekit.broker import Outcome
 from queuekit.outcomes import outcome_from_bytes, outcome_to_bytes
 from queuekit_redis.connection import Connection
 
+CHUNK = 1000
+
 
 def save(conn: Connection, outcomes: Sequence[Outcome], ttl: float) -> None:
-    """SET ... PX for each outcome, pipelined; newer replaces older."""
+    """SET ... PX for each outcome in one script call per 1,000; newer replaces older."""
     if not outcomes:
         return
     millis = max(1, math.ceil(ttl * 1000))
-    encoded = [(conn.keys.result(outcome.job_id), outcome_to_bytes(outcome)) for outcome in outcomes]
-
-    def write(client: redis.Redis) -> None:
-        pipe = client.pipeline(transaction=False)
-        for key, value in encoded:
-            pipe.set(key, value, px=millis)
-        pipe.execute()
-
-    conn.retrying(lambda: conn.run(write))
+    for start in range(0, len(outcomes), CHUNK):
+        chunk = outcomes[start : start + CHUNK]
+        keys = [conn.keys.result(outcome.job_id) for outcome in chunk]
+        args: list[object] = [millis, *(outcome_to_bytes(outcome) for outcome in chunk)]
+        conn.retrying(functools.partial(conn.script, "save_results", keys, args))
 
 
 def load(conn: Connection, job_id: str) -> Outcome | None:

@@ -17,10 +17,11 @@ if TYPE_CHECKING:
     from redis import Redis
     from redis.commands.core import Script
 
-NAMES = (
+QUEUE_SCRIPTS = (
     "enqueue", "reserve", "ack", "extend", "nack", "dead_letter", "stats", "state",
     "purge", "dead_list", "requeue_dead", "purge_dead",
-)
+)  # each takes the keys of one queue (keys.SCRIPT_KEYS), enqueue and reserve one or more
+NAMES = (*QUEUE_SCRIPTS, "save_results")  # save_results takes result keys
 
 
 def _source(name: str) -> str:
@@ -74,6 +75,11 @@ class Scripts:
     def sha(self, name: str) -> str:
         """The SHA1 digest ``EVALSHA`` uses for ``name``."""
         return str(self._scripts[name].sha)
+
+    def load(self, name: str) -> None:
+        """Load one script into the server's cache (after ``NOSCRIPT``)."""
+        script = self._scripts[name]
+        script.sha = self._client.script_load(script.script)
 
     def load_all(self) -> None:
         """Load every script into the server's cache (after ``NOSCRIPT`` in a pipeline)."""

@@ -1,0 +1,83 @@
+"""One dedicated connection per thread for single commands: the hot path.
+
+redis-py's pooled ``execute_command`` checks a connection out and back in, wraps the
+call in a retry object and records metrics: about as much client time as the round
+trip itself. A worker's fetcher and acker threads (and each producer thread) instead
+keep one connection each and write and read on it directly. A connection idle for a
+while is checked for a server-side close before use, as the pool would.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import weakref
+from typing import Any
+
+import redis
+
+from queuekit_redis.errors import NETWORK_ERRORS
+
+IDLE_CHECK = 0.25  # seconds unused after which a connection is checked before use
+
+
+# redis-py's Connection methods are untyped: held as Any.
+Connection = Any
+
+
+class _Held:
+    __slots__ = ("connection", "used")
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.used = time.monotonic()
+
+
+class Wire:
+    """Per-thread connections made by one pool; :meth:`close` disconnects them all."""
+
+    def __init__(self, pool: redis.ConnectionPool) -> None:
+        self._pool = pool
+        self._local = threading.local()
+        self._all: weakref.WeakSet[Connection] = weakref.WeakSet()  # a dead thread's goes with it
+        self._lock = threading.Lock()
+
+    def _held(self) -> _Held:
+        held: _Held | None = getattr(self._local, "held", None)
+        if held is None:
+            connection = self._pool.connection_class(**self._pool.connection_kwargs)
+            held = self._local.held = _Held(connection)
+            with self._lock:
+                self._all.add(connection)
+        return held
+
+    def command(self, *parts: Any) -> Any:
+        """Send one command and return its reply; errors are redis-py's."""
+        held = self._held()
+        connection = held.connection
+        now = time.monotonic()
+        if now - held.used > IDLE_CHECK:
+            self._check(connection)
+        held.used = now
+        try:
+            connection.send_command(*parts)
+            return connection.read_response()
+        except NETWORK_ERRORS:
+            connection.disconnect()
+            raise
+
+    @staticmethod
+    def _check(connection: Connection) -> None:
+        """Drop a connection the server closed (restart, idle timeout) before using it."""
+        try:
+            if connection.can_read():
+                connection.disconnect()  # unexpected data or EOF: start afresh
+        except NETWORK_ERRORS:
+            connection.disconnect()
+
+    def close(self) -> None:
+        """Disconnect every connection this wire made (they reconnect on next use)."""
+        with self._lock:
+            connections = list(self._all)
+        for connection in connections:
+            connection.disconnect()
