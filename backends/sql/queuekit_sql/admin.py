@@ -8,7 +8,6 @@ from typing import Any
 from queuekit.broker import DeadLetter, JobStatus, QueueStats
 from queuekit_sql import statements as S
 from queuekit_sql.base import BrokerBase, as_bytes, rows, run
-from queuekit_sql.statements import bucket, chunks
 
 
 class AdminOps(BrokerBase):
@@ -25,16 +24,17 @@ class AdminOps(BrokerBase):
 
         def work(cur: Any) -> dict[str, list[int]]:
             counts: dict[str, list[int]] = {name: [0, 0, 0, 0] for name in wanted or ()}
-            for name_chunk in chunks(wanted) if wanted else [None]:
-                where, params = "", self._params()
-                if name_chunk is not None:
-                    size = bucket(len(name_chunk))
-                    where = "WHERE queue IN (" + ", ".join(f":v{n}" for n in range(size)) + ")"
-                    self._list_params(list(name_chunk), size, params)
-                for queue, ready, delayed, leased in rows(cur, self._sql.get(S.STATS, where=where), params):
-                    counts.setdefault(queue, [0, 0, 0, 0])[:3] = [int(ready), int(delayed), int(leased)]
-                for queue, dead in rows(cur, self._sql.get(S.DEAD_COUNTS, where=where), params):
-                    counts.setdefault(queue, [0, 0, 0, 0])[3] = int(dead)
+            params = self._params()
+            if wanted is None:
+                live = rows(cur, self._sql.get(S.STATS, names="IS NOT NULL"), params)
+                dead = rows(cur, self._sql.get(S.DEAD_COUNTS, names="IS NOT NULL"), params)
+            else:
+                live = self._listed(cur, S.STATS, "names", wanted, params)
+                dead = self._listed(cur, S.DEAD_COUNTS, "names", wanted, params)
+            for queue, ready, delayed, leased in live:
+                counts.setdefault(queue, [0, 0, 0, 0])[:3] = [int(ready), int(delayed), int(leased)]
+            for queue, count in dead:
+                counts.setdefault(queue, [0, 0, 0, 0])[3] = int(count)
             return counts
 
         counts = self._db.read(work, what="stats")
@@ -67,15 +67,10 @@ class AdminOps(BrokerBase):
         return moved
 
     def _requeue(self, cur: Any, queue: str, wanted: list[str] | None) -> int:
-        letters: list[Any] = []
-        for chunk in chunks(wanted) if wanted else [None]:
-            params: dict[str, Any] = {"queue": queue}
-            only = ""
-            if chunk is not None:
-                size = bucket(len(chunk))
-                only = " AND id IN (" + ", ".join(f":v{n}" for n in range(size)) + ")"
-                self._list_params(list(chunk), size, params)
-            letters.extend(rows(cur, self._sql.get(S.DEAD_TAKE, only=only), params))
+        if wanted is None:
+            letters = rows(cur, self._sql.get(S.DEAD_TAKE), {"queue": queue})
+        else:
+            letters = self._listed(cur, S.DEAD_TAKE_IDS, "ids", wanted, {"queue": queue})
         if not letters:
             return 0
         insert = self._sql.get(S.REQUEUE)
@@ -83,12 +78,8 @@ class AdminOps(BrokerBase):
         cur.executemany(insert.sql, [
             insert.args({"id": r[1], "queue": r[2], "priority": r[3], "body": r[4], **now}) for r in letters
         ])
-        for group in chunks(letters):
-            size = bucket(len(group))
-            forget = self._sql.with_list(S.RESULTS_FORGET, "ids", size)
-            run(cur, forget, self._list_params([r[1] for r in group], size, {}))
-            delete = self._sql.with_list(S.DEAD_DELETE, "pks", size)
-            run(cur, delete, self._list_params([r[0] for r in group], size, {}))
+        self._listed(cur, S.RESULTS_FORGET, "ids", [r[1] for r in letters], {})
+        self._listed(cur, S.DEAD_DELETE, "pks", [r[0] for r in letters], {})
         self._notify_queues(cur, {queue})
         return len(letters)
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from queuekit.broker import Delivery
 from queuekit_sql.database import Database
-from queuekit_sql.statements import Compiled, Statements, padded
+from queuekit_sql.statements import Compiled, Statements, chunks
 
 Clock = Callable[[], float]
 MAX_NAME = 255  # characters in a queue name or job id (the column width on MySQL)
@@ -29,20 +29,25 @@ class BrokerBase:
             values["now"] = self._clock()
         return values
 
-    def _pair_params(self, deliveries: list[Delivery], size: int, **values: Any) -> dict[str, Any]:
-        """``:i0/:r0``... for (id, receipt) pairs, padded to ``size``."""
-        params = self._params(**values)
-        for n, delivery in enumerate(padded(deliveries, size)):
-            params[f"i{n}"] = delivery.id
-            params[f"r{n}"] = delivery.receipt
-        return params
+    def _listed(
+        self, cur: Any, template: str, placeholder: str, values: list[Any], params: Mapping[str, Any]
+    ) -> list[Any]:
+        """Run ``template`` once per 256 of ``values`` (bound to ``{placeholder}``); all rows fetched."""
+        found: list[Any] = []
+        for chunk in chunks(values):
+            statement, merged = self._sql.listed(template, placeholder, chunk, params)
+            cur.execute(statement.sql, statement.args(merged))
+            if cur.description:
+                found.extend(cur.fetchall())
+        return found
 
-    @staticmethod
-    def _list_params(values: list[Any], size: int, params: dict[str, Any]) -> dict[str, Any]:
-        """``:v0``... for an IN list, padded to ``size``."""
-        for n, value in enumerate(padded(values, size)):
-            params[f"v{n}"] = value
-        return params
+
+def by_receipt(deliveries: list[Delivery]) -> dict[str, list[str]]:
+    """Job ids grouped by receipt (one receipt per reserve call), in order."""
+    groups: dict[str, list[str]] = {}
+    for delivery in deliveries:
+        groups.setdefault(delivery.receipt, []).append(delivery.id)
+    return groups
 
 
 def run(cur: Any, statement: Compiled, params: Mapping[str, Any]) -> Any:

@@ -21,13 +21,13 @@ from queuekit.broker import Capabilities, Delivery, Durability, Envelope
 from queuekit.errors import MessageTooLarge, UnknownQueue
 from queuekit_sql import statements as S
 from queuekit_sql.admin import AdminOps
-from queuekit_sql.base import INT64, MAX_NAME, digest_key, rows, run, wall_clock
+from queuekit_sql.base import INT64, MAX_NAME, by_receipt, digest_key, rows, run, wall_clock
 from queuekit_sql.database import Database
 from queuekit_sql.dialects import check_server
 from queuekit_sql.options import Settings, parse
 from queuekit_sql.results import ResultOps
 from queuekit_sql.schema import Migrator
-from queuekit_sql.statements import Names, Statements, bucket, chunks
+from queuekit_sql.statements import Names, Statements
 from queuekit_sql.transactional import CursorRunner, enqueue_in, insert_jobs
 from queuekit_sql.wakeup import Listener, Waker
 
@@ -174,10 +174,7 @@ class SQLBroker(AdminOps, ResultOps):
 
     def _pick_and_lease(self, cur: Any, queue_count: int, params: dict[str, Any]) -> list[Any]:
         picked = rows(cur, self._sql.pick(queue_count), params)
-        for chunk in chunks([r[0] for r in picked]):
-            size = bucket(len(chunk))
-            lease = self._sql.with_list(S.LEASE_PICKED, "pks", size)
-            run(cur, lease, self._list_params(list(chunk), size, dict(params)))
+        self._listed(cur, S.LEASE_PICKED, "pks", [r[0] for r in picked], params)
         # pk, id, queue, body, attempts, priority, eff -> id, queue, body, attempts, priority, due, pk
         return [(r[1], r[2], r[3], r[4] + 1, r[5], r[6], r[0]) for r in picked]
 
@@ -187,12 +184,14 @@ class SQLBroker(AdminOps, ResultOps):
         if not items:
             return
 
-        def work(cur: Any) -> None:
-            for chunk in chunks(items):
-                size = bucket(len(chunk))
-                run(cur, self._sql.with_pairs(S.ACK, size), self._pair_params(list(chunk), size))
+        groups = by_receipt(items)
+        params = self._params()
 
-        self._db.write(work, single=len(items) <= S.SIZES[-1], what="ack")
+        def work(cur: Any) -> None:
+            for receipt, ids in groups.items():
+                self._listed(cur, S.ACK, "ids", ids, {**params, "receipt": receipt})
+
+        self._db.write(work, single=len(groups) == 1 and len(items) <= S.SIZES[-1], what="ack")
 
     def nack(self, delivery: Delivery, *, delay: float = 0.0, count_attempt: bool = True) -> None:
         """Return a leased job, ready now (at the back of its priority) or after ``delay`` s."""
@@ -225,13 +224,15 @@ class SQLBroker(AdminOps, ResultOps):
         if not items:
             return set()
 
+        groups = by_receipt(items)
+        params = self._params(lease=float(lease))
+
         def work(cur: Any) -> set[tuple[str, str]]:
             held: set[tuple[str, str]] = set()
-            for chunk in chunks(items):
-                size = bucket(len(chunk))
-                params = self._pair_params(list(chunk), size, lease=float(lease))
-                run(cur, self._sql.with_pairs(S.EXTEND, size), params)
-                held.update((r[0], r[1]) for r in rows(cur, self._sql.with_pairs(S.STILL_HELD, size), params))
+            for receipt, ids in groups.items():
+                mine = {**params, "receipt": receipt}
+                self._listed(cur, S.EXTEND, "ids", ids, mine)
+                held.update((r[0], r[1]) for r in self._listed(cur, S.STILL_HELD, "ids", ids, mine))
             return held
 
         held: set[tuple[str, str]] = self._db.write(work, what="extend")

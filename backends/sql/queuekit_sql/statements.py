@@ -30,7 +30,7 @@ VALUES (:id, :queue, :priority, :state, {now} + :delay, CASE WHEN :delay > 0 THE
 # PostgreSQL, one job: insert and wake listeners in one statement (one round trip).
 INSERT_NOTIFY = "WITH ins AS (" + INSERT_JOB + " RETURNING queue) SELECT pg_notify(:channel, queue) FROM ins"
 
-KEY_HOLDERS = "SELECT dedup_key, id FROM {jobs} WHERE dedup_key IN ({keys})"
+KEY_HOLDERS = "SELECT dedup_key, id FROM {jobs} WHERE dedup_key {keys}"
 
 # One arm per queue and kind: the ready jobs of the queue in order, and the delayed
 # jobs or lapsed leases that have fallen due. "eff" is when the job became ready.
@@ -55,9 +55,10 @@ RETURNING """ + JOB_COLUMNS
 LEASE_PICKED = """
 UPDATE {jobs} SET due = CASE WHEN state = 'ready' THEN due ELSE wake_at END,
     state = 'leased', wake_at = {now} + :lease, attempts = attempts + 1, receipt = :receipt
-WHERE pk IN ({pks})"""
+WHERE pk {pks}"""
 
-HELD = "state = 'leased' AND wake_at > {now} AND ({pairs})"
+# One receipt per reserve call: a batch of acks is one statement per receipt.
+HELD = "receipt = :receipt AND state = 'leased' AND wake_at > {now} AND id {ids}"
 ACK = "DELETE FROM {jobs} WHERE " + HELD
 EXTEND = "UPDATE {jobs} SET wake_at = {now} + :lease WHERE " + HELD
 STILL_HELD = "SELECT id, receipt FROM {jobs} WHERE " + HELD
@@ -83,18 +84,19 @@ SELECT queue,
   SUM(CASE WHEN state = 'ready' OR wake_at <= {now} THEN 1 ELSE 0 END),
   SUM(CASE WHEN state = 'delayed' AND wake_at > {now} THEN 1 ELSE 0 END),
   SUM(CASE WHEN state = 'leased' AND wake_at > {now} THEN 1 ELSE 0 END)
-FROM {jobs} {where} GROUP BY queue"""
-DEAD_COUNTS = "SELECT queue, COUNT(*) FROM {dead} {where} GROUP BY queue"
+FROM {jobs} WHERE queue {names} GROUP BY queue"""
+DEAD_COUNTS = "SELECT queue, COUNT(*) FROM {dead} WHERE queue {names} GROUP BY queue"
 PURGE = "DELETE FROM {jobs} WHERE queue = :queue AND (state <> 'leased' OR wake_at <= {now})"
 DEAD_LIST = """
 SELECT id, queue, body, reason, attempts, dead_at FROM {dead} WHERE queue = :queue ORDER BY pk LIMIT :limit"""
-DEAD_TAKE = "SELECT pk, id, queue, priority, body FROM {dead} WHERE queue = :queue{only}{lock_rows}"
-DEAD_DELETE = "DELETE FROM {dead} WHERE pk IN ({pks})"
+DEAD_TAKE = "SELECT pk, id, queue, priority, body FROM {dead} WHERE queue = :queue{lock_rows}"
+DEAD_TAKE_IDS = "SELECT pk, id, queue, priority, body FROM {dead} WHERE queue = :queue AND id {ids}{lock_rows}"
+DEAD_DELETE = "DELETE FROM {dead} WHERE pk {pks}"
 REQUEUE = """
 INSERT INTO {jobs} (id, queue, priority, state, due, wake_at, attempts, dedup_key, body, enqueued_at)
 VALUES (:id, :queue, :priority, 'ready', {now}, NULL, 0, NULL, :body, {now})
 {ignore_duplicate}"""
-RESULTS_FORGET = "DELETE FROM {results} WHERE job_id IN ({ids})"
+RESULTS_FORGET = "DELETE FROM {results} WHERE job_id {ids}"
 PURGE_DEAD = "DELETE FROM {dead} WHERE queue = :queue"
 JOB_STATE = "SELECT state, CASE WHEN wake_at > {now} THEN 1 ELSE 0 END FROM {jobs} WHERE id = :id"
 IS_DEAD = "SELECT 1 FROM {dead} WHERE id = :id"
@@ -225,11 +227,20 @@ class Statements:
         candidates = self.candidates(queue_count, "pk, id, queue, body, attempts, priority")
         return self.get(candidates.replace("{", "{{").replace("}", "}}"))
 
-    def with_pairs(self, template: str, size: int) -> Compiled:
-        """A statement over ``size`` (id, receipt) pairs, as ``:i0``/``:r0``..."""
-        pairs = " OR ".join(f"(id = :i{n} AND receipt = :r{n})" for n in range(size))
-        return self.get(template, pairs=pairs)
+    def listed(
+        self, template: str, placeholder: str, values: Sequence[Any], params: Mapping[str, Any]
+    ) -> tuple[Compiled, dict[str, Any]]:
+        """``template`` with ``{placeholder}`` matching any of ``values`` (at most 256 of them).
 
-    def with_list(self, template: str, placeholder: str, size: int) -> Compiled:
-        """A statement with an IN list of ``size`` parameters ``:v0``..."""
-        return self.get(template, **{placeholder: ", ".join(f":v{n}" for n in range(size))})
+        PostgreSQL takes one array (``= ANY(:vals)``): one short statement whatever the
+        count. Elsewhere an ``IN`` list of a cached size, padded by repeating a value.
+        """
+        merged = dict(params)
+        if self.dialect.family == "postgresql":
+            merged["vals"] = list(values)
+            return self.get(template, **{placeholder: "= ANY(:vals)"}), merged
+        size = bucket(len(values))
+        for n, value in enumerate(padded(values, size)):
+            merged[f"v{n}"] = value
+        listed = "IN (" + ", ".join(f":v{n}" for n in range(size)) + ")"
+        return self.get(template, **{placeholder: listed}), merged

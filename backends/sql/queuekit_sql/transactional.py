@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError
 
 from queuekit.errors import CapabilityError
 from queuekit_sql import statements as S
-from queuekit_sql.statements import Statements, bucket, chunks, padded
+from queuekit_sql.statements import Statements, chunks
 
 if TYPE_CHECKING:
     from queuekit_sql.broker import SQLBroker
@@ -29,8 +29,12 @@ _FAMILIES = {"sqlite": "sqlite", "postgresql": "postgresql", "mysql": "mysql", "
 class Runner(Protocol):
     """Runs statement templates somewhere: a pooled cursor or a caller's connection."""
 
-    def rows(self, template: str, params: Mapping[str, Any], **extra: str) -> list[Any]:
+    def rows(self, template: str, params: Mapping[str, Any]) -> list[Any]:
         """Execute and fetch all rows."""
+        ...
+
+    def rows_in(self, template: str, placeholder: str, values: Sequence[Any], params: Mapping[str, Any]) -> list[Any]:
+        """Execute with ``{placeholder}`` matching any of ``values``; fetch all rows."""
         ...
 
     def many(self, template: str, params: Sequence[Mapping[str, Any]]) -> None:
@@ -45,9 +49,14 @@ class CursorRunner:
         self.cur = cur
         self.sql = sql
 
-    def rows(self, template: str, params: Mapping[str, Any], **extra: str) -> list[Any]:
-        statement = self.sql.get(template, **extra)
+    def rows(self, template: str, params: Mapping[str, Any]) -> list[Any]:
+        statement = self.sql.get(template)
         self.cur.execute(statement.sql, statement.args(params))
+        return list(self.cur.fetchall()) if self.cur.description else []
+
+    def rows_in(self, template: str, placeholder: str, values: Sequence[Any], params: Mapping[str, Any]) -> list[Any]:
+        statement, merged = self.sql.listed(template, placeholder, values, params)
+        self.cur.execute(statement.sql, statement.args(merged))
         return list(self.cur.fetchall()) if self.cur.description else []
 
     def many(self, template: str, params: Sequence[Mapping[str, Any]]) -> None:
@@ -65,8 +74,14 @@ class ConnectionRunner:
         self.connection = connection
         self.sql = sql
 
-    def rows(self, template: str, params: Mapping[str, Any], **extra: str) -> list[Any]:
-        result = self.connection.execute(sqlalchemy.text(self.sql.render(template, **extra)), dict(params))
+    def rows(self, template: str, params: Mapping[str, Any]) -> list[Any]:
+        result = self.connection.execute(sqlalchemy.text(self.sql.render(template)), dict(params))
+        return list(result.fetchall()) if result.returns_rows else []
+
+    def rows_in(self, template: str, placeholder: str, values: Sequence[Any], params: Mapping[str, Any]) -> list[Any]:
+        statement = sqlalchemy.text(self.sql.render(template, **{placeholder: "IN :vals"}))
+        statement = statement.bindparams(sqlalchemy.bindparam("vals", expanding=True))
+        result = self.connection.execute(statement, {**params, "vals": list(values)})
         return list(result.fetchall()) if result.returns_rows else []
 
     def many(self, template: str, params: Sequence[Mapping[str, Any]]) -> None:
@@ -80,10 +95,7 @@ def insert_jobs(runner: Runner, sql: Statements, batch: list[dict[str, Any]], no
     keys = [item["dedup_key"] for item in batch if item["dedup_key"]]
     holders: dict[str, str] = {}
     for chunk in chunks(keys):
-        size = bucket(len(chunk))
-        values = {f"v{n}": key for n, key in enumerate(padded(list(chunk), size))}
-        listed = ", ".join(f":v{n}" for n in range(size))
-        holders.update((key, job_id) for key, job_id in runner.rows(S.KEY_HOLDERS, values, keys=listed))
+        holders.update((key, job_id) for key, job_id in runner.rows_in(S.KEY_HOLDERS, "keys", chunk, {}))
     if notify:
         for queue in sorted({item["queue"] for item in batch}):
             runner.rows(S.NOTIFY, {"channel": sql.names.channel, "queue": queue})

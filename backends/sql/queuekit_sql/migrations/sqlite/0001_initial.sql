@@ -12,10 +12,13 @@ CREATE TABLE IF NOT EXISTS {jobs} (
     wake_at     REAL,                  -- NULL when ready; delayed: when it becomes ready; leased: lease end
     attempts    INTEGER NOT NULL,      -- reservations so far
     receipt     TEXT,                  -- fences the current lease: a stale ack matches nothing
-    dedup_key   TEXT UNIQUE,           -- SHA-256 of the dedup key, held while queued or running
+    dedup_key   TEXT,                  -- SHA-256 of the dedup key, held while queued or running
     body        BLOB NOT NULL,
     enqueued_at REAL NOT NULL
 );
+
+-- Only keyed jobs are in this index: most rows have no key.
+CREATE UNIQUE INDEX IF NOT EXISTS {ix_jobs_key} ON {jobs} (dedup_key) WHERE dedup_key IS NOT NULL;
 
 -- Reserve reads the next ready jobs of a queue in order, straight off this index.
 CREATE INDEX IF NOT EXISTS {ix_jobs_ready} ON {jobs} (queue, priority DESC, due, pk) WHERE state = 'ready';
