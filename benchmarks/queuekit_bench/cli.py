@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import logging
 import secrets
 import shutil
 import signal
@@ -103,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
     if args.against:
         return _compare_files(args.compare, args.against)
     progress = Progress(quiet=args.quiet)
+    logging.getLogger("queuekit").setLevel(logging.WARNING)  # in-process workers would log every start/stop
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="qkbench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     run_id = secrets.token_hex(3)
