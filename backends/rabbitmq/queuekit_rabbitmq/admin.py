@@ -7,6 +7,7 @@ copies to the work queue first and acks the dead letters only after that.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -92,10 +93,22 @@ def _rabbit_reason(headers: dict[str, Any]) -> str:
     return "unknown"
 
 
+def _returned(link: Link, timeout: float, name: str, expected: int) -> None:
+    """Wait until messages given back by a closed channel are counted again.
+
+    Classic queues count them at once; a quorum queue applies the return through its Raft
+    log, so for a moment its count can lag behind.
+    """
+    deadline = time.monotonic() + min(timeout, 5.0)
+    while (_count(link, timeout, name) or 0) < expected and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 def dead_letters(link: Link, timeout: float, queue: str, limit: int) -> list[DeadLetter]:
     """The oldest ``limit`` dead letters of ``queue``; they stay where they are."""
     letters: list[DeadLetter] = []
-    if _count(link, timeout, dead_queue(queue)) is None:
+    before = _count(link, timeout, dead_queue(queue))
+    if before is None:
         return letters
     with TempChannel(link, timeout) as chan:
         take = chan.get()
@@ -105,6 +118,7 @@ def dead_letters(link: Link, timeout: float, queue: str, limit: int) -> list[Dea
                 break
             _method, properties, body = found
             letters.append(_letter(queue, properties, body))
+    _returned(link, timeout, dead_queue(queue), before)
     return letters
 
 
@@ -113,7 +127,8 @@ def requeue_dead(
 ) -> int:
     """Move dead letters (all, or those ids) back to the work queue with no attempts spent."""
     wanted = None if ids is None else set(ids)
-    if _count(link, timeout, dead_queue(queue)) is None:
+    before = _count(link, timeout, dead_queue(queue))
+    if before is None:
         return 0
     topology.ensure_queue(queue)
     with TempChannel(link, timeout) as chan:
@@ -129,6 +144,7 @@ def requeue_dead(
         publisher.publish(copies)
         if tags:
             chan.ack(tags)
+    _returned(link, timeout, dead_queue(queue), before - len(tags))
     return len(tags)
 
 
