@@ -22,5 +22,10 @@ from queuekit.testing.capabilities import SKIP_PREFIX, requires  # noqa: E402
 from queuekit.testing.clock import Clock, FakeClock  # noqa: E402
 from queuekit.testing.contract import BrokerContract  # noqa: E402
 from queuekit.testing.harness import HOLD, BrokerOpener, Harness  # noqa: E402
+from queuekit.testing.machine import BrokerMachine, default_settings, make_state_machine_test  # noqa: E402
+from queuekit.testing.model import QueueModel  # noqa: E402
 
-__all__ = ["HOLD", "SKIP_PREFIX", "BrokerContract", "BrokerOpener", "Clock", "FakeClock", "Harness", "requires"]
+__all__ = [
+    "HOLD", "SKIP_PREFIX", "BrokerContract", "BrokerMachine", "BrokerOpener", "Clock", "FakeClock", "Harness",
+    "QueueModel", "default_settings", "make_state_machine_test", "requires",
+]

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 from queuekit.backends.memory import MemoryBroker
-from queuekit.testing import BrokerContract, Clock
+from queuekit.testing import BrokerContract, Clock, default_settings, make_state_machine_test
 
 
 class TestMemoryBroker(BrokerContract):
@@ -25,3 +25,13 @@ class TestMemoryBrokerRealClock(BrokerContract):
 
     def open_broker(self, clock: Clock | None, workdir: Path) -> MemoryBroker:
         return MemoryBroker()
+
+
+def _open_memory(clock: Clock | None, workdir: Path) -> MemoryBroker:
+    return MemoryBroker(clock=clock or time.time)
+
+
+TestMemoryMachine = make_state_machine_test(_open_memory, injects_clock=True, name="MemoryMachine")
+TestMemoryMachineRealClock = make_state_machine_test(
+    _open_memory, name="MemoryMachineRealClock", settings=default_settings(max_examples=25)
+)
