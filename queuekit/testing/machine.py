@@ -48,6 +48,7 @@ class BrokerMachine(RuleBasedStateMachine):
     opener: ClassVar[BrokerOpener]
     injects_clock: ClassVar[bool] = False
     strict_counts: ClassVar[bool] = True
+    reopens: ClassVar[bool] = False
 
     def __init__(self) -> None:
         super().__init__()
@@ -209,6 +210,13 @@ class BrokerMachine(RuleBasedStateMachine):
         expected = self.model.requeue_dead(name, ids)
         assert self.broker.requeue_dead(name, ids) == expected, "requeue_dead moved another count"
 
+    @precondition(lambda self: self.reopens)
+    @rule()
+    def reopen_broker(self) -> None:
+        """Close the broker and open it again: everything, held leases included, must survive."""
+        self.broker.close()
+        self.broker = type(self).opener(self.clock, self.workdir)
+
     @rule(queue=st.integers(0, QUEUES - 1))
     def purge(self, queue: int) -> None:
         name = self.queues[queue]
@@ -262,6 +270,7 @@ def make_state_machine_test(
     *,
     injects_clock: bool = False,
     strict_counts: bool = True,
+    reopen: bool = False,
     settings: hypothesis.settings | None = None,
     name: str = "BrokerMachine",
 ) -> type[unittest.TestCase]:
@@ -270,10 +279,14 @@ def make_state_machine_test(
     ``opener(clock, workdir)`` opens a fresh, isolated broker; ``clock`` is a
     :class:`FakeClock` when ``injects_clock`` and None otherwise. ``strict_counts``: a
     reserve must return ``min(limit, ready)`` jobs (turn off for brokers that may
-    legitimately return fewer). ``settings`` overrides :func:`default_settings`.
+    legitimately return fewer). ``reopen``: add a rule that closes the broker and opens it
+    again on the same ``workdir`` and clock, after which the model must still hold (for
+    brokers whose state, leases included, lives outside the client object).
+    ``settings`` overrides :func:`default_settings`.
     """
     attributes: dict[str, Any] = {
-        "opener": staticmethod(opener), "injects_clock": injects_clock, "strict_counts": strict_counts,
+        "opener": staticmethod(opener), "injects_clock": injects_clock,
+        "strict_counts": strict_counts, "reopens": reopen,
     }
     machine: type[BrokerMachine] = type(name, (BrokerMachine,), attributes)
     case: type[unittest.TestCase] = machine.TestCase

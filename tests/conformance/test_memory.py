@@ -35,3 +35,14 @@ TestMemoryMachine = make_state_machine_test(_open_memory, injects_clock=True, na
 TestMemoryMachineRealClock = make_state_machine_test(
     _open_memory, name="MemoryMachineRealClock", settings=default_settings(max_examples=25)
 )
+
+
+def _open_named(clock: Clock | None, workdir: Path) -> MemoryBroker:
+    """``memory://name`` is shared in the process, so closing and reopening keeps its jobs."""
+    return MemoryBroker.from_url(f"memory://conformance-{workdir.name}", clock=clock or time.time)
+
+
+TestMemoryMachineReopened = make_state_machine_test(
+    _open_named, injects_clock=True, reopen=True, name="MemoryMachineReopened",
+    settings=default_settings(max_examples=25),
+)
