@@ -115,41 +115,50 @@ def raw_consume_ack(url: str, queue: str, count: int, prefetch: int = 100) -> fl
     return rate
 
 
-def queuekit_figures(
-    url: str, queue: str, jobs: int, singles: int, concurrency: int, prefetch: int
-) -> dict[str, float]:
-    """Batch enqueue, single enqueue and drain through queuekit's public API."""
-    app = queuekit.App(url, default_queue=queue)
-    done = [0]
-    finished = threading.Event()
-    lock = threading.Lock()
+class Ours:
+    """queuekit's side of each figure, through the public API, on one app."""
 
-    @app.task(name="bench.noop", store_result=False)
-    def noop(i: int) -> None:
-        with lock:
-            done[0] += 1
-            if done[0] >= jobs + singles:
-                finished.set()
+    def __init__(self, url: str, queue: str, concurrency: int, prefetch: int) -> None:
+        self.app = queuekit.App(url, default_queue=queue)
+        self.concurrency, self.prefetch = concurrency, prefetch
+        self.done = 0
+        self.target = 0
+        self.finished = threading.Event()
+        self.lock = threading.Lock()
 
-    noop.delay(-1)  # declare the queue and open the connection outside the timings
-    done[0] -= 1
-    start = time.perf_counter()
-    for i in range(singles):
-        noop.delay(i)
-    single = singles / (time.perf_counter() - start)
-    start = time.perf_counter()
-    app.enqueue_many(noop.message(i) for i in range(jobs))
-    batch = jobs / (time.perf_counter() - start)
-    worker = app.worker(concurrency=concurrency, prefetch=prefetch)
-    start = time.perf_counter()
-    worker.start()
-    finished.wait(600)
-    drain = (jobs + singles) / (time.perf_counter() - start)
-    worker.stop()
-    worker.join(30)
-    latency = latency_p50(app, queue)
-    app.close()
-    return {"single_enqueue": single, "batch_enqueue": batch, "drain": drain, **latency}
+        @self.app.task(name="bench.noop", store_result=False)
+        def noop(i: int) -> None:
+            with self.lock:
+                self.done += 1
+                if self.done >= self.target:
+                    self.finished.set()
+
+        self.noop = noop
+        noop.delay(-1)  # declare the queue and open the connections outside the timings
+        self.drain(1)
+
+    def single(self, count: int) -> float:
+        start = time.perf_counter()
+        for i in range(count):
+            self.noop.delay(i)
+        return count / (time.perf_counter() - start)
+
+    def batch(self, count: int) -> float:
+        start = time.perf_counter()
+        self.app.enqueue_many(self.noop.message(i) for i in range(count))
+        return count / (time.perf_counter() - start)
+
+    def drain(self, count: int) -> float:
+        self.done, self.target = 0, count
+        self.finished.clear()
+        worker = self.app.worker(concurrency=self.concurrency, prefetch=self.prefetch)
+        start = time.perf_counter()
+        worker.start()
+        self.finished.wait(600)
+        rate = count / (time.perf_counter() - start)
+        worker.stop()
+        worker.join(30)
+        return rate
 
 
 def latency_p50(app: queuekit.App, queue: str, rate: float = 200.0, count: int = 1000) -> dict[str, float]:
@@ -191,33 +200,49 @@ def cleanup(url: str, queues: list[str]) -> None:
 
 
 def main() -> None:
-    """Run every figure and print them as JSON."""
+    """Run the figures in interleaved rounds (raw, then queuekit) and print medians as JSON."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--url", default="amqp://guest:guest@127.0.0.1:5672/%2F")
     parser.add_argument("--jobs", type=int, default=20000)
-    parser.add_argument("--singles", type=int, default=2000)
+    parser.add_argument("--singles", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument("--prefetch", type=int, default=98)
     args = parser.parse_args()
     tag = uuid.uuid4().hex[:8]
     raw_q, qk_q = f"qkbench-raw-{tag}", f"qkbench-qk-{tag}"
+    rows: dict[str, list[float]] = {}
+
+    def note(name: str, value: float) -> None:
+        rows.setdefault(name, []).append(value)
+
     try:
-        raw = {
-            "single_confirmed": raw_confirmed_single(args.url, raw_q, args.singles),
-            "batch_confirmed": raw_batch_confirmed(args.url, raw_q, args.jobs),
-            "unconfirmed": raw_unconfirmed(args.url, raw_q, args.jobs),
-        }
-        raw["consume_ack_prefetch100"] = raw_consume_ack(args.url, raw_q, 2 * args.jobs + args.singles)
-        ours = queuekit_figures(args.url, qk_q, args.jobs, args.singles, args.concurrency, args.prefetch)
+        ours = Ours(args.url, qk_q, args.concurrency, args.prefetch)
+        for _ in range(args.rounds):
+            note("raw single_confirmed", raw_confirmed_single(args.url, raw_q, args.singles))
+            note("queuekit single_enqueue", ours.single(args.singles))
+            note("raw batch_confirmed", raw_batch_confirmed(args.url, raw_q, args.jobs))
+            note("queuekit batch_enqueue", ours.batch(args.jobs))
+            note("raw consume_ack_prefetch100", raw_consume_ack(args.url, raw_q, args.jobs + args.singles))
+            note("queuekit drain", ours.drain(args.jobs + args.singles))
+        note("raw unconfirmed", raw_unconfirmed(args.url, raw_q, args.jobs))
+        raw_consume_ack(args.url, raw_q, args.jobs)
+        latency = latency_p50(ours.app, qk_q)
+        ours.app.close()
     finally:
         cleanup(args.url, [raw_q, qk_q])
-    ratios = {
-        "drain_vs_raw_consume_ack": ours["drain"] / raw["consume_ack_prefetch100"],
-        "single_enqueue_vs_raw_confirmed": ours["single_enqueue"] / raw["single_confirmed"],
-        "batch_enqueue_vs_raw_batch_confirmed": ours["batch_enqueue"] / raw["batch_confirmed"],
-        "batch_enqueue_vs_raw_unconfirmed": ours["batch_enqueue"] / raw["unconfirmed"],
+    pairs = {
+        "drain_vs_raw_consume_ack": ("queuekit drain", "raw consume_ack_prefetch100"),
+        "single_enqueue_vs_raw_confirmed": ("queuekit single_enqueue", "raw single_confirmed"),
+        "batch_enqueue_vs_raw_batch_confirmed": ("queuekit batch_enqueue", "raw batch_confirmed"),
     }
-    print(json.dumps({"raw_pika": raw, "queuekit": ours, "ratios": ratios}, indent=2))
+    ratios = {
+        name: statistics.median(a / b for a, b in zip(rows[ours_key], rows[raw_key], strict=True))
+        for name, (ours_key, raw_key) in pairs.items()
+    }
+    medians = {name: round(statistics.median(values)) for name, values in rows.items()}
+    report = {"median_rates_per_s": medians, "median_ratios_per_round": ratios, **latency}
+    print(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":
