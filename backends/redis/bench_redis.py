@@ -39,71 +39,88 @@ def rate(count: int, fn: Callable[[], None]) -> float:
     return count / (time.perf_counter() - start)
 
 
-def raw_rates(url: str, singles: int, piped: int) -> dict[str, float]:
-    """Raw redis-py: LPUSH one round trip at a time, and pipelined 1,000 at a time."""
-    client = redis.Redis.from_url(url)
-    key = f"bench-raw-{uuid.uuid4().hex}"
+class Rates:
+    """The enqueue measurements, taken in interleaved rounds so that load on a shared
+    machine hits queuekit and raw redis-py alike; each figure is the median round."""
 
-    def single() -> None:
-        for _ in range(singles):
-            client.lpush(key, BODY)
+    def __init__(self, url: str) -> None:
+        self.client = redis.Redis.from_url(url)
+        self.raw_key = f"bench-raw-{uuid.uuid4().hex}"
+        self.broker = RedisBroker(url)
+        self.app = App(url)
+        self.queue = f"bench-{uuid.uuid4().hex[:8]}"
+        task = self.app.task(queue=self.queue, name="bench.noop")(_noop)
+        self.task = task
+        self.samples: dict[str, list[float]] = {}
 
-    def pipelined() -> None:
-        pipe = client.pipeline(transaction=False)
-        for index in range(piped):
-            pipe.lpush(key, BODY)
-            if index % 1000 == 999:
-                pipe.execute()
-        pipe.execute()
+    def _add(self, name: str, count: int, fn: Callable[[], None]) -> None:
+        self.samples.setdefault(name, []).append(rate(count, fn))
 
-    try:
-        return {"raw_single_lpush": rate(singles, single), "raw_pipelined_lpush": rate(piped, pipelined)}
-    finally:
-        client.delete(key)
-        client.close()
+    def round(self, singles: int, batched: int) -> None:
+        """One round of every enqueue measurement."""
+        envs = [Envelope(uuid.uuid4().hex, self.queue, BODY) for _ in range(singles + batched)]
+        pipe = self.client.pipeline(transaction=False)
+
+        def raw_single() -> None:
+            for _ in range(singles):
+                self.client.lpush(self.raw_key, BODY)
+
+        def raw_pipelined() -> None:
+            for index in range(batched):
+                pipe.lpush(self.raw_key, BODY)
+                if index % 1000 == 999:
+                    pipe.execute()
+            pipe.execute()
+
+        def broker_single() -> None:
+            for env in envs[:singles]:
+                self.broker.enqueue([env])
+
+        def broker_batch() -> None:
+            for start in range(singles, len(envs), 1000):
+                self.broker.enqueue(envs[start : start + 1000])
+
+        def app_single() -> None:
+            for i in range(singles):
+                self.task.delay(i)
+
+        def app_batch() -> None:
+            for start in range(0, batched, 1000):
+                self.app.enqueue_many([self.task.message(i) for i in range(start, start + 1000)])
+
+        self._add("raw_single_lpush", singles, raw_single)
+        self._add("broker_single_enqueue", singles, broker_single)
+        self._add("app_single_delay", singles, app_single)
+        self._add("raw_pipelined_lpush", batched, raw_pipelined)
+        self._add("broker_batch_enqueue", batched, broker_batch)
+        self._add("app_enqueue_many", batched, app_batch)
+        self.client.delete(self.raw_key)
+        self.broker.purge(self.queue)
+
+    def figures(self) -> dict[str, float]:
+        """The median of every measurement."""
+        return {name: statistics.median(values) for name, values in self.samples.items()}
+
+    def close(self) -> None:
+        """Release connections."""
+        self.client.close()
+        self.broker.close()
+        self.app.close()
 
 
-def broker_rates(url: str, singles: int, batched: int) -> dict[str, float]:
-    """RedisBroker.enqueue with pre-encoded envelopes: one at a time and 1,000 at a time."""
-    broker = RedisBroker(url)
-    queue = f"bench-{uuid.uuid4().hex[:8]}"
-    envs = [Envelope(uuid.uuid4().hex, queue, BODY) for _ in range(singles + batched)]
-
-    def single() -> None:
-        for env in envs[:singles]:
-            broker.enqueue([env])
-
-    def batch() -> None:
-        rest = envs[singles:]
-        for start in range(0, len(rest), 1000):
-            broker.enqueue(rest[start : start + 1000])
-
-    try:
-        return {"broker_single_enqueue": rate(singles, single), "broker_batch_enqueue": rate(batched, batch)}
-    finally:
-        broker.purge(queue)
-        broker.close()
+def _noop(i: int) -> None:
+    return None
 
 
-def app_rates(url: str, singles: int, batched: int, drained: int) -> dict[str, float]:
-    """Through the App: task.delay, app.enqueue_many, and one worker draining no-op jobs."""
+def drain(url: str, count: int) -> dict[str, float]:
+    """One worker at default settings (burst mode) running ``count`` no-op jobs."""
     app = App(url)
     queue = f"bench-{uuid.uuid4().hex[:8]}"
-
-    @app.task(queue=queue, name="bench.noop")
-    def noop(i: int) -> None:
-        return None
-
-    figures = {"app_single_delay": rate(singles, lambda: [noop.delay(i) for i in range(singles)] and None)}
-    def many() -> None:
-        for start in range(0, batched, 1000):
-            app.enqueue_many([noop.message(i) for i in range(start, start + 1000)])
-
-    figures["app_enqueue_many"] = rate(batched, many)
-    app.broker.purge(queue)
-    app.enqueue_many([noop.message(i) for i in range(drained)])
+    task = app.task(queue=queue, name="bench.noop")(_noop)
+    for start in range(0, count, 1000):
+        app.enqueue_many([task.message(i) for i in range(start, min(start + 1000, count))])
     worker = app.worker(queues=[queue], burst=True)
-    figures["drain"] = rate(drained, lambda: worker.run(install_signals=False) and None)
+    figures = {"drain": rate(count, lambda: worker.run(install_signals=False) and None)}
     figures["drain_acked"] = float(worker.counts["ack"])
     app.close()
     return figures
@@ -144,14 +161,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--url", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--jobs", type=int, default=20000, help="jobs to drain")
-    parser.add_argument("--singles", type=int, default=5000, help="one-at-a-time enqueues")
-    parser.add_argument("--batched", type=int, default=50000, help="jobs enqueued in batches of 1,000")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds of the enqueue measurements")
+    parser.add_argument("--singles", type=int, default=1000, help="one-at-a-time enqueues per round")
+    parser.add_argument("--batched", type=int, default=10000, help="jobs enqueued in batches of 1,000 per round")
     parser.add_argument("--latency-jobs", type=int, default=400)
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     opts = parser.parse_args()
-    figures = raw_rates(opts.url, opts.singles, opts.batched * 2)
-    figures.update(broker_rates(opts.url, opts.singles, opts.batched))
-    figures.update(app_rates(opts.url, opts.singles, opts.batched, opts.jobs))
+    rates = Rates(opts.url)
+    for _ in range(opts.rounds):
+        rates.round(opts.singles, opts.batched)
+    figures = rates.figures()
+    rates.close()
+    figures.update(drain(opts.url, opts.jobs))
     figures.update(latency(opts.url, opts.latency_jobs, 200.0))
     figures["single_ratio_broker"] = figures["broker_single_enqueue"] / figures["raw_single_lpush"]
     figures["single_ratio_app"] = figures["app_single_delay"] / figures["raw_single_lpush"]

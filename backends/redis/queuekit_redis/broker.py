@@ -161,10 +161,11 @@ class RedisBroker:
         count = len(names)
         for index, name in enumerate(names):
             self._conn.observe_epoch(name, reply[2 * index], reply[2 * index + 1])
-        got = []
-        for i in range(2 * count + 1, len(reply), 6):
-            q, job_id, body, attempts, receipt, priority = reply[i : i + 6]
-            got.append(Delivery(job_id.decode(), names[q - 1], body, attempts, receipt.decode(), priority))
+        rest = iter(reply[2 * count + 1 :])  # six fields per delivery
+        got = [
+            Delivery(job_id.decode(), names[q - 1], body, attempts, receipt.decode(), priority)
+            for q, job_id, body, attempts, receipt, priority in zip(rest, rest, rest, rest, rest, rest, strict=True)
+        ]
         return got, int(reply[2 * count])
 
     def ack(self, deliveries: Sequence[Delivery]) -> None:
