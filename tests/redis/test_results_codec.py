@@ -6,10 +6,10 @@ import math
 
 from hypothesis import given
 from hypothesis import strategies as st
+from queuekit_redis.results import encode
 
 from queuekit.broker import JobStatus, Outcome
 from queuekit.outcomes import outcome_from_bytes, outcome_to_bytes
-from queuekit_redis.results import encode
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
@@ -38,7 +38,9 @@ def test_fast_encoding_matches_the_core_encoding(outcome: Outcome) -> None:
 
 
 @given(st.text(), st.integers(1, 50), st.floats(0, 2e9), st.none() | st.booleans() | st.integers() | st.text())
-def test_plain_successes_take_the_fast_path_and_read_back(job_id: str, attempts: int, at: float, result: object) -> None:
+def test_plain_successes_take_the_fast_path_and_read_back(
+    job_id: str, attempts: int, at: float, result: object
+) -> None:
     outcome = Outcome(job_id, JobStatus.SUCCEEDED, result=result, attempts=attempts, finished_at=at)
     assert encode(outcome) == outcome_to_bytes(outcome)
     assert outcome_from_bytes(encode(outcome)) == outcome
