@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from queuekit.broker import Delivery
@@ -41,13 +41,20 @@ class BrokerBase:
                 found.extend(cur.fetchall())
         return found
 
+    def _held(self, cur: Any, template: str, deliveries: Sequence[Delivery], params: Mapping[str, Any]) -> list[Any]:
+        """Run ``template`` (with ``{ids}``/``{tags}``) over held deliveries, 256 per statement."""
+        found: list[Any] = []
+        for chunk in chunks(deliveries):
+            statement, merged = self._sql.listed_many(template, held_lists(chunk), params)
+            cur.execute(statement.sql, statement.args(merged))
+            if cur.description:
+                found.extend(cur.fetchall())
+        return found
 
-def by_receipt(deliveries: list[Delivery]) -> dict[str, list[str]]:
-    """Job ids grouped by receipt (one receipt per reserve call), in order."""
-    groups: dict[str, list[str]] = {}
-    for delivery in deliveries:
-        groups.setdefault(delivery.receipt, []).append(delivery.id)
-    return groups
+
+def held_lists(deliveries: Sequence[Delivery]) -> dict[str, list[str]]:
+    """The ``{ids}`` and ``{tags}`` lists that match exactly these (id, receipt) pairs."""
+    return {"ids": [d.id for d in deliveries], "tags": [d.receipt + d.id for d in deliveries]}
 
 
 def run(cur: Any, statement: Compiled, params: Mapping[str, Any]) -> Any:

@@ -21,7 +21,7 @@ from queuekit.broker import Capabilities, Delivery, Durability, Envelope
 from queuekit.errors import MessageTooLarge, UnknownQueue
 from queuekit_sql import statements as S
 from queuekit_sql.admin import AdminOps
-from queuekit_sql.base import INT64, MAX_NAME, by_receipt, digest_key, rows, run, wall_clock
+from queuekit_sql.base import INT64, MAX_NAME, digest_key, rows, run, wall_clock
 from queuekit_sql.database import Database
 from queuekit_sql.dialects import check_server
 from queuekit_sql.options import Settings, parse
@@ -184,14 +184,9 @@ class SQLBroker(AdminOps, ResultOps):
         if not items:
             return
 
-        groups = by_receipt(items)
         params = self._params()
-
-        def work(cur: Any) -> None:
-            for receipt, ids in groups.items():
-                self._listed(cur, S.ACK, "ids", ids, {**params, "receipt": receipt})
-
-        self._db.write(work, single=len(groups) == 1 and len(items) <= S.SIZES[-1], what="ack")
+        self._db.write(lambda cur: self._held(cur, S.ACK, items, params), single=len(items) <= S.SIZES[-1],
+                       what="ack")
 
     def nack(self, delivery: Delivery, *, delay: float = 0.0, count_attempt: bool = True) -> None:
         """Return a leased job, ready now (at the back of its priority) or after ``delay`` s."""
@@ -224,16 +219,11 @@ class SQLBroker(AdminOps, ResultOps):
         if not items:
             return set()
 
-        groups = by_receipt(items)
         params = self._params(lease=float(lease))
 
         def work(cur: Any) -> set[tuple[str, str]]:
-            held: set[tuple[str, str]] = set()
-            for receipt, ids in groups.items():
-                mine = {**params, "receipt": receipt}
-                self._listed(cur, S.EXTEND, "ids", ids, mine)
-                held.update((r[0], r[1]) for r in self._listed(cur, S.STILL_HELD, "ids", ids, mine))
-            return held
+            self._held(cur, S.EXTEND, items, params)
+            return {(r[0], r[1]) for r in self._held(cur, S.STILL_HELD, items, params)}
 
         held: set[tuple[str, str]] = self._db.write(work, what="extend")
         return {d.id for d in items if (d.id, d.receipt) not in held}

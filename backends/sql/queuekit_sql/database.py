@@ -3,7 +3,7 @@
 SQLAlchemy supplies the driver, the pool, URL handling, disconnect detection and
 statement compilation; the hot path then runs compiled SQL straight on pooled DB-API
 cursors (measured about 4x faster than ``Connection.execute`` on SQLite and about 1.3x on
-PostgreSQL for one-row writes; see ``benchmarks/sql_rates.py``).
+PostgreSQL for one-row writes; see ``backends/sql/bench/sql_rates.py``).
 
 Every connection is in driver autocommit mode. A write transaction is explicit:
 ``BEGIN IMMEDIATE`` on SQLite (the write lock is taken first, so ``busy_timeout``

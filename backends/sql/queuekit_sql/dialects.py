@@ -27,6 +27,7 @@ class Dialect:
     lock_rows: str  # locking clause for rows about to be moved
     autocommit_single: bool  # a lone write statement may run without BEGIN/COMMIT
     double: str  # type name of a double-precision column (schema table)
+    tag: str = "receipt || id"  # one string naming a (receipt, id) pair
 
     def now(self, clock_injected: bool) -> str:
         """SQL for "now": the bound ``:now`` when the client owns the clock."""
@@ -75,6 +76,7 @@ MYSQL = Dialect(
     lock_rows=" FOR UPDATE",
     autocommit_single=True,
     double="DOUBLE",
+    tag="CONCAT(receipt, id)",  # || is OR on MySQL
 )
 
 DIALECTS = {"sqlite": SQLITE, "postgresql": POSTGRESQL, "mysql": MYSQL}

@@ -107,7 +107,7 @@ def _defaults(family: str) -> dict[str, Any]:
         return {"migrate": "auto", "poll_max": 0.25}
     if family == "postgresql":
         return {"migrate": "check", "poll_max": 1.0}
-    return {"migrate": "check", "poll_max": 0.5}
+    return {"migrate": "check", "poll_max": 0.25}
 
 
 def _apply(base: Settings, given: Mapping[str, Any]) -> Settings:

@@ -27,6 +27,14 @@ VALUES (:id, :queue, :priority, :state, {now} + :delay, CASE WHEN :delay > 0 THE
         0, :dedup_key, :body, {now})
 {ignore_duplicate}"""
 
+# MySQL/MariaDB batches: every value a parameter (times read from the server clock once
+# per batch), so the driver folds the batch into multi-row INSERTs.
+INSERT_JOB_BOUND = """
+INSERT INTO {jobs} (id, queue, priority, state, due, wake_at, attempts, dedup_key, body, enqueued_at)
+VALUES (:id, :queue, :priority, :state, :due, :wake_at, :attempts, :dedup_key, :body, :enqueued_at)
+{ignore_duplicate}"""
+CLOCK = "SELECT {now}"
+
 # PostgreSQL, one job: insert and wake listeners in one statement (one round trip).
 INSERT_NOTIFY = "WITH ins AS (" + INSERT_JOB + " RETURNING queue) SELECT pg_notify(:channel, queue) FROM ins"
 
@@ -57,8 +65,9 @@ UPDATE {jobs} SET due = CASE WHEN state = 'ready' THEN due ELSE wake_at END,
     state = 'leased', wake_at = {now} + :lease, attempts = attempts + 1, receipt = :receipt
 WHERE pk {pks}"""
 
-# One receipt per reserve call: a batch of acks is one statement per receipt.
-HELD = "receipt = :receipt AND state = 'leased' AND wake_at > {now} AND id {ids}"
+# Held: the lease is current and the receipt matches. Receipts are 32 hex digits, so
+# receipt || id names one (receipt, id) pair: a batch is one statement, index on id.
+HELD = "state = 'leased' AND wake_at > {now} AND id {ids} AND {tag} {tags}"
 ACK = "DELETE FROM {jobs} WHERE " + HELD
 EXTEND = "UPDATE {jobs} SET wake_at = {now} + :lease WHERE " + HELD
 STILL_HELD = "SELECT id, receipt FROM {jobs} WHERE " + HELD
@@ -184,7 +193,7 @@ class Statements:
             "jobs": names.jobs, "dead": names.dead, "results": names.results,
             "now": dialect.now(client_clock),
             "ignore_duplicate": dialect.ignore_duplicate, "upsert_result": dialect.upsert_result,
-            "skip_locked": dialect.skip_locked, "lock_rows": dialect.lock_rows,
+            "skip_locked": dialect.skip_locked, "lock_rows": dialect.lock_rows, "tag": dialect.tag,
         }
         self.client_clock = self._fill["now"] == ":now"
         self._cache: dict[tuple[Any, ...], Compiled] = {}
@@ -230,17 +239,26 @@ class Statements:
     def listed(
         self, template: str, placeholder: str, values: Sequence[Any], params: Mapping[str, Any]
     ) -> tuple[Compiled, dict[str, Any]]:
-        """``template`` with ``{placeholder}`` matching any of ``values`` (at most 256 of them).
+        """``template`` with ``{placeholder}`` matching any of ``values`` (at most 256 of them)."""
+        return self.listed_many(template, {placeholder: values}, params)
 
-        PostgreSQL takes one array (``= ANY(:vals)``): one short statement whatever the
-        count. Elsewhere an ``IN`` list of a cached size, padded by repeating a value.
+    def listed_many(
+        self, template: str, lists: Mapping[str, Sequence[Any]], params: Mapping[str, Any]
+    ) -> tuple[Compiled, dict[str, Any]]:
+        """Like :meth:`listed` for several lists of one length (each ``{name}`` placeholder).
+
+        PostgreSQL takes one array per list (``= ANY(:name_all)``): one short statement
+        whatever the count. Elsewhere an ``IN`` list of a cached size, padded by repeating.
         """
         merged = dict(params)
-        if self.dialect.family == "postgresql":
-            merged["vals"] = list(values)
-            return self.get(template, **{placeholder: "= ANY(:vals)"}), merged
-        size = bucket(len(values))
-        for n, value in enumerate(padded(values, size)):
-            merged[f"v{n}"] = value
-        listed = "IN (" + ", ".join(f":v{n}" for n in range(size)) + ")"
-        return self.get(template, **{placeholder: listed}), merged
+        fills: dict[str, str] = {}
+        size = bucket(max(len(values) for values in lists.values()))
+        for name, values in lists.items():
+            if self.dialect.family == "postgresql":
+                merged[f"{name}_all"] = list(values)
+                fills[name] = f"= ANY(:{name}_all)"
+                continue
+            for n, value in enumerate(padded(values, size)):
+                merged[f"{name}{n}"] = value
+            fills[name] = "IN (" + ", ".join(f":{name}{n}" for n in range(size)) + ")"
+        return self.get(template, **fills), merged

@@ -91,7 +91,11 @@ class ConnectionRunner:
 def insert_jobs(runner: Runner, sql: Statements, batch: list[dict[str, Any]], now: Mapping[str, Any],
                 notify: bool) -> list[str]:
     """Insert rows; return each one's job id (the holder's, for a dedup key already held)."""
-    runner.many(S.INSERT_JOB, [{**item, **now} for item in batch])
+    if sql.dialect.family == "mysql" and len(batch) > 1:
+        clock = float(runner.rows(S.CLOCK, now)[0][0])
+        runner.many(S.INSERT_JOB_BOUND, [_bound(item, clock) for item in batch])
+    else:
+        runner.many(S.INSERT_JOB, [{**item, **now} for item in batch])
     keys = [item["dedup_key"] for item in batch if item["dedup_key"]]
     holders: dict[str, str] = {}
     for chunk in chunks(keys):
@@ -100,6 +104,12 @@ def insert_jobs(runner: Runner, sql: Statements, batch: list[dict[str, Any]], no
         for queue in sorted({item["queue"] for item in batch}):
             runner.rows(S.NOTIFY, {"channel": sql.names.channel, "queue": queue})
     return [holders.get(item["dedup_key"], item["id"]) if item["dedup_key"] else item["id"] for item in batch]
+
+
+def _bound(item: Mapping[str, Any], clock: float) -> dict[str, Any]:
+    delay = item["delay"]
+    return {**item, "due": clock + delay, "wake_at": clock + delay if delay > 0 else None,
+            "enqueued_at": clock, "attempts": 0}
 
 
 def enqueue_in(broker: SQLBroker, connection: Any, batch: list[dict[str, Any]]) -> list[str]:

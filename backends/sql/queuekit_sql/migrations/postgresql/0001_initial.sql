@@ -11,7 +11,7 @@ CREATE TABLE IF NOT EXISTS {jobs} (
     due         DOUBLE PRECISION NOT NULL,  -- when it is (or was) ready: the FIFO key within a priority
     wake_at     DOUBLE PRECISION,           -- NULL when ready; delayed: when it becomes ready; leased: lease end
     attempts    INTEGER NOT NULL,
-    receipt     TEXT,                       -- fences the current lease
+    receipt     TEXT COLLATE "C",           -- fences the current lease
     dedup_key   TEXT COLLATE "C",           -- SHA-256 of the dedup key, held while queued or running
     body        BYTEA NOT NULL,
     enqueued_at DOUBLE PRECISION NOT NULL
