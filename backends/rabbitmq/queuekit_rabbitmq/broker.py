@@ -82,15 +82,27 @@ class RabbitBroker:
     def enqueue(self, envelopes: Sequence[Envelope]) -> list[str]:
         """Publish persistent messages and return once RabbitMQ confirmed every one."""
         max_priority = self.settings.max_priority if self.settings.priorities else 0
-        messages = [
-            self._route(env.queue, env.body, new_properties(env, max_priority), env.delay) for env in envelopes
-        ]
-        if len(messages) == 1:  # latency-bound: publish on this thread's own connection
-            only = messages[0]
+        for queue, top in self._plan(envelopes).items():
+            if top < 0:
+                self.topology.ensure_queue(queue)
+            else:
+                self.topology.ensure_delay(queue, top)
+        messages = (self._route(e.queue, e.body, new_properties(e, max_priority), e.delay) for e in envelopes)
+        if len(envelopes) == 1:  # latency-bound: publish on this thread's own connection
+            only = next(messages)
             self.direct.publish(only.exchange, only.routing_key, only.body, only.properties)
-        else:
-            self.publisher.publish(messages)
+        else:  # throughput-bound: chunks go out while later ones are built
+            self.publisher.publish_stream(len(envelopes), messages)
         return [env.id for env in envelopes]
+
+    @staticmethod
+    def _plan(envelopes: Sequence[Envelope]) -> dict[str, int]:
+        """Per queue, the highest delay level needed (-1: none); raises before anything is sent."""
+        plan: dict[str, int] = {}
+        for env in envelopes:
+            top = delay_route(env.delay)[0] if env.delay > 0 else -1
+            plan[env.queue] = max(plan.get(env.queue, -1), top)
+        return plan
 
     def _route(self, queue: str, body: bytes, properties: Any, delay: float) -> Outgoing:
         if delay > 0:

@@ -9,7 +9,8 @@ error, and a lost channel fails every unconfirmed batch with :class:`ConnectionL
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import itertools
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -80,7 +81,11 @@ class Publisher:
 
     def publish(self, messages: Sequence[Outgoing]) -> None:
         """Publish and wait until RabbitMQ confirmed all of them; raise on any failure."""
-        if not messages:
+        self.publish_stream(len(messages), iter(messages))
+
+    def publish_stream(self, count: int, messages: Iterator[Outgoing]) -> None:
+        """Like :meth:`publish` for ``count`` messages built while earlier chunks go out."""
+        if not count:
             return
         self.link.wait_ready(self.connect_timeout)
         future: Future[None] = Future()
@@ -91,15 +96,14 @@ class Publisher:
             else:
                 future.set_exception(error)
 
-        batch = _Batch(len(messages), done)
-        for start in range(0, len(messages), CHUNK):
-            chunk = messages[start : start + CHUNK]
+        batch = _Batch(count, done)
+        while chunk := list(itertools.islice(messages, CHUNK)):
             self.io.submit(partial(self._publish_io, chunk, batch))
         try:
-            future.result(self.confirm_timeout + len(messages) / 1000)
+            future.result(self.confirm_timeout + count / 1000)
         except FutureTimeout:
             raise ConnectionLost(
-                f"RabbitMQ did not confirm {len(messages)} message(s) within {self.confirm_timeout:.0f} s; "
+                f"RabbitMQ did not confirm {count} message(s) within {self.confirm_timeout:.0f} s; "
                 "they may or may not have been enqueued"
             ) from None
 
