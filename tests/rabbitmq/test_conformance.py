@@ -63,11 +63,11 @@ def _open_for_machine(clock: Clock | None, workdir: Path) -> RabbitBroker:
 
 _machine_queues: list[RabbitBroker] = []
 
-# Deliveries reach the consumer asynchronously, so a non-blocking reserve may return
-# fewer than are ready: strict_counts is off (the contract tests wait instead).
+# The machine's reserves are non-blocking, which this backend serves with basic.get: exact
+# counts and order, so strict_counts stays on.
 TestRabbitMachine = pytest.mark.service(
     make_state_machine_test(
-        _open_for_machine, name="RabbitMachine", strict_counts=False, settings=default_settings(max_examples=25)
+        _open_for_machine, name="RabbitMachine", settings=default_settings(max_examples=25)
     )
 )
 
