@@ -100,8 +100,8 @@ class Database:
     def _once(self, work: Work[T], begin: str | None, what: str) -> T:
         try:
             raw = self.engine.raw_connection()
-        except DBAPIError as exc:
-            cause = exc.orig if exc.orig is not None else exc
+        except (DBAPIError, self.dbapi.Error) as exc:
+            cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
             raise _Retry(cause, dropped=not self.retryable(cause)) from None
         cursor = None
         try:

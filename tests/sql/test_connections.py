@@ -1,0 +1,106 @@
+"""Connection loss and wake-ups on the servers: dead connections are discarded, LISTEN wakes workers."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from queuekit_sql import SQLBroker
+from queuekit_sql import broker as broker_module
+
+from queuekit.broker import Delivery, Envelope
+from queuekit.errors import ConnectionLost
+from tests.support import wait_until
+
+pytestmark = pytest.mark.service
+ROOT = Path(__file__).parents[2]
+
+
+def _server_ids(broker: SQLBroker, count: int) -> list[int]:
+    """The server-side ids of ``count`` pooled connections (checked out together, then returned)."""
+    query = "SELECT pg_backend_pid()" if broker.settings.family == "postgresql" else "SELECT CONNECTION_ID()"
+    held = [broker._db.engine.raw_connection() for _ in range(count)]
+    ids = []
+    for raw in held:
+        cur = raw.cursor()
+        cur.execute(query)
+        ids.append(int(cur.fetchall()[0][0]))
+        cur.close()
+    for raw in held:
+        raw.close()
+    return ids
+
+
+def _kill(broker: SQLBroker, ids: list[int]) -> None:
+    """End those server sessions from a connection of our own (never anybody else's)."""
+    engine = broker._db.engine
+    cargs, cparams = engine.dialect.create_connect_args(engine.url)
+    killer = engine.dialect.connect(*cargs, **cparams)
+    try:
+        cur: Any = killer.cursor()
+        for server_id in ids:
+            if broker.settings.family == "postgresql":
+                cur.execute("SELECT pg_terminate_backend(%s)", (server_id,))
+                cur.fetchall()
+            else:
+                cur.execute(f"KILL {int(server_id)}")
+        if broker.settings.family == "postgresql":
+            killer.commit()
+    finally:
+        killer.close()
+
+
+@pytest.fixture(params=["postgresql", "mariadb"])
+def server_url(request: pytest.FixtureRequest) -> str:
+    fixture = "pg_url" if request.param == "postgresql" else "mariadb_url"
+    return str(request.getfixturevalue(fixture))
+
+
+def test_killed_pool_connections_are_replaced_and_nothing_is_lost(server_url: str) -> None:
+    broker = SQLBroker.from_url(server_url)
+    try:
+        broker.enqueue([Envelope("before", "q", b"x")])
+        _kill(broker, _server_ids(broker, 3))
+        assert broker.enqueue([Envelope("after", "q", b"y")]) == ["after"]  # retried on a fresh connection
+        got = broker.reserve(["q"], 10, 60)
+        assert sorted(d.id for d in got) == ["after", "before"]
+        _kill(broker, _server_ids(broker, 3))
+        broker.ack(got)
+        assert broker.stats(["q"])["q"].in_flight == 0
+    finally:
+        broker.close()
+
+
+@pytest.mark.parametrize("url", ["postgresql://qk:s3cret-pw@127.0.0.1:1/test",
+                                 "mariadb://qk:s3cret-pw@127.0.0.1:1/test"])
+def test_an_unreachable_server_is_connection_lost_without_the_password(url: str) -> None:
+    with pytest.raises(ConnectionLost) as caught:
+        SQLBroker.from_url(url)
+    assert "s3cret-pw" not in str(caught.value)
+    assert "127.0.0.1" in str(caught.value)
+
+
+def test_listen_notify_wakes_a_blocked_reserve_for_an_enqueue_from_another_process(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(broker_module, "_FIRST_PAUSE", 600.0)  # polling alone would take ten minutes
+    broker = SQLBroker.from_url(pg_url + "&poll_max=600")
+    got: list[list[Delivery]] = []
+    try:
+        assert broker.reserve(["wake"], 1, 30) == []
+        broker._listen()
+        thread = threading.Thread(target=lambda: got.append(broker.reserve(["wake"], 1, 30, wait=600)))
+        thread.start()
+        code = ("import sys; from queuekit_sql import SQLBroker; from queuekit.broker import Envelope; "
+                "b = SQLBroker.from_url(sys.argv[1]); b.enqueue([Envelope('far', 'wake', b'x')]); b.close()")
+        subprocess.run([sys.executable, "-c", code, pg_url], check=True, timeout=60,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)})
+        wait_until(lambda: not thread.is_alive(), timeout=30, what="the NOTIFY to wake the reserve")
+        assert [d.id for d in got[0]] == ["far"]
+    finally:
+        broker.close()
