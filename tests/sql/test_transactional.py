@@ -32,7 +32,7 @@ def app(db_url: str) -> Iterator[App]:
 
 @pytest.fixture
 def engine(app: App, db_url: str, unique: str) -> Iterator[sqlalchemy.Engine]:
-    app.broker  # the app opens (and on SQLite, creates in WAL mode) the database first, as in an application
+    assert app.broker.capabilities.transactional_enqueue  # opened first (SQLite: created in WAL mode)
     engine = sqlalchemy.create_engine(_sa_url(db_url))
     table = f"{ORDERS}_{unique}"
     with engine.begin() as connection:
@@ -103,9 +103,9 @@ def test_dedup_key_inside_a_transaction_returns_the_holder(app: App, engine: Any
 
 def test_autocommit_connection_is_refused(app: App, engine: Any) -> None:
     ship = _register(app)
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        with pytest.raises(CapabilityError, match="autocommit"):
-            ship.enqueue(args=(6,), connection=connection)
+    autocommit = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+    with autocommit as connection, pytest.raises(CapabilityError, match="autocommit"):
+        ship.enqueue(args=(6,), connection=connection)
     assert _queued(app) == []
 
 
@@ -113,7 +113,7 @@ def test_sqlite3_dbapi_connection_commit_and_rollback(sqlite_url: str, tmp_path:
     app = App(sqlite_url)
     try:
         ship = _register(app)
-        app.broker  # creates the schema
+        assert app.broker.capabilities.transactional_enqueue  # opens it and creates the schema
         conn = sqlite3.connect(tmp_path / "jobs.db")
         conn.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY)")
         conn.commit()
@@ -140,7 +140,7 @@ def test_psycopg_dbapi_connection_commit_and_rollback(pg_url: str) -> None:
     app = App(pg_url)
     try:
         ship = _register(app)
-        app.broker  # creates the schema
+        assert app.broker.capabilities.transactional_enqueue  # opens it and creates the schema
         with psycopg.connect("host=127.0.0.1 user=postgres dbname=test") as conn:
             ship.enqueue(args=(1,), connection=conn)
             conn.rollback()
@@ -165,7 +165,7 @@ def test_pymysql_dbapi_connection_commit_and_rollback(mariadb_url: str) -> None:
     app = App(mariadb_url)
     try:
         ship = _register(app)
-        app.broker
+        assert app.broker.capabilities.transactional_enqueue
         conn = pymysql.connect(host="127.0.0.1", user="root", database="test")
         try:
             conn.begin()
