@@ -51,24 +51,36 @@ def delete_prefix(url: str, prefix: str) -> None:
         client.close()
 
 
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
+def _bindable(port: int) -> bool:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(bus: bool = False) -> int:
+    """A TCP port nothing listens on right now (and port + 10000 too, for a cluster bus)."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if not bus or (port + 10000 <= 65535 and _bindable(port + 10000)):
+            return port
 
 
 class PrivateRedis:
     """A redis-server this test started, on its own port and directory."""
 
-    def __init__(self, workdir: Path, extra: Sequence[str] = ()) -> None:
+    def __init__(self, workdir: Path, extra: Sequence[str] = (), *, bus: bool = False) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             pytest.skip("service unavailable: no redis-server binary to start a private server")
         self.binary = binary
         self.workdir = workdir
         self.extra = list(extra)
-        self.port = free_port()
+        self.port = free_port(bus)
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -106,3 +118,47 @@ class PrivateRedis:
     def client(self) -> redis.Redis:
         """A plain redis-py client on this server."""
         return redis.Redis(port=self.port)
+
+
+class PrivateCluster:
+    """A Redis Cluster of three primaries this test started (no replicas, no persistence)."""
+
+    def __init__(self, workdir: Path, nodes: int = 3) -> None:
+        self.nodes = []
+        for index in range(nodes):
+            folder = workdir / f"node{index}"
+            folder.mkdir(parents=True, exist_ok=True)
+            self.nodes.append(PrivateRedis(folder, ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                                                    "--cluster-node-timeout", "2000"], bus=True))
+        self.url = f"redis://127.0.0.1:{self.nodes[0].port}/0?cluster=true"
+
+    def start(self) -> None:
+        """Start the nodes, join them and wait until every slot is served."""
+        for node in self.nodes:
+            node.start()
+        cli = shutil.which("redis-cli")
+        if cli is None:
+            pytest.skip("service unavailable: no redis-cli to create a private cluster")
+        addresses = [f"127.0.0.1:{node.port}" for node in self.nodes]
+        subprocess.run([cli, "--cluster", "create", *addresses, "--cluster-replicas", "0", "--cluster-yes"],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+        deadline = time.monotonic() + 30
+        while not all(self._ready(node) for node in self.nodes):
+            if time.monotonic() > deadline:
+                raise RuntimeError("private cluster did not reach cluster_state:ok")
+            time.sleep(0.05)
+
+    @staticmethod
+    def _ready(node: PrivateRedis) -> bool:
+        client = node.client()
+        try:
+            info = client.execute_command("CLUSTER", "INFO")
+            text = info.decode() if isinstance(info, bytes) else str(info)
+            return "cluster_state:ok" in text and "cluster_slots_ok:16384" in text
+        finally:
+            client.close()
+
+    def kill(self) -> None:
+        """Stop every node."""
+        for node in self.nodes:
+            node.kill()

@@ -51,6 +51,7 @@ class RedisBroker:
         self._keys = self._conn.keys
         self._reserve_keys: dict[tuple[str, ...], tuple[list[str], list[str]]] = {}
         self._capabilities: Capabilities | None = None
+        self._turn = 0
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> RedisBroker:
@@ -85,34 +86,42 @@ class RedisBroker:
     # -- producer side ---------------------------------------------------------------------
 
     def enqueue(self, envelopes: Sequence[Envelope]) -> list[str]:
-        """Store envelopes atomically (one script call; MULTI around several chunks).
+        """Store envelopes atomically: one script call, or MULTI around several chunks.
 
         A held dedup key returns the holder's id; an id already queued or running is
-        not stored twice, which also makes a retry after a lost connection safe.
+        not stored twice, which also makes a retry after a lost connection safe. On a
+        cluster each queue's jobs are one call (atomic per queue, not across queues).
         """
         if not envelopes:
             return []
-        calls = [self._enqueue_call(envelopes[i : i + CHUNK]) for i in range(0, len(envelopes), CHUNK)]
-        ids = [env.id for env in envelopes]
+        numbered = list(enumerate(envelopes))
+        if self._conn.cluster:
+            groups: dict[str, list[tuple[int, Envelope]]] = {}
+            for item in numbered:
+                groups.setdefault(item[1].queue, []).append(item)
+            parts = [items[i : i + CHUNK] for items in groups.values() for i in range(0, len(items), CHUNK)]
+        else:
+            parts = [numbered[i : i + CHUNK] for i in range(0, len(numbered), CHUNK)]
+        calls = [self._enqueue_call(part) for part in parts]
 
         def send() -> list[Any]:
             if len(calls) == 1:
-                name, keys, args, _ = calls[0]
-                return [self._conn.script(name, keys, args)]
+                return [self._conn.script(*calls[0][:3])]
             return self._conn.pipeline([call[:3] for call in calls], transaction=True)
 
         replies = self._conn.retrying(send)
-        for chunk, (reply, (_, _, _, names)) in enumerate(zip(replies, calls, strict=True)):
+        ids = [env.id for env in envelopes]
+        for reply, (_, _, _, names), part in zip(replies, calls, parts, strict=True):
             for index, name in enumerate(names):
                 self._conn.observe_epoch(name, reply[2 * index], reply[2 * index + 1])
             for j in range(2 * len(names), len(reply), 2):
-                ids[chunk * CHUNK + reply[j] - 1] = reply[j + 1].decode()
+                ids[part[reply[j] - 1][0]] = reply[j + 1].decode()
         return ids
 
-    def _enqueue_call(self, envelopes: Sequence[Envelope]) -> tuple[str, list[str], list[Any], list[str]]:
+    def _enqueue_call(self, part: Sequence[tuple[int, Envelope]]) -> tuple[str, list[str], list[Any], list[str]]:
         order: dict[str, int] = {}
         args: list[Any] = [self._conn.candidate]
-        for env in envelopes:
+        for _, env in part:
             index = order.get(env.queue)
             if index is None:
                 self._keys.queue(env.queue)  # validates the name
@@ -128,15 +137,20 @@ class RedisBroker:
 
         While nothing is ready the call waits in BLPOP on the queues' wake-up lists,
         which enqueue and nack fill, and wakes early for the next delayed job or lease due.
+        On a cluster, several queues are reserved one after the other (priorities then
+        hold within each queue, not across them).
         """
         names = tuple(queues)
         if limit < 1 or not names:
             return []
         keys, wakes = self._keys_for(names)
-        args = (self._conn.candidate, min(limit, CHUNK), _ms(lease), PROMOTE_MAX)
+        limit, millis = min(limit, CHUNK), _ms(lease)
         deadline = time.monotonic() + wait
         while True:
-            got, next_ms = self._reserve_once(names, keys, args)
+            if self._conn.cluster and len(names) > 1:
+                got, next_ms = self._reserve_each(names, limit, millis)
+            else:
+                got, next_ms = self._reserve_once(names, keys, (self._conn.candidate, limit, millis, PROMOTE_MAX))
             remaining = deadline - time.monotonic()
             if got or remaining <= 0:
                 return got
@@ -153,6 +167,21 @@ class RedisBroker:
             found = (keys, [group.wake for group in groups])
             self._reserve_keys[names] = found
         return found
+
+    def _reserve_each(self, names: tuple[str, ...], limit: int, millis: int) -> tuple[list[Delivery], int]:
+        """On a cluster: one queue (one slot) per script call, starting with a different one each time."""
+        self._turn = (self._turn + 1) % len(names)
+        got: list[Delivery] = []
+        soonest = -1
+        for name in names[self._turn :] + names[: self._turn]:
+            args = (self._conn.candidate, limit - len(got), millis, PROMOTE_MAX)
+            more, next_ms = self._reserve_once((name,), self._keys_for((name,))[0], args)
+            got += more
+            if next_ms >= 0 and (soonest < 0 or next_ms < soonest):
+                soonest = next_ms
+            if len(got) >= limit:
+                break
+        return got, soonest
 
     def _reserve_once(
         self, names: tuple[str, ...], keys: list[str], args: tuple[Any, ...]

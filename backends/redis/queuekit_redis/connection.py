@@ -15,16 +15,17 @@ import redis
 
 from queuekit.errors import ConnectionLost
 from queuekit.urls import redact
-from queuekit_redis.durability import Fingerprint, probe
+from queuekit_redis.durability import Fingerprint, probe, probe_cluster
 from queuekit_redis.errors import translate, translated
 from queuekit_redis.keys import Keyspace
 from queuekit_redis.scripts import Scripts
-from queuekit_redis.settings import RedisSettings, make_client
+from queuekit_redis.settings import RedisSettings, make_client, make_cluster_client
 from queuekit_redis.wire import Wire
 
 log = logging.getLogger("queuekit.redis")
 
 T = TypeVar("T")
+CLUSTER_TURN = 0.05  # seconds a cluster reserve on several queues blocks on each in turn
 Call = tuple[str, Sequence[str], Sequence[Any]]  # script name, KEYS, ARGV
 
 
@@ -40,15 +41,26 @@ class StateReset:
 
 
 class Connection:
-    """Runs scripts with errors translated; notices restarts and lost data."""
+    """Runs scripts with errors translated; notices restarts and lost data.
+
+    Standalone servers: a pooled client for plain commands and pipelines, and a
+    dedicated connection per thread (:class:`Wire`) for the scripts on the hot path.
+    A Cluster (``cluster=true``): a cluster client, opened on first use, that routes each
+    script by its keys' slot; calls that would span slots are made one by one.
+    """
 
     def __init__(self, url: str, client_url: str, settings: RedisSettings, client_options: dict[str, Any]) -> None:
         self.where = redact(url)
         self.settings = settings
+        self.cluster = settings.cluster
         self.keys = Keyspace(settings.prefix)
-        self.client = make_client(client_url, client_options)
-        self.scripts = Scripts(self.client)
-        self.wire = Wire(self.client.connection_pool)
+        self._client_url, self._client_options = client_url, client_options
+        self._client: Any = None
+        self._scripts: Scripts | None = None
+        self.wire: Wire | None = None
+        if not self.cluster:
+            standalone = make_client(client_url, client_options)
+            self._client, self._scripts, self.wire = standalone, Scripts(standalone), Wire(standalone.connection_pool)
         self.candidate = uuid.uuid4().hex  # the epoch this client writes for a queue that has none
         self.resets: list[StateReset] = []
         self.backlog: dict[str, int] = {}  # last known depth per queue (from stats)
@@ -56,9 +68,32 @@ class Connection:
         self._registered: set[str] = set()
         self._fingerprint: Fingerprint | None = None
         self._suspect = False
+        self._turn = 0
         self._lock = threading.Lock()
         timeout = client_options.get("socket_timeout")
         self.max_block = settings.max_block if not timeout else min(settings.max_block, 0.8 * float(timeout))
+
+    @property
+    def client(self) -> Any:
+        """The redis-py client (a cluster client is made, and finds its nodes, on first use)."""
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    try:
+                        self._client = make_cluster_client(self._client_url, self._client_options)
+                    except (redis.RedisError, OSError) as exc:
+                        raise translate(exc, self.where) from exc
+        return self._client
+
+    @property
+    def scripts(self) -> Scripts:
+        """The registered scripts."""
+        if self._scripts is None:
+            client = self.client
+            with self._lock:
+                if self._scripts is None:
+                    self._scripts = Scripts(client)
+        return self._scripts
 
     # -- running commands ----------------------------------------------------------------
 
@@ -89,12 +124,13 @@ class Connection:
         """One script call (EVALSHA): one round trip on this thread's own connection."""
         if self._fingerprint is None:
             self.fingerprint()
+        send = self.wire.command if self.wire is not None else self.client.execute_command
         try:
             try:
-                result = self.wire.command("EVALSHA", self.scripts.sha(name), len(keys), *keys, *args)
+                result = send("EVALSHA", self.scripts.sha(name), len(keys), *keys, *args)
             except redis.exceptions.NoScriptError:
                 self.scripts.load(name)  # the server forgot it (restart, SCRIPT FLUSH)
-                result = self.wire.command("EVALSHA", self.scripts.sha(name), len(keys), *keys, *args)
+                result = send("EVALSHA", self.scripts.sha(name), len(keys), *keys, *args)
         except (redis.RedisError, OSError) as exc:
             raise self._failed(exc) from exc
         if self._suspect:
@@ -111,7 +147,12 @@ class Connection:
         return name, self.keys.queue(queue).for_script[name], args
 
     def pipeline(self, calls: Sequence[Call], *, transaction: bool) -> list[Any]:
-        """Several script calls in one round trip (in MULTI/EXEC when ``transaction``)."""
+        """Several script calls in one round trip (in MULTI/EXEC when ``transaction``).
+
+        On a cluster the calls may name different slots: they are made one by one.
+        """
+        if self.cluster:
+            return [self.script(*call) for call in calls]
 
         def execute(client: redis.Redis) -> list[Any]:
             for attempt in (1, 2):
@@ -143,9 +184,21 @@ class Connection:
         raise AssertionError("unreachable")
 
     def block(self, wake_keys: Sequence[str], seconds: float) -> None:
-        """Wait on the server for a wake-up token on any of the queues (BLPOP)."""
+        """Wait on the server for a wake-up token on any of the queues (BLPOP).
+
+        On a cluster BLPOP takes one slot's keys: with several queues it waits on one at
+        a time, turn about, for at most ``CLUSTER_TURN`` seconds each.
+        """
+        timeout = f"{max(seconds, 0.001):.3f}"
         try:
-            self.wire.command("BLPOP", *wake_keys, f"{max(seconds, 0.001):.3f}")
+            if self.wire is not None:
+                self.wire.command("BLPOP", *wake_keys, timeout)
+            elif len(wake_keys) == 1:
+                self.client.execute_command("BLPOP", wake_keys[0], timeout)
+            else:
+                self._turn = (self._turn + 1) % len(wake_keys)
+                turn = f"{max(min(seconds, CLUSTER_TURN), 0.001):.3f}"
+                self.client.execute_command("BLPOP", wake_keys[self._turn], turn)
         except (redis.RedisError, OSError) as exc:
             raise self._failed(exc) from exc
 
@@ -157,7 +210,7 @@ class Connection:
             return self._fingerprint
         try:
             with translated(self.where):
-                found = probe(self.client)
+                found = probe_cluster(self.client) if self.cluster else probe(self.client)
         except ConnectionLost:
             return None
         with self._lock:
@@ -192,5 +245,8 @@ class Connection:
 
     def close(self) -> None:
         """Drop every connection (the client reconnects if used again)."""
-        self.wire.close()
-        self.client.connection_pool.disconnect()
+        if self.wire is not None:
+            self.wire.close()
+            self._client.connection_pool.disconnect()
+        elif self._client is not None:
+            self._client.close()

@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import redis
@@ -95,3 +95,13 @@ def probe(client: redis.Redis) -> Fingerprint:
         maxmemory_policy=str(info.get("maxmemory_policy", "noeviction")),
         max_bulk=int(bulk) if bulk and bulk.isdigit() else DEFAULT_MAX_BULK,
     )
+
+
+_STRENGTH = {Durability.NONE: 0, Durability.SERVER: 1, Durability.DISK: 2}
+
+
+def probe_cluster(client: Any) -> Fingerprint:
+    """The weakest primary's fingerprint; the run id names every primary's run id."""
+    found = [probe(client.get_redis_connection(node)) for node in client.get_primaries()]
+    weakest = min(found, key=lambda fingerprint: _STRENGTH[fingerprint.durability])
+    return replace(weakest, run_id=",".join(sorted(fingerprint.run_id for fingerprint in found)))

@@ -6,6 +6,7 @@ import functools
 import math
 from collections.abc import Sequence
 from json.encoder import encode_basestring_ascii as _quote  # the C quoting json.dumps uses
+from typing import Any
 
 from queuekit.broker import Outcome
 from queuekit.outcomes import outcome_from_bytes, outcome_to_bytes
@@ -47,6 +48,9 @@ def save(conn: Connection, outcomes: Sequence[Outcome], ttl: float) -> None:
     if not outcomes:
         return
     millis = max(1, math.ceil(ttl * 1000))
+    if conn.cluster:  # one key per slot: a pipeline the cluster client splits by node
+        conn.retrying(functools.partial(conn.run, functools.partial(_pipelined, outcomes, millis, conn)))
+        return
     for start in range(0, len(outcomes), CHUNK):
         chunk = outcomes[start : start + CHUNK]
         keys = [conn.keys.result(outcome.job_id) for outcome in chunk]
@@ -58,3 +62,10 @@ def load(conn: Connection, job_id: str) -> Outcome | None:
     """The stored outcome, or None if none is stored or it expired."""
     raw = conn.retrying(lambda: conn.run(lambda client: client.get(conn.keys.result(job_id))))
     return None if raw is None else outcome_from_bytes(raw)
+
+
+def _pipelined(outcomes: Sequence[Outcome], millis: int, conn: Connection, client: Any) -> None:
+    pipe = client.pipeline(transaction=False)
+    for outcome in outcomes:
+        pipe.set(conn.keys.result(outcome.job_id), encode(outcome), px=millis)
+    pipe.execute()

@@ -14,7 +14,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from redis import Redis
+    from redis import Redis, RedisCluster
     from redis.commands.core import Script
 
 QUEUE_SCRIPTS = (
@@ -65,7 +65,7 @@ def script_text(name: str) -> str:
 class Scripts:
     """One registered ``Script`` per name, bound to a client."""
 
-    def __init__(self, client: Redis) -> None:
+    def __init__(self, client: Redis | RedisCluster) -> None:
         self._client = client
         self._scripts: dict[str, Script] = {name: client.register_script(script_text(name)) for name in NAMES}
 

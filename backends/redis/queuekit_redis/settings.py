@@ -9,9 +9,8 @@ queuekit's own options (URL query or keyword options; the URL wins):
 * ``retries`` (3) and ``retry_backoff`` (0.1 s): how often a producer call (enqueue,
   results) is retried after a lost connection, with doubling pauses and jitter,
   before :class:`~queuekit.errors.ConnectionLost` reaches the caller;
-* ``on_reset`` (``warn``): ``warn`` logs and counts a server that lost a queue's data,
-  ``raise`` also raises :class:`~queuekit_redis.errors.BrokerStateReset`;
-* ``max_block`` (5 s): the longest single server-side wait inside ``reserve``.
+* ``max_block`` (5 s): the longest single server-side wait inside ``reserve``;
+* ``cluster`` (false): the URL names one node of a Redis Cluster.
 
 Everything else (``socket_timeout``, ``ssl_ca_certs``, ``max_connections``, ...) is a
 redis-py connection option.
@@ -19,7 +18,7 @@ redis-py connection option.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -44,18 +43,29 @@ class RedisSettings:
     prefix: str = "queuekit"
     retries: int = 3
     retry_backoff: float = 0.1
-    on_reset: str = "warn"
     max_block: float = 5.0
+    cluster: bool = False
 
     def __post_init__(self) -> None:
         if self.retries < 0 or self.retry_backoff < 0 or self.max_block <= 0:
             raise ConfigurationError("redis options: retries and retry_backoff must be >= 0, max_block > 0")
-        if self.on_reset not in ("warn", "raise"):
-            raise ConfigurationError(f"redis option on_reset must be 'warn' or 'raise', got {self.on_reset!r}")
 
 
 _OWN = {f.name: f.type for f in fields(RedisSettings)}
-_PARSE = {"prefix": str, "retries": int, "retry_backoff": float, "on_reset": str, "max_block": float}
+def _flag(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(value)
+
+
+_PARSE: dict[str, Callable[[Any], Any]] = {
+    "prefix": str, "retries": int, "retry_backoff": float, "max_block": float, "cluster": _flag,
+}
 
 
 def _coerce(name: str, value: Any) -> Any:
@@ -94,3 +104,13 @@ def make_client(url: str, client_options: Mapping[str, Any]) -> redis.Redis:
     except (TypeError, ValueError) as exc:
         raise ConfigurationError(f"invalid redis connection option for {redact(url)}: {exc}") from None
     return redis.Redis(connection_pool=pool)
+
+
+def make_cluster_client(url: str, client_options: Mapping[str, Any]) -> redis.RedisCluster:
+    """A cluster client from one node's URL; it connects to learn the slots (may raise)."""
+    if url.startswith("unix://"):
+        raise ConfigurationError(f"{redact(url)}: a Redis Cluster is reached over TCP, not a Unix socket")
+    try:
+        return redis.RedisCluster.from_url(url, **client_options)
+    except (TypeError, ValueError) as exc:
+        raise ConfigurationError(f"invalid redis cluster option for {redact(url)}: {exc}") from None
