@@ -101,10 +101,14 @@ class BasicContract:
     def test_reserve_wait_wakes_when_a_job_arrives(self, kit: Harness) -> None:
         queue = kit.queue()
         found: list[list[Delivery]] = []
-        waiter = threading.Thread(
-            target=lambda: found.append(kit.broker.reserve([queue], 1, 60.0, wait=kit.patience * 2)), daemon=True
-        )
-        waiter.start()
+        calling = threading.Event()
+
+        def wait_for_a_job() -> None:
+            calling.set()
+            found.append(kit.broker.reserve([queue], 1, 60.0, wait=kit.patience * 2))
+
+        threading.Thread(target=wait_for_a_job, daemon=True).start()
+        assert calling.wait(kit.patience), "the waiting consumer thread did not start"
         [env] = kit.put(queue)
         kit.eventually(lambda: found, "reserve(wait=...) to return once a job arrived")
         assert [d.id for d in found[0]] == [env.id]
