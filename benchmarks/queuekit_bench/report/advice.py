@@ -1,0 +1,147 @@
+""""Which broker for what": every line is computed from this run's figures, none is written in advance.
+
+Each rule looks at the backends that have the figure it needs, picks the best (or all
+that qualify) and says by how much. A rule with no data says so instead of guessing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from queuekit_bench.report.data import Entry, med, num, pct, scenario
+from queuekit_bench.report.matrix import KEPT, guarantees
+
+Metric = Callable[[Entry], float | None]
+
+
+@dataclass(frozen=True)
+class Advice:
+    """One need and the answer the figures give."""
+
+    need: str
+    answer: str
+
+
+def _best(entries: list[Entry], metric: Metric, *, higher: bool, unit: str,
+          show: Callable[[float], str] = num) -> str | None:
+    scored = [(value, e["name"]) for e in entries if (value := metric(e)) is not None]
+    if not scored:
+        return None
+    scored.sort(reverse=higher)
+    top_value, top_name = scored[0]
+    if len(scored) == 1:
+        return f"{top_name} ({show(top_value)} {unit}; the only backend measured)"
+    runner_value, runner_name = scored[1]
+    if min(top_value, runner_value) > 0:
+        factor = top_value / runner_value if higher else runner_value / top_value
+        text = f"{top_name} ({show(top_value)} {unit}, {factor:.1f}x {runner_name})"
+    else:
+        text = f"{top_name} ({show(top_value)} {unit}; next {runner_name} {show(runner_value)})"
+    return text + _shared_alternative(entries, scored, show, unit)
+
+
+def _shared_alternative(entries: list[Entry], scored: list[tuple[float, str]], show: Callable[[float], str],
+                        unit: str) -> str:
+    """When the winner cannot be shared between processes (memory://), name the best that can."""
+    local = {e["name"] for e in entries if not (e.get("capabilities") or {}).get("cross_process", True)}
+    if scored[0][1] not in local:
+        return ""
+    shared = [(value, name) for value, name in scored if name not in local]
+    return f"; across processes: {shared[0][1]} ({show(shared[0][0])} {unit})" if shared else ""
+
+
+def _qualifying(entries: list[Entry], column: str, declared_too: bool = True) -> str | None:
+    measured = [e for e in entries if guarantees(e)[column].verdict != "not measured"]
+    if not measured:
+        return None
+    good = [e["name"] for e in measured if guarantees(e)[column].verdict == KEPT]
+    return ", ".join(good) if good else "none of the backends measured kept it in this run"
+
+
+def _drain_max(entry: Entry) -> float | None:
+    found = scenario(entry, "drain")
+    values = [med(entry, "drain", key) for key in (found or {}).get("figures", {})]
+    present = [v for v in values if v is not None]
+    return max(present) if present else None
+
+
+def _scaling(entry: Entry) -> float | None:
+    found = scenario(entry, "drain")
+    workers = sorted((found or {}).get("workers", []))
+    if len(workers) < 2:
+        return None
+    first, last = med(entry, "drain", f"workers_{workers[0]}"), med(entry, "drain", f"workers_{workers[-1]}")
+    return last / first if first and last is not None else None
+
+
+def _overhead(entry: Entry) -> float | None:
+    """Geometric mean of the ratios to the raw client over enqueue and drain."""
+    ratios = [r for key in (("enqueue", "single"), ("enqueue", "batch"), ("drain", "workers_1"))
+              if (r := med(entry, *key, part="ratio")) is not None and r > 0]
+    return math.exp(sum(math.log(r) for r in ratios) / len(ratios)) if ratios else None
+
+
+def _backlog_growth(entry: Entry) -> float | None:
+    found = scenario(entry, "backlog")
+    growth = found.get("growth") if found else None
+    return float(growth) if isinstance(growth, (int, float)) else None
+
+
+def _largest_payload(entry: Entry) -> float | None:
+    found = scenario(entry, "payload")
+    sizes = sorted(int(k) for k in (found or {}).get("figures", {}))
+    return med(entry, "payload", str(sizes[-1])) if sizes else None
+
+
+def _crash_safe(entries: list[Entry]) -> str | None:
+    measured = [e for e in entries if (f := scenario(e, "failure")) and f.get("mode", "").startswith("worker")]
+    if not measured:
+        return None
+    safe = sorted((int(scenario(e, "failure")["duplicated"]), e["name"]) for e in measured  # type: ignore[index]
+                  if guarantees(e)["at_least_once"].verdict == KEPT)
+    if not safe:
+        return "none of the backends measured finished every job after worker kills"
+    return ", ".join(f"{name} ({dups} duplicated)" for dups, name in safe)
+
+
+def _scaling_answer(entries: list[Entry]) -> str | None:
+    answer = _best(entries, _scaling, higher=True, unit="x the rate of the fewest workers")
+    best = max((v for e in entries if (v := _scaling(e)) is not None), default=None)
+    if answer is not None and best is not None and best < 1.1:
+        return f"none: more worker processes did not raise the drain rate on this machine (best {answer})"
+    return answer
+
+
+def advise(entries: list[Entry]) -> list[Advice]:
+    """The whole section, one line per need."""
+    lines = [
+        ("Highest single-job enqueue rate",
+         _best(entries, lambda e: med(e, "enqueue", "single"), higher=True, unit="jobs/s")),
+        ("Highest batch enqueue rate", _best(entries, lambda e: med(e, "enqueue", "batch"), higher=True,
+                                             unit="jobs/s")),
+        ("Highest drain rate (best worker count)", _best(entries, _drain_max, higher=True, unit="jobs/s")),
+        ("Gains most from more worker processes", _scaling_answer(entries)),
+        ("Lowest p99 latency, enqueue to start",
+         _best(entries, lambda e: med(e, "latency", "start_p99"), higher=False, unit="ms")),
+        ("Strict FIFO with one consumer (measured)", _qualifying(entries, "fifo")),
+        ("Priorities honoured (measured)", _qualifying(entries, "priorities")),
+        ("Delays never run early (measured)", _qualifying(entries, "delays")),
+        ("Loses nothing when workers are killed (fewest duplicates first)", _crash_safe(entries)),
+        ("Flattest cost as the backlog grows", _best(entries, _backlog_growth, higher=False, unit="x cost growth")),
+        ("Largest messages", _best(entries, _largest_payload, higher=True, unit="round trips/s")),
+        ("Closest to its raw client", _best(entries, _overhead, higher=True, unit="of the raw client's rate",
+                                           show=pct)),
+        ("Survives a broker restart (declared, not measured here)",
+         ", ".join(e["name"] for e in entries if (e.get("capabilities") or {}).get("durability") in ("disk", "server"))
+         or None),
+        ("Enqueue inside your own database transaction (declared)",
+         ", ".join(e["name"] for e in entries if (e.get("capabilities") or {}).get("transactional_enqueue")) or None),
+    ]
+    return [Advice(need, answer or "no data in this run") for need, answer in lines]
+
+
+def overhead_text(entry: Entry) -> str:
+    """The geometric-mean ratio to the raw client, as a percentage."""
+    return pct(_overhead(entry))

@@ -1,0 +1,183 @@
+"""The report's content, independent of format: sections of paragraphs, tables, plots and lists.
+
+report.md and index.html render the same sections, so they always say the same thing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+from queuekit_bench.report.advice import advise
+from queuekit_bench.report.data import Entry, count, fig, num, ok_backends, pct, scenario, with_spread
+from queuekit_bench.report.matrix import COLUMNS, guarantees
+from queuekit_bench.report.terminal import HEADERS, row
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table: header cells and rows of text cells."""
+
+    headers: list[str]
+    rows: list[list[str]]
+
+
+@dataclass(frozen=True)
+class Plot:
+    """A reference to one of the drawn plots, by name."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Bullets:
+    """A list of short lines."""
+
+    items: list[str]
+
+
+Block = Union[str, Table, Plot, Bullets]
+
+
+@dataclass
+class Section:
+    """A titled part of the report."""
+
+    title: str
+    blocks: list[Block] = field(default_factory=list)
+
+
+def _figure_rows(entries: list[Entry], items: list[tuple[str, str, str]]) -> list[list[str]]:
+    rows = []
+    for entry in entries:
+        for name, key, label in items:
+            found = fig(entry, name, key)
+            if found:
+                raw = found.get("raw") or {}
+                ratio = (found.get("ratio") or {}).get("median")
+                rows.append([entry["name"], label, with_spread(found), f"{num(raw.get('median'))}",
+                             pct(ratio), str(raw.get("client") or "-")])
+    return rows
+
+
+FIGURE_HEADERS = ["backend", "figure", "queuekit median (min-max)", "raw client", "queuekit/raw", "raw client used"]
+
+
+def _run(document: dict[str, Any]) -> Section:
+    env = document.get("environment", {})
+    settings = document.get("settings", {})
+    facts = [
+        ["date (UTC)", str(document.get("started"))], ["duration", f"{document.get('duration_s')} s"],
+        ["profile / repeats", f"{settings.get('profile')} / {settings.get('repeats')}"],
+        ["seed", str(settings.get("seed"))], ["Python", f"{env.get('python')} ({env.get('implementation')})"],
+        ["platform", str(env.get("platform"))], ["CPUs", str(env.get("cpu_count"))],
+        ["load average at start", str(env.get("load_average"))],
+        ["queuekit distributions", ", ".join(f"{k} {v}" for k, v in env.get("queuekit", {}).items())],
+        ["client libraries", ", ".join(f"{k} {v}" for k, v in env.get("client_libraries", {}).items())],
+    ]
+    backends = [[b["name"], b["url"], b.get("server") or "-", b["status"] + (f": {b['reason']}" if b.get("reason")
+                 else ""), b.get("raw_client") or b.get("raw_unavailable") or "-"]
+                for b in document.get("backends", [])]
+    blocks: list[Block] = [Table(["", ""], facts),
+                           Table(["backend", "URL", "server", "status", "raw baseline"], backends)]
+    if document.get("interrupted"):
+        blocks.insert(0, "**This run was interrupted**: only the figures that finished are shown.")
+    return Section("Run and environment", blocks)
+
+
+def _throughput(entries: list[Entry]) -> Section:
+    items = [("enqueue", "single", "enqueue, one at a time"), ("enqueue", "batch", "enqueue, batches"),
+             ("enqueue", "producers", "enqueue, concurrent producers"), ("drain", "workers_1", "drain, 1 worker")]
+    return Section("Throughput (jobs/s)", [
+        "Each figure is the median of the repeated runs, with the slowest and fastest run. The raw client "
+        "does the same work on the same server in the same run; queuekit/raw is the median of the paired "
+        "per-run ratios, so machine load that hits both cancels out.",
+        Plot("throughput"), Table(FIGURE_HEADERS, _figure_rows(entries, items))])
+
+
+def _drain(entries: list[Entry]) -> Section:
+    items = []
+    for entry in entries:
+        for w in (scenario(entry, "drain") or {}).get("workers", []):
+            found = fig(entry, "drain", f"workers_{w}")
+            items.append([entry["name"], str(w), with_spread(found)])
+    return Section("Drain rate by worker processes", [
+        "N jobs wait; then 1, 2, 4 worker processes (each with the configured threads) work until all are "
+        "acknowledged. memory:// cannot be shared between processes, so its workers are threads.",
+        Plot("drain"), Table(["backend", "worker processes", "jobs/s median (min-max)"], items)])
+
+
+def _latency(entries: list[Entry]) -> Section:
+    rows = []
+    for entry in entries:
+        found = scenario(entry, "latency")
+        if found:
+            cells = [num((fig(entry, "latency", f"{kind}_{p}") or {}).get("median"))
+                     for kind in ("start", "done") for p in ("p50", "p90", "p99", "max")]
+            rows.append([entry["name"], num(found.get("rate")), *cells, num(found.get("producer_max_lag_ms"))])
+    headers = ["backend", "rate/s", "start p50", "p90", "p99", "max", "done p50", "p90", "p99", "max",
+               "producer lag ms"]
+    return Section("Latency (ms from the enqueue call)", [
+        "A producer enqueues at a fixed rate while idle workers wait. Figures are medians over runs of each "
+        "run's percentile. A large producer lag means the producer could not keep the rate.",
+        Plot("latency"), Table(headers, rows)])
+
+
+def _matrix(entries: list[Entry]) -> Section:
+    rows = [[entry["name"], *(guarantees(entry)[c].text() for c in COLUMNS)] for entry in entries]
+    return Section("Guarantees matrix: declared / measured", [
+        "Each cell reads `declared / measured: verdict`. **kept**: declared and not broken in this run. "
+        "**VIOLATED**: declared, and the run saw it broken. **not promised**: the backend does not declare "
+        "it, so what was measured is information, not a fault. **not measured**: this bench cannot observe it "
+        "(broker restarts, transactions). FIFO is measured with one consumer at concurrency 1; with several "
+        "consumers inversions are expected and only reported.",
+        Table(["backend", *COLUMNS], rows)])
+
+
+def _failure(entries: list[Entry]) -> Section:
+    rows = []
+    for entry in entries:
+        f = scenario(entry, "failure")
+        if f:
+            drained = f.get("drain_after_last_kill_s")
+            redelivery = f.get("redelivery_ms") or {}
+            rows.append([entry["name"], str(f.get("mode")), str(f.get("seed")), str(len(f.get("kills", []))),
+                         count(f.get("accepted")), count(f.get("lost")), count(f.get("duplicated")),
+                         count(f.get("unexpected")), count(f.get("max_exec")),
+                         "never" if drained is None else num(drained),
+                         f"{num(redelivery.get('p50'))}/{num(redelivery.get('p99'))}"])
+    headers = ["backend", "mode", "seed", "kills", "accepted", "lost", "duplicated", "unexpected", "max runs",
+               "drained s after last kill", "redelivery ms p50/p99"]
+    return Section("Delivery under failure (SIGKILL)", [
+        "Worker processes are killed with SIGKILL at random moments (the seed replays them) while jobs of "
+        "1-20 ms run. The ledger, written by producers and workers to files outside the broker, decides: "
+        "lost = accepted and never finished; duplicated = finished more than once; unexpected = finished but "
+        "never accepted (must be 0).", Table(headers, rows)])
+
+
+def _scaled(entries: list[Entry], name: str, title: str, unit: str, intro: str) -> Section:
+    rows = []
+    for entry in entries:
+        found = scenario(entry, name)
+        for key in sorted((found or {}).get("figures", {}), key=float):
+            rows.extend(_figure_rows([entry], [(name, key, f"{int(float(key)):,}")]))
+    return Section(title, [intro, Plot(name), Table([h.replace("figure", unit) for h in FIGURE_HEADERS], rows)])
+
+
+def build_sections(document: dict[str, Any]) -> list[Section]:
+    """Every section of the report, in order."""
+    entries = ok_backends(document)
+    summary = Section("Summary", [Table(list(HEADERS), [row(e) for e in entries])])
+    advice = Section("Which broker for what", [
+        "Derived from this run's figures by fixed rules (best value and its margin over the next backend); "
+        "rerun on your own machine and workload before deciding.",
+        Bullets([f"**{a.need}**: {a.answer}" for a in advise(entries)])])
+    return [
+        _run(document), summary, _throughput(entries), _drain(entries), _latency(entries), _matrix(entries),
+        _failure(entries),
+        _scaled(entries, "backlog", "Backlog scaling (microseconds per reserve+ack)", "jobs waiting",
+                "Cost of one reserve plus one ack with this many jobs waiting; a flat line means depth is free."),
+        _scaled(entries, "payload", "Payload size (round trips/s)", "argument bytes",
+                "Enqueue, reserve and ack of one message at a time, for each argument size."),
+        advice,
+    ]

@@ -1,0 +1,86 @@
+"""The one summary table printed at the end of a run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from queuekit_bench.report.data import Entry, count, med, not_run, num, ok_backends, pct, scenario
+from queuekit_bench.report.matrix import violations
+
+HEADERS = ("backend", "enqueue/s (raw%)", "batch/s (raw%)", "drain/s 1w (raw%)", "drain/s max",
+           "p50/p99 start ms", "FIFO inv", "prio inv", "lost/dup", "backlog x")
+
+
+def _rate_cell(entry: Entry, name: str, key: str) -> str:
+    value = med(entry, name, key)
+    if value is None:
+        return "-"
+    ratio = med(entry, name, key, part="ratio")
+    return f"{num(value)} ({pct(ratio)})" if ratio is not None else num(value)
+
+
+def _drain_max(entry: Entry) -> str:
+    found = scenario(entry, "drain")
+    if not found:
+        return "-"
+    best = max(((med(entry, "drain", f"workers_{w}") or 0.0, w) for w in found.get("workers", [])), default=None)
+    return f"{num(best[0])} ({best[1]}w)" if best else "-"
+
+
+def _latency(entry: Entry) -> str:
+    p50, p99 = med(entry, "latency", "start_p50"), med(entry, "latency", "start_p99")
+    return "-" if p50 is None else f"{num(p50)}/{num(p99)}"
+
+
+def _order(entry: Entry, key: str) -> str:
+    found = scenario(entry, "ordering")
+    part = found.get(key) if found else None
+    return count(part.get("inversions")) if isinstance(part, dict) else "-"
+
+
+def _failure(entry: Entry) -> str:
+    found = scenario(entry, "failure")
+    return f"{count(found.get('lost'))}/{count(found.get('duplicated'))}" if found else "-"
+
+
+def _backlog(entry: Entry) -> str:
+    found = scenario(entry, "backlog")
+    growth = found.get("growth") if found else None
+    return f"{growth:.2f}" if isinstance(growth, (int, float)) else "-"
+
+
+def row(entry: Entry) -> list[str]:
+    """One backend's cells, in HEADERS order."""
+    return [entry["name"], _rate_cell(entry, "enqueue", "single"), _rate_cell(entry, "enqueue", "batch"),
+            _rate_cell(entry, "drain", "workers_1"), _drain_max(entry), _latency(entry),
+            _order(entry, "fifo_1"), _order(entry, "priority"), _failure(entry), _backlog(entry)]
+
+
+def format_table(headers: tuple[str, ...] | list[str], rows: list[list[str]]) -> str:
+    """A plain-text table with aligned columns."""
+    widths = [max(len(str(c)) for c in column) for column in zip(headers, *rows)]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(headers, widths)),
+             "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(str(c).ljust(w) for c, w in zip(r, widths)) for r in rows]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def summary_table(document: dict[str, Any]) -> str:
+    """The table, then skipped backends, failed scenarios and declared guarantees the run saw broken."""
+    parts = ["", format_table(HEADERS, [row(e) for e in ok_backends(document)])]
+    notes = [f"  {e['name']}: {e['status']}: {e.get('reason')}" for e in not_run(document)]
+    for entry in ok_backends(document):
+        for name, result in entry.get("scenarios", {}).items():
+            if result.get("status") != "ok":
+                notes.append(f"  {entry['name']}: {name} {result.get('status')}: {result.get('reason')}")
+        broken = violations(entry)
+        if broken:
+            notes.append(f"  {entry['name']}: declared but not kept in this run: {', '.join(broken)}")
+    if notes:
+        parts += ["", "not run / problems:", *notes]
+    parts.append("\nraw% = queuekit's rate as a share of the raw client on the same server in the same run. "
+                 f"Noisy machine? Compare ratios, not rates. (load average at start: "
+                 f"{document.get('environment', {}).get('load_average')})")
+    if document.get("interrupted"):
+        parts.append("INTERRUPTED: figures above cover only what finished.")
+    return "\n".join(parts)
