@@ -73,7 +73,7 @@ def free_port(bus: bool = False) -> int:
 class PrivateRedis:
     """A redis-server this test started, on its own port and directory."""
 
-    def __init__(self, workdir: Path, extra: Sequence[str] = (), *, bus: bool = False) -> None:
+    def __init__(self, workdir: Path, extra: Sequence[str] = (), *, bus: bool = False, tls: Path | None = None) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             pytest.skip("service unavailable: no redis-server binary to start a private server")
@@ -81,16 +81,22 @@ class PrivateRedis:
         self.workdir = workdir
         self.extra = list(extra)
         self.port = free_port(bus)
-        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.tls = tls  # a folder with ca.crt, server.crt and server.key: serve TLS only
+        self.url = f"rediss://127.0.0.1:{self.port}/0" if tls else f"redis://127.0.0.1:{self.port}/0"
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         """Start the server and wait until it answers PING."""
-        args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--daemonize", "no",
+        ports = ["--port", str(self.port)]
+        if self.tls is not None:
+            ports = ["--port", "0", "--tls-port", str(self.port), "--tls-auth-clients", "no",
+                     "--tls-cert-file", str(self.tls / "server.crt"), "--tls-key-file", str(self.tls / "server.key"),
+                     "--tls-ca-cert-file", str(self.tls / "ca.crt")]
+        args = [self.binary, *ports, "--bind", "127.0.0.1", "--daemonize", "no",
                 "--dir", str(self.workdir), "--save", "", "--appendonly", "no", *self.extra]
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 20
-        client = redis.Redis(port=self.port, socket_connect_timeout=1)
+        client = self.client()
         try:
             while True:
                 try:
@@ -117,7 +123,10 @@ class PrivateRedis:
 
     def client(self) -> redis.Redis:
         """A plain redis-py client on this server."""
-        return redis.Redis(port=self.port)
+        if self.tls is not None:
+            return redis.Redis(host="127.0.0.1", port=self.port, ssl=True, ssl_ca_certs=str(self.tls / "ca.crt"),
+                               socket_connect_timeout=1)
+        return redis.Redis(host="127.0.0.1", port=self.port, socket_connect_timeout=1)
 
 
 class PrivateCluster:
@@ -162,3 +171,23 @@ class PrivateCluster:
         """Stop every node."""
         for node in self.nodes:
             node.kill()
+
+
+def make_certificates(folder: Path) -> Path:
+    """A throwaway CA and a server certificate for 127.0.0.1, made with the openssl CLI."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("service unavailable: no openssl to make TLS certificates for a private server")
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def run(*args: str) -> None:
+        subprocess.run([openssl, *args], cwd=folder, check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=60)
+
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=queuekit test CA",
+        "-keyout", "ca.key", "-out", "ca.crt")
+    run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "server.key", "-out", "server.csr")
+    (folder / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    run("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
+        "-extfile", "san.ext", "-out", "server.crt")
+    return folder

@@ -18,7 +18,7 @@ from redis.crc import key_slot
 from queuekit import App
 from queuekit.broker import Delivery, Envelope, JobStatus, Outcome, QueueStats
 from queuekit.errors import ConfigurationError, ConnectionLost, UnknownQueue
-from tests.redis.servers import PrivateRedis
+from tests.redis.servers import PrivateRedis, make_certificates
 from tests.support import wait_until
 
 pytestmark = pytest.mark.service
@@ -104,6 +104,22 @@ def test_unix_socket_url(tmp_path: Path) -> None:
         [job] = broker.enqueue([env("q")])
         assert [d.id for d in broker.reserve(["q"], 1, 30)] == [job]
         broker.close()
+    finally:
+        server.kill()
+
+
+def test_tls_url_with_a_verified_certificate(tmp_path: Path) -> None:
+    certificates = make_certificates(tmp_path / "tls")
+    server = PrivateRedis(tmp_path, tls=certificates)
+    server.start()
+    try:
+        broker = RedisBroker(f"{server.url}?ssl_ca_certs={certificates / 'ca.crt'}&prefix=tls")
+        [job] = broker.enqueue([env("q")])
+        assert [d.id for d in broker.reserve(["q"], 1, 30)] == [job]
+        broker.close()
+        untrusted = RedisBroker(server.url, retries=0)
+        with pytest.raises(ConnectionLost, match="certificate"):
+            untrusted.enqueue([env("q")])
     finally:
         server.kill()
 
