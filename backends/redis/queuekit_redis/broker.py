@@ -7,6 +7,7 @@ Producer and worker paths live here; inspection and administration in
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import time
 from collections.abc import Sequence
@@ -94,34 +95,34 @@ class RedisBroker:
         """
         if not envelopes:
             return []
-        numbered = list(enumerate(envelopes))
-        if self._conn.cluster:
-            groups: dict[str, list[tuple[int, Envelope]]] = {}
-            for item in numbered:
-                groups.setdefault(item[1].queue, []).append(item)
-            parts = [items[i : i + CHUNK] for items in groups.values() for i in range(0, len(items), CHUNK)]
+        if len(envelopes) <= CHUNK and not (self._conn.cluster and len({env.queue for env in envelopes}) > 1):
+            parts: list[Sequence[int]] = [range(len(envelopes))]  # the common case: one call
+        elif self._conn.cluster:  # one call per queue (and chunk): each queue is its own slot
+            by_queue: dict[str, list[int]] = {}
+            for position, env in enumerate(envelopes):
+                by_queue.setdefault(env.queue, []).append(position)
+            parts = [group[i : i + CHUNK] for group in by_queue.values() for i in range(0, len(group), CHUNK)]
         else:
-            parts = [numbered[i : i + CHUNK] for i in range(0, len(numbered), CHUNK)]
-        calls = [self._enqueue_call(part) for part in parts]
-
-        def send() -> list[Any]:
-            if len(calls) == 1:
-                return [self._conn.script(*calls[0][:3])]
-            return self._conn.pipeline([call[:3] for call in calls], transaction=True)
-
-        replies = self._conn.retrying(send)
+            parts = [range(i, min(i + CHUNK, len(envelopes))) for i in range(0, len(envelopes), CHUNK)]
+        calls = [self._enqueue_call([envelopes[position] for position in part]) for part in parts]
+        if len(calls) == 1:
+            replies = [self._conn.retrying(functools.partial(self._conn.script, *calls[0][:3]))]
+        else:
+            replies = self._conn.retrying(
+                functools.partial(self._conn.pipeline, [call[:3] for call in calls], transaction=True)
+            )
         ids = [env.id for env in envelopes]
         for reply, (_, _, _, names), part in zip(replies, calls, parts, strict=True):
             for index, name in enumerate(names):
                 self._conn.observe_epoch(name, reply[2 * index], reply[2 * index + 1])
             for j in range(2 * len(names), len(reply), 2):
-                ids[part[reply[j] - 1][0]] = reply[j + 1].decode()
+                ids[part[reply[j] - 1]] = reply[j + 1].decode()
         return ids
 
-    def _enqueue_call(self, part: Sequence[tuple[int, Envelope]]) -> tuple[str, list[str], list[Any], list[str]]:
+    def _enqueue_call(self, envelopes: Sequence[Envelope]) -> tuple[str, list[str], list[Any], list[str]]:
         order: dict[str, int] = {}
         args: list[Any] = [self._conn.candidate]
-        for _, env in part:
+        for env in envelopes:
             index = order.get(env.queue)
             if index is None:
                 self._keys.queue(env.queue)  # validates the name
