@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import uuid
 from collections.abc import Iterator
@@ -136,6 +137,22 @@ def test_app_opens_the_backend_from_its_url(redis_url: str) -> None:
     assert app.worker(queues=[queue], burst=True).run(install_signals=False) == 0
     assert [job.result(timeout=10) for job in jobs] == [2 * i for i in range(10)]
     app.close()
+
+
+def test_a_forked_child_gets_its_own_connection(broker: RedisBroker) -> None:
+    [first] = broker.enqueue([env("forked")])  # the parent's connection exists now
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the child
+        code = 1
+        try:
+            broker.enqueue([env("forked")])
+            code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(child, 0)
+    assert os.WEXITSTATUS(status) == 0, "the child could not use the broker"
+    assert broker.stats(["forked"])["forked"] == QueueStats(ready=2), "the parent's connection still works"
+    assert broker.reserve(["forked"], 1, 30)[0].id == first
 
 
 # -- ordering and batches --------------------------------------------------------------------

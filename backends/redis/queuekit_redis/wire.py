@@ -9,6 +9,7 @@ while is checked for a server-side close before use, as the pool would.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import weakref
@@ -26,10 +27,11 @@ Connection = Any
 
 
 class _Held:
-    __slots__ = ("connection", "used")
+    __slots__ = ("connection", "pid", "used")
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
+        self.pid = os.getpid()
         self.used = time.monotonic()
 
 
@@ -44,7 +46,7 @@ class Wire:
 
     def _held(self) -> _Held:
         held: _Held | None = getattr(self._local, "held", None)
-        if held is None:
+        if held is None or held.pid != os.getpid():  # new thread, or a forked child: never share a socket
             connection = self._pool.connection_class(**self._pool.connection_kwargs)
             held = self._local.held = _Held(connection)
             with self._lock:
@@ -55,16 +57,16 @@ class Wire:
         """Send one command and return its reply; errors are redis-py's."""
         held = self._held()
         connection = held.connection
-        now = time.monotonic()
-        if now - held.used > IDLE_CHECK:
+        if time.monotonic() - held.used > IDLE_CHECK:
             self._check(connection)
-        held.used = now
         try:
             connection.send_command(*parts)
-            return connection.read_response()
+            reply = connection.read_response()
         except NETWORK_ERRORS:
             connection.disconnect()
             raise
+        held.used = time.monotonic()
+        return reply
 
     @staticmethod
     def _check(connection: Connection) -> None:
