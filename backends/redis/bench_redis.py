@@ -10,6 +10,10 @@ Figures (jobs or commands per second, latency in ms):
 * drain: one worker (default settings, burst mode) running ``--jobs`` no-op jobs;
 * latency enqueue -> start at 200 jobs/s with an idle worker (p50, p99).
 
+Every key it writes is under a fresh prefix and deleted at the end. On a shared machine
+read the figures beside ``load_average_1min`` and ``drain_cpu_us_per_job`` (the worker
+process's CPU per job, which other load does not inflate much).
+
 The full suite is ``queuekit bench``; this script stays small on purpose.
 """
 
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import threading
 import time
@@ -44,7 +49,7 @@ class Rates:
     machine hits queuekit and raw redis-py alike; each figure is the median round."""
 
     def __init__(self, url: str) -> None:
-        self.client = redis.Redis.from_url(url)
+        self.client = redis.Redis.from_url(url.split("?")[0])  # raw redis-py: no queuekit options
         self.raw_key = f"bench-raw-{uuid.uuid4().hex}"
         self.broker = RedisBroker(url)
         self.app = App(url)
@@ -120,7 +125,9 @@ def drain(url: str, count: int) -> dict[str, float]:
     for start in range(0, count, 1000):
         app.enqueue_many([task.message(i) for i in range(start, min(start + 1000, count))])
     worker = app.worker(queues=[queue], burst=True)
+    cpu = time.process_time()
     figures = {"drain": rate(count, lambda: worker.run(install_signals=False) and None)}
+    figures["drain_cpu_us_per_job"] = 1e6 * (time.process_time() - cpu) / count  # this process, all threads
     figures["drain_acked"] = float(worker.counts["ack"])
     app.close()
     return figures
@@ -167,6 +174,26 @@ def main() -> None:
     parser.add_argument("--latency-jobs", type=int, default=400)
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     opts = parser.parse_args()
+    prefix = f"qkbench-redis-{uuid.uuid4().hex[:8]}"  # every key this run writes; deleted at the end
+    opts.url = f"{opts.url}{'&' if '?' in opts.url else '?'}prefix={prefix}"
+    try:
+        run(opts)
+    finally:
+        cleanup(opts.url.split("?")[0], prefix)
+
+
+def cleanup(url: str, prefix: str) -> None:
+    """Delete every key of this run (queues and results)."""
+    client = redis.Redis.from_url(url)
+    for pattern in (f"{{{prefix}:*", f"{prefix}:*"):
+        keys = list(client.scan_iter(match=pattern, count=5000))
+        for start in range(0, len(keys), 1000):
+            client.delete(*keys[start : start + 1000])
+    client.close()
+
+
+def run(opts: argparse.Namespace) -> None:
+    """Measure and print."""
     rates = Rates(opts.url)
     for _ in range(opts.rounds):
         rates.round(opts.singles, opts.batched)
@@ -174,6 +201,7 @@ def main() -> None:
     rates.close()
     figures.update(drain(opts.url, opts.jobs))
     figures.update(latency(opts.url, opts.latency_jobs, 200.0))
+    figures["load_average_1min"] = os.getloadavg()[0]  # a shared machine: read the figures beside it
     figures["single_ratio_broker"] = figures["broker_single_enqueue"] / figures["raw_single_lpush"]
     figures["single_ratio_app"] = figures["app_single_delay"] / figures["raw_single_lpush"]
     figures["batch_ratio_broker"] = figures["broker_batch_enqueue"] / figures["raw_pipelined_lpush"]

@@ -35,18 +35,20 @@ def shared_url_or_skip() -> str:
 
 
 def unique_prefix() -> str:
-    """A key prefix no other test run uses."""
+    """A key prefix no other test run uses (always containing "qkt-", see delete_prefix)."""
     return f"qkt-{uuid.uuid4().hex[:10]}"
 
 
-def delete_prefix(url: str, prefix: str) -> None:
-    """Remove every key a test wrote under ``prefix`` (queue keys and results)."""
+def delete_prefix(url: str, *prefixes: str) -> None:
+    """Remove every key tests wrote under these prefixes (queue keys and results), in one scan."""
+    if not prefixes:
+        return
+    wanted = tuple(p.encode() for prefix in prefixes for p in (f"{{{prefix}:", f"{prefix}:"))
     client = redis.Redis.from_url(url)
     try:
-        for pattern in (f"{{{prefix}:*", f"{prefix}:*"):
-            batch = list(client.scan_iter(match=pattern, count=1000))
-            for start in range(0, len(batch), 500):
-                client.delete(*batch[start : start + 500])
+        doomed = [key for key in client.scan_iter(match="*qkt-*", count=5000) if key.startswith(wanted)]
+        for start in range(0, len(doomed), 500):
+            client.delete(*doomed[start : start + 500])
     finally:
         client.close()
 

@@ -19,7 +19,7 @@ from redis.crc import key_slot
 from queuekit import App
 from queuekit.broker import Delivery, Envelope, JobStatus, Outcome, QueueStats
 from queuekit.errors import ConfigurationError, ConnectionLost, UnknownQueue
-from tests.redis.servers import PrivateRedis, make_certificates
+from tests.redis.servers import PrivateRedis, delete_prefix, make_certificates, unique_prefix
 from tests.support import wait_until
 
 pytestmark = pytest.mark.service
@@ -41,16 +41,16 @@ def env(queue: str, body: bytes = b"x", **fields: object) -> Envelope:
 
 def test_prefix_comes_from_the_url_and_isolates_apps(redis_url: str) -> None:
     base = redis_url.split("?")[0]
-    first = RedisBroker(f"{base}?prefix=qkt-{uuid.uuid4().hex[:8]}")
-    second = RedisBroker(f"{base}?prefix=qkt-{uuid.uuid4().hex[:8]}")
+    prefixes = [unique_prefix(), unique_prefix()]
+    first, second = (RedisBroker(f"{base}?prefix={prefix}") for prefix in prefixes)
     try:
         [job] = first.enqueue([env("shared")])
         assert second.reserve(["shared"], 10, 30) == []
         assert [d.id for d in first.reserve(["shared"], 10, 30)] == [job]
     finally:
-        first.purge("shared")
         first.close()
         second.close()
+        delete_prefix(base, *prefixes)
 
 
 @pytest.mark.parametrize(

@@ -33,8 +33,7 @@ def _open(clock: Clock | None, workdir: Path) -> RedisBroker:
 def _clean_machine_keys() -> Iterator[None]:
     """The state machine opens a broker per example: delete their keys at the end."""
     yield
-    for prefix in sorted(_opened):
-        delete_prefix(shared_url_or_skip(), prefix)
+    delete_prefix(shared_url_or_skip(), *_opened)
 
 
 class TestRedisBroker(BrokerContract):
