@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 from queuekit_rabbitmq import RabbitBroker
 
+from queuekit.broker import Delivery
 from queuekit.testing import BrokerContract, Clock, default_settings, make_state_machine_test
 from tests.rabbitmq.servers import delete_queues, shared_url_or_skip
 
@@ -68,6 +69,28 @@ _machine_queues: list[RabbitBroker] = []
 TestRabbitMachine = pytest.mark.service(
     make_state_machine_test(
         _open_for_machine, name="RabbitMachine", settings=default_settings(max_examples=25)
+    )
+)
+
+
+class ConsumingBroker(RabbitBroker):
+    """Serves every reserve from the consumer's prefetch buffer (the worker's path), not basic.get."""
+
+    def reserve(self, queues: Sequence[str], limit: int, lease: float, wait: float = 0.0) -> list[Delivery]:
+        if queues and limit > 0:
+            self.consumer.subscribe(queues, limit)
+        return super().reserve(queues, limit, lease, wait)
+
+
+def _open_consuming(clock: Clock | None, workdir: Path) -> RabbitBroker:
+    broker = ConsumingBroker(shared_url_or_skip())
+    _machine_queues.append(broker)
+    return broker
+
+
+TestRabbitConsumingMachine = pytest.mark.service(
+    make_state_machine_test(
+        _open_consuming, name="RabbitConsumingMachine", settings=default_settings(max_examples=25)
     )
 )
 

@@ -179,8 +179,11 @@ class RabbitBroker:
 
     def purge(self, queue: str) -> int:
         """Delete ready and delayed messages (and this process's unreserved prefetch)."""
-        dropped = self.consumer.drop_buffered(queue)
-        return dropped + admin.purge(self.publisher.link, self.settings.connect_timeout, queue)
+        # RabbitMQ first: acking our prefetch first would free the window, and RabbitMQ would
+        # push the next ready message to us between the two steps, uncounted and unpurged.
+        purged = admin.purge(self.publisher.link, self.settings.connect_timeout, queue)
+        self.consumer.sync()  # whatever was pushed before the purge is in the buffer now
+        return purged + self.consumer.drop_buffered(queue)
 
     def dead_letters(self, queue: str, limit: int = 100) -> list[DeadLetter]:
         """The oldest ``limit`` dead letters of ``queue``."""

@@ -67,9 +67,9 @@ class Consumer:
         """Up to ``limit`` buffered deliveries of ``queues``, waiting up to ``wait`` for one."""
         if wait <= 0 and not any(queue in self._wanted for queue in queues):
             return self._get(queues, limit)
-        self._subscribe(queues, limit)
+        self.subscribe(queues, limit)
         if wait <= 0:
-            self._catch_up(queues)
+            self._catch_up(queues, limit)
         deadline = time.monotonic() + wait
         with self._cond:
             while True:
@@ -88,28 +88,44 @@ class Consumer:
         for queue in queues:
             self.topology.ensure_queue(queue)
         self.link.wait_ready(self.settings.connect_timeout)
-        got: list[Held] = self.io.call(
-            partial(self._gets.submit, self._io_generation, list(queues), limit), self.settings.connect_timeout
-        )
+        got = self._fetch(queues, limit)
         with self._cond:
             fresh = [held for held in got if held.generation == self._generation]
             for held in fresh:
                 self._held[held.receipt] = held
         return [held.delivery() for held in fresh]
 
-    def _catch_up(self, queues: Sequence[str]) -> None:
+    def _fetch(self, queues: Sequence[str], limit: int) -> list[Held]:
+        found: list[Held] = self.io.call(
+            partial(self._gets.submit, self._io_generation, list(queues), limit), self.settings.connect_timeout
+        )
+        return found
+
+    def _catch_up(self, queues: Sequence[str], limit: int) -> None:
         """Make a non-blocking reserve see what is ready now, in priority order.
 
         Deliveries travel asynchronously: one RabbitMQ pushed (or is about to push, on an
         ack just sent) may not be here yet. A round trip on the consumer channel gets the
         acks processed, a queue declaration orders us behind the pushes they caused, and
-        a second round trip brings those pushes in.
+        a second round trip brings those pushes in. What RabbitMQ still holds (the
+        prefetch window was full) may outrank the buffer: up to ``limit`` of it is fetched
+        with ``basic.get`` into the buffer, so the buffer's best are the queue's best.
         """
         self.sync()
         with TempChannel(self.publisher.link, self.settings.connect_timeout) as chan:
-            for queue in queues:
-                chan.declare_queue(queue, passive=True)
+            waiting = {queue: chan.declare_queue(queue, passive=True) for queue in queues}
         self.sync()
+        for queue, count in waiting.items():
+            if count:
+                self._buffer_all(self._fetch([queue], min(count, limit)))
+
+    def _buffer_all(self, found: Sequence[Held]) -> None:
+        with self._cond:
+            for held in found:
+                if held.generation == self._generation:
+                    self._seq += 1
+                    priority = -(held.properties.priority or 0)
+                    heapq.heappush(self._buffer.setdefault(held.queue, []), (priority, self._seq, held))
 
     def _take(self, queues: Sequence[str], limit: int) -> list[Delivery]:
         taken: list[Delivery] = []
@@ -126,7 +142,8 @@ class Consumer:
             taken.append(held.delivery())
         return taken
 
-    def _subscribe(self, queues: Sequence[str], limit: int) -> None:
+    def subscribe(self, queues: Sequence[str], limit: int) -> None:
+        """Consume ``queues`` (declaring them) with room for what is held plus ``limit``."""
         # Room for every held delivery plus this request, so a caller that holds jobs
         # without acking them can always reserve more (the worker never needs a bump).
         with self._cond:

@@ -23,11 +23,14 @@ Step = Callable[[Any, Resolve], None]  # (channel, resolve) -> None
 
 
 class _QuietProbes(logging.Filter):
-    """Drops pika's warning for an expected 404: probing delay levels or a dead-letter queue."""
+    """Drops pika's warning for a 404 on a missing queue: queuekit's passive probes expect it.
+
+    Where a missing queue is a real problem queuekit reports it itself (an error raised to
+    the caller, or its own warning when a consumer channel closes).
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        text = record.getMessage()
-        return not ("NOT_FOUND - no queue" in text and ("@delay." in text or "@dead'" in text))
+        return "NOT_FOUND - no queue" not in record.getMessage()
 
 
 logging.getLogger("pika.channel").addFilter(_QuietProbes())
