@@ -165,10 +165,10 @@ class QueueModel:
 
     def extend(self, deliveries: Sequence[Delivery], lease: float, now: float) -> set[str]:
         """Renew held leases; return the ids ``extend`` must report lost."""
-        lost = {d.id for d in deliveries if not self.holds(d, now)}
-        for delivery in deliveries:
-            if delivery.id not in lost:
-                self.jobs[delivery.id].lease_until = now + lease
+        held = [d for d in deliveries if self.holds(d, now)]
+        lost = {d.id for d in deliveries if d not in held}
+        for delivery in held:  # a stale copy in the same call does not stop the holder's renewal
+            self.jobs[delivery.id].lease_until = now + lease
         return lost
 
     # -- administration --------------------------------------------------------------------
