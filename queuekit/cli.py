@@ -67,7 +67,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
         queues=queues, concurrency=args.concurrency, prefetch=args.prefetch, burst=args.burst,
         lease=args.lease, grace=args.grace,
     )
-    return worker.run()
+    try:
+        return worker.run()
+    finally:
+        app.close()  # hands back anything a push-based broker prefetched but never gave out
 
 
 def _child_argv(args: argparse.Namespace) -> list[str]:
