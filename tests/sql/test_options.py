@@ -1,0 +1,67 @@
+"""URL parsing, driver choice and server version checks (no database needed)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+from queuekit_sql.dialects import check_server
+from queuekit_sql.options import parse
+
+from queuekit.errors import ConfigurationError
+from queuekit.registry import backend_class
+
+
+@pytest.mark.parametrize(
+    ("url", "driver", "family"),
+    [
+        ("sqlite:///jobs.db", "sqlite+pysqlite", "sqlite"),
+        ("postgresql://u@h/db", "postgresql+psycopg", "postgresql"),
+        ("postgres://u@h/db", "postgresql+psycopg", "postgresql"),
+        ("postgresql+psycopg://u@h/db", "postgresql+psycopg", "postgresql"),
+        ("mysql://u@h/db", "mysql+pymysql", "mysql"),
+        ("mariadb://u@h/db", "mariadb+pymysql", "mysql"),
+        ("mysql+mysqldb://u@h/db", "mysql+mysqldb", "mysql"),
+    ],
+)
+def test_schemes_pick_the_shipped_driver_unless_one_is_named(url: str, driver: str, family: str) -> None:
+    settings = parse(url, {})
+    assert settings.url.drivername == driver
+    assert settings.family == family
+
+
+@pytest.mark.parametrize("scheme", ["sqlite", "postgresql", "postgres", "mysql", "mariadb", "postgresql+psycopg"])
+def test_every_scheme_is_registered(scheme: str) -> None:
+    assert backend_class(f"{scheme}://x/y").__name__ == "SQLBroker"
+
+
+def test_queuekit_options_leave_the_query_and_driver_options_stay() -> None:
+    settings = parse("postgresql://u:pw@h/db?prefix=app_&sslmode=require&poll_max=2&notify=false", {"prefix": "x_"})
+    assert settings.prefix == "x_"  # keyword options win over the query
+    assert settings.poll_max == 2.0 and settings.notify is False
+    assert dict(settings.url.query) == {"sslmode": "require"}
+    assert "pw" not in settings.redacted
+
+
+def test_defaults_differ_by_family() -> None:
+    assert parse("sqlite:///x.db", {}).migrate == "auto"
+    assert parse("postgresql://u@h/db", {}).migrate == "check"
+    assert parse("mysql://u@h/db", {}).migrate == "check"
+
+
+@pytest.mark.parametrize(
+    ("family", "version", "mariadb", "needed"),
+    [("mysql", (10, 5, 9), True, "MariaDB 10.6"), ("mysql", (5, 7, 40), False, "MySQL 8.0.1"),
+     ("postgresql", (11, 2), False, "12+"), ("sqlite", (3, 31, 1), False, "3.35+")],
+)
+def test_servers_without_what_the_claim_needs_are_refused(
+    family: str, version: tuple[int, ...], mariadb: bool, needed: str
+) -> None:
+    dialect = SimpleNamespace(server_version_info=version, is_mariadb=mariadb)
+    with pytest.raises(ConfigurationError, match=needed.replace(".", r"\.").replace("+", r"\+")):
+        check_server(family, dialect)
+
+
+def test_supported_servers_pass() -> None:
+    check_server("mysql", SimpleNamespace(server_version_info=(10, 11, 6), is_mariadb=True))
+    check_server("postgresql", SimpleNamespace(server_version_info=(15, 4), is_mariadb=False))
