@@ -10,16 +10,16 @@ for i = 1, #ARGV, 2 do
 end
 local metas = redis.call('HMGET', KEYS[3], unpack(ids))
 local deadlines = redis.call('ZMSCORE', KEYS[1], unpack(ids))
-local done, donemetas = {}, {}
+local done, dedup = {}, {}
 for i = 1, #ids do
-  local _, receipt = parse(metas[i])
+  local _, receipt, _, key = parse(metas[i])
   if receipt == receipts[i] and receipt ~= '' and deadlines[i] and tonumber(deadlines[i]) > now then
-    done[#done + 1], donemetas[#donemetas + 1] = ids[i], metas[i]
+    done[#done + 1], dedup[#dedup + 1] = ids[i], key
   end
 end
 if #done == 0 then
   return 0
 end
 redis.call('ZREM', KEYS[1], unpack(done))
-forget(KEYS[2], KEYS[3], KEYS[4], done, donemetas)
+forget(KEYS[2], KEYS[3], KEYS[4], done, dedup)
 return #done

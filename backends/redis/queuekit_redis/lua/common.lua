@@ -115,11 +115,12 @@ local function held(leased, meta, id, receipt, now)
   return false
 end
 
---- forget: parse
--- Delete jobs' data and release their dedup keys (the caller removes them from zsets).
-local function forget(body, meta, keys, ids, metas)
+--- forget
+-- Delete jobs' data and release the dedup keys they hold ('' for none); the caller
+-- removes them from the zsets.
+local function forget(body, meta, keys, ids, dedup)
   for i = 1, #ids do
-    local _, _, _, key = parse(metas[i])
+    local key = dedup[i]
     if key ~= '' and redis.call('HGET', keys, key) == ids[i] then
       redis.call('HDEL', keys, key)
     end

@@ -10,10 +10,10 @@ local meta = held(KEYS[1], KEYS[3], id, ARGV[2], now)
 if not meta then
   return 0
 end
-local att, _, score = parse(meta)
+local att, _, score, key = parse(meta)
 local body = redis.call('HGET', KEYS[2], id) or ''
 redis.call('ZREM', KEYS[1], id)
-forget(KEYS[2], KEYS[3], KEYS[4], {id}, {meta})
+forget(KEYS[2], KEYS[3], KEYS[4], {id}, {key})
 redis.call('ZADD', KEYS[6], int(take_seq(KEYS[5], 1, us)), id)
 redis.call('HSET', KEYS[7], id, body)
 redis.call('HSET', KEYS[8], id, int(att) .. '|' .. int(now) .. '|' .. score .. '|' .. ARGV[3])

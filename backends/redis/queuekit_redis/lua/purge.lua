@@ -29,5 +29,11 @@ end
 if #ids == 0 then
   return 0
 end
-forget(KEYS[4], KEYS[5], KEYS[6], ids, redis.call('HMGET', KEYS[5], unpack(ids)))
+local metas = redis.call('HMGET', KEYS[5], unpack(ids))
+local dedup = {}
+for i = 1, #ids do
+  local _, _, _, key = parse(metas[i])
+  dedup[i] = key
+end
+forget(KEYS[4], KEYS[5], KEYS[6], ids, dedup)
 return #ids

@@ -96,12 +96,14 @@ for q = 1, nq do
     local metaargs, leaseargs = {}, {}
     for i = 1, #ids do
       if bodies[i] then
+        local id = ids[i]
         local att, _, score, key = parse(metas[i])
         local receipt = int(first + i - 1)
-        metaargs[#metaargs + 1] = ids[i]
-        metaargs[#metaargs + 1] = int(att + 1) .. '|' .. receipt .. '|' .. score .. '|' .. key
-        leaseargs[#leaseargs + 1], leaseargs[#leaseargs + 2] = deadline, ids[i]
-        got[i] = {ids[i], bodies[i], att + 1, receipt, -tonumber(score)}
+        local n = #metaargs
+        metaargs[n + 1], metaargs[n + 2] = id, (att + 1) .. '|' .. receipt .. '|' .. score .. '|' .. key
+        leaseargs[n + 1], leaseargs[n + 2] = deadline, id
+        -- one delivery: queue-index id body attempts receipt priority
+        got[i] = {q, id, bodies[i], att + 1, receipt, -tonumber(score)}
       end
     end
     if #metaargs > 0 then
@@ -120,7 +122,9 @@ for j = 1, #order do
   local got = leased[q][seen[q]]
   if got then
     local n = #out
-    out[n + 1], out[n + 2], out[n + 3], out[n + 4], out[n + 5], out[n + 6] = q, got[1], got[2], got[3], got[4], got[5]
+    for f = 1, 6 do
+      out[n + f] = got[f]
+    end
   end
 end
 return out
