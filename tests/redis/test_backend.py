@@ -282,6 +282,13 @@ def test_idle_reserve_blocks_on_the_server_until_a_job_is_due(
     assert [d.id for d in found[0]] == [job]
 
 
+def test_a_blocked_reserve_never_outwaits_the_socket_timeout(redis_url: str) -> None:
+    broker = RedisBroker(f"{redis_url}&socket_timeout=0.5&max_block=30", retries=0)
+    queue = f"slow-{uuid.uuid4().hex[:6]}"
+    assert broker.reserve([queue], 1, 30, wait=1.2) == [], "an idle wait longer than the timeout is not an error"
+    broker.close()
+
+
 def test_a_woken_reserve_passes_the_wake_up_on_while_jobs_remain(broker: RedisBroker, redis_url: str) -> None:
     queue = f"many-{uuid.uuid4().hex[:6]}"
     found: list[list[Delivery]] = [[], []]

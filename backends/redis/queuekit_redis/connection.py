@@ -19,7 +19,7 @@ from queuekit_redis.durability import Fingerprint, probe, probe_cluster
 from queuekit_redis.errors import translate, translated
 from queuekit_redis.keys import Keyspace
 from queuekit_redis.scripts import Scripts
-from queuekit_redis.settings import RedisSettings, make_client, make_cluster_client
+from queuekit_redis.settings import RedisSettings, make_client, make_cluster_client, socket_timeout
 from queuekit_redis.wire import Wire
 
 log = logging.getLogger("queuekit.redis")
@@ -70,8 +70,8 @@ class Connection:
         self._suspect = False
         self._turn = 0
         self._lock = threading.Lock()
-        timeout = client_options.get("socket_timeout")
-        self.max_block = settings.max_block if not timeout else min(settings.max_block, 0.8 * float(timeout))
+        timeout = socket_timeout(client_url, client_options)  # a BLPOP must end before a read times out
+        self.max_block = settings.max_block if not timeout else min(settings.max_block, 0.8 * timeout)
 
     @property
     def client(self) -> Any:

@@ -114,3 +114,10 @@ def make_cluster_client(url: str, client_options: Mapping[str, Any]) -> redis.Re
         return redis.RedisCluster.from_url(url, **client_options)
     except (TypeError, ValueError) as exc:
         raise ConfigurationError(f"invalid redis cluster option for {redact(url)}: {exc}") from None
+
+
+def socket_timeout(client_url: str, client_options: Mapping[str, Any]) -> float | None:
+    """The read timeout redis-py will use (the URL's query wins over keyword options)."""
+    query = dict(parse_qsl(urlsplit(client_url).query))
+    value = query.get("socket_timeout", client_options.get("socket_timeout"))
+    return None if value in (None, "", "None") else float(value)
