@@ -47,7 +47,9 @@ class TestRedisClusterBroker(BrokerContract):
 
 
 TestRedisClusterMachine = pytest.mark.service(
-    make_state_machine_test(_open, name="RedisClusterMachine", settings=default_settings(max_examples=15))
+    make_state_machine_test(
+        _open, name="RedisClusterMachine", reopen=True, settings=default_settings(max_examples=15)
+    )
 )
 
 

@@ -46,6 +46,6 @@ class TestRedisBroker(BrokerContract):
 
 
 TestRedisMachine = make_state_machine_test(
-    _open, name="RedisMachine", settings=default_settings(max_examples=40)
+    _open, name="RedisMachine", reopen=True, settings=default_settings(max_examples=40)
 )
 TestRedisMachine = pytest.mark.service(TestRedisMachine)
