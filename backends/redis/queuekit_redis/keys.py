@@ -23,9 +23,8 @@ SUFFIXES = (
     "body",  # hash: id -> body
     "meta",  # hash: id -> 'attempts|receipt|score|dedup-key' (absent: fresh, priority 0, no key)
     "keys",  # hash: dedup key -> id holding it
-    "seq",  # string: sequence for ready order, receipts and dead-letter order
+    "info",  # hash: 'seq' (sequence for ready order, receipts, dead-letter order), 'epoch' (of the data)
     "wake",  # list: at most one wake-up token for blocked reserves
-    "epoch",  # string: random per server lifetime of the queue's data
     "dead",  # zset: dead-lettered id scored by sequence (oldest first)
     "dbody",  # hash: dead id -> body
     "dinfo",  # hash: dead id -> 'attempts|dead-at-ms|score|reason'
@@ -33,17 +32,17 @@ SUFFIXES = (
 
 # The KEYS each script takes, in order (see the header of lua/<script>.lua).
 SCRIPT_KEYS = {
-    "enqueue": ("ready", "delayed", "body", "meta", "keys", "seq", "wake", "epoch"),
-    "reserve": ("ready", "delayed", "leased", "body", "meta", "seq", "wake", "epoch"),
+    "enqueue": ("ready", "delayed", "body", "meta", "keys", "info", "wake"),
+    "reserve": ("ready", "delayed", "leased", "body", "meta", "info", "wake"),
     "ack": ("leased", "body", "meta", "keys"),
     "extend": ("leased", "meta"),
-    "nack": ("ready", "delayed", "leased", "meta", "seq", "wake"),
-    "dead_letter": ("leased", "body", "meta", "keys", "seq", "dead", "dbody", "dinfo"),
+    "nack": ("ready", "delayed", "leased", "meta", "info", "wake"),
+    "dead_letter": ("leased", "body", "meta", "keys", "info", "dead", "dbody", "dinfo"),
     "stats": ("ready", "delayed", "leased", "dead"),
     "state": ("body", "leased", "dinfo"),
     "purge": ("ready", "delayed", "leased", "body", "meta", "keys"),
     "dead_list": ("dead", "dbody", "dinfo"),
-    "requeue_dead": ("ready", "body", "meta", "seq", "dead", "dbody", "dinfo", "wake"),
+    "requeue_dead": ("ready", "body", "meta", "info", "dead", "dbody", "dinfo", "wake"),
     "purge_dead": ("dead", "dbody", "dinfo"),
 }
 

@@ -32,25 +32,26 @@ local function parse(meta)
 end
 
 --- ensure_epoch: int
--- The queue's epoch: created on first use (client token + server microseconds), so a
--- server that lost its data shows up as a new epoch to every client that saw the old one.
-local function ensure_epoch(key, candidate, us)
-  local epoch = redis.call('GET', key)
+-- The queue's epoch (field 'epoch' of its info hash): created on first use (client token
+-- + server microseconds), so a server that lost its data shows up as a new epoch to every
+-- client that saw the old one.
+local function ensure_epoch(info, candidate, us)
+  local epoch = redis.call('HGET', info, 'epoch')
   if epoch then
     return epoch, 0
   end
   epoch = candidate .. '-' .. int(us)
-  redis.call('SET', key, epoch)
+  redis.call('HSET', info, 'epoch', epoch)
   return epoch, 1
 end
 
 --- take_seq: int
--- Reserve n consecutive sequence numbers, never below base (server microseconds):
--- FIFO within a queue, and roughly by time across queues.
-local function take_seq(key, n, base)
-  local current = tonumber(redis.call('GET', key) or '0')
+-- Reserve n consecutive sequence numbers (field 'seq' of the info hash), never below base
+-- (server microseconds): FIFO within a queue, and roughly by time across queues.
+local function take_seq(info, n, base)
+  local current = tonumber(redis.call('HGET', info, 'seq') or '0')
   local first = math.max(current + 1, base)
-  redis.call('SET', key, int(first + n - 1))
+  redis.call('HSET', info, 'seq', int(first + n - 1))
   return first
 end
 
@@ -70,12 +71,12 @@ end
 
 --- make_ready: parse take_seq ready_member
 -- Put ids at the back of the ready zset, each at its stored priority.
-local function make_ready(ready, meta, seqkey, ids, base)
+local function make_ready(ready, meta, info, ids, base)
   if #ids == 0 then
     return
   end
   local metas = redis.call('HMGET', meta, unpack(ids))
-  local first = take_seq(seqkey, #ids, base)
+  local first = take_seq(info, #ids, base)
   local args = {}
   for i = 1, #ids do
     local _, _, score = parse(metas[i])
@@ -87,16 +88,16 @@ end
 
 --- promote: int make_ready
 -- Due delayed jobs and expired leases become ready (at most max of each per call).
-local function promote(ready, delayed, leased, meta, seqkey, now, base, max)
+local function promote(ready, delayed, leased, meta, info, now, base, max)
   local due = redis.call('ZRANGEBYSCORE', delayed, '-inf', int(now), 'LIMIT', 0, max)
   if #due > 0 then
     redis.call('ZREM', delayed, unpack(due))
-    make_ready(ready, meta, seqkey, due, base)
+    make_ready(ready, meta, info, due, base)
   end
   local expired = redis.call('ZRANGEBYSCORE', leased, '-inf', int(now), 'LIMIT', 0, max)
   if #expired > 0 then
     redis.call('ZREM', leased, unpack(expired))
-    make_ready(ready, meta, seqkey, expired, base)
+    make_ready(ready, meta, info, expired, base)
   end
 end
 

@@ -1,5 +1,5 @@
 -- dead_letter: move a held job to its queue's dead letters with the reason.
--- KEYS: leased body meta keys seq dead dbody dinfo
+-- KEYS: leased body meta keys info dead dbody dinfo
 -- ARGV: id receipt reason
 -- Returns: 1 if moved, 0 for a stale receipt.
 -- dinfo holds 'attempts|dead-at-ms|score|reason'; dead is scored by sequence (oldest first).

@@ -1,16 +1,23 @@
 -- enqueue: store a batch of jobs on one or more queues, atomically.
--- KEYS, 8 per queue: ready delayed body meta keys seq wake epoch
+-- KEYS, 7 per queue: ready delayed body meta keys info wake
 -- ARGV: epoch-candidate, then per job: queue-index id body options
 --   options is '' (priority 0, no delay, no key) or 'score|delay-ms|dedup-key'
 -- Returns: epoch and created-flag per queue, then (job-number, holder-id) for every
 -- job not stored because its dedup key is held by another job.
--- needs: clock ensure_epoch int ready_member wake
-local W = 8
+-- needs: clock int ready_member wake
+local W = 7
 local nq = #KEYS / W
 local now, us = clock()
 local out, seqs, ready, metas, delayed = {}, {}, {}, {}, {}
 for q = 1, nq do
-  out[2 * q - 1], out[2 * q] = ensure_epoch(KEYS[(q - 1) * W + 8], ARGV[1], us)
+  -- the info hash holds the epoch (created with the queue's data) and the sequence
+  local info = redis.call('HMGET', KEYS[(q - 1) * W + 6], 'epoch', 'seq')
+  if info[1] then
+    out[2 * q - 1], out[2 * q] = info[1], 0
+  else
+    out[2 * q - 1], out[2 * q] = ARGV[1] .. '-' .. int(us), 1
+  end
+  seqs[q] = tonumber(info[2] or '0')
   ready[q], metas[q], delayed[q] = {}, {}, {}
 end
 local n = 0
@@ -41,9 +48,6 @@ for i = 2, #ARGV, 4 do
       local d = delayed[q]
       d[#d + 1], d[#d + 2] = int(now + delay), id
     else
-      if not seqs[q] then
-        seqs[q] = tonumber(redis.call('GET', KEYS[k + 6]) or '0')
-      end
       seqs[q] = math.max(seqs[q] + 1, us + n)
       local r = ready[q]
       r[#r + 1], r[#r + 2] = score, ready_member(seqs[q], id)
@@ -60,7 +64,11 @@ for q = 1, nq do
   end
   if #ready[q] > 0 then
     redis.call('ZADD', KEYS[k + 1], unpack(ready[q]))
-    redis.call('SET', KEYS[k + 6], int(seqs[q]))
+  end
+  if out[2 * q] == 1 then
+    redis.call('HSET', KEYS[k + 6], 'epoch', out[2 * q - 1], 'seq', int(seqs[q]))
+  elseif #ready[q] > 0 then
+    redis.call('HSET', KEYS[k + 6], 'seq', int(seqs[q]))
   end
   if #ready[q] > 0 or #delayed[q] > 0 then
     wake(KEYS[k + 7])

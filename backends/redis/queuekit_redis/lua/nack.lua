@@ -1,5 +1,5 @@
 -- nack: return a held job, ready now (behind its priority's queue) or after delay-ms.
--- KEYS: ready delayed leased meta seq wake
+-- KEYS: ready delayed leased meta info wake
 -- ARGV: id receipt delay-ms count-attempt(1|0)
 -- Returns: 1 if the job was returned, 0 for a stale receipt.
 -- needs: clock int parse held make_ready wake

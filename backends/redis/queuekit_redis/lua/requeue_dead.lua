@@ -1,5 +1,5 @@
 -- requeue_dead: move the named dead letters back to ready, priority kept, attempts reset.
--- KEYS: ready body meta seq dead dbody dinfo wake
+-- KEYS: ready body meta info dead dbody dinfo wake
 -- ARGV: id ...
 -- Returns: how many letters were moved. A letter whose id is live again is dropped.
 -- needs: clock make_ready wake

@@ -1,19 +1,19 @@
 -- reserve: lease up to limit ready jobs from one or more queues, highest priority first,
 -- FIFO within a priority; due delayed jobs and expired leases are promoted first.
--- KEYS, 8 per queue: ready delayed leased body meta seq wake epoch
+-- KEYS, 7 per queue: ready delayed leased body meta info wake
 -- ARGV: epoch-candidate limit lease-ms promote-max
 -- Returns: epoch and created-flag per queue; then milliseconds until the next delayed
 -- job or lease falls due (-1: none; only computed when nothing was taken); then per
 -- delivery: queue-index id body attempts receipt priority.
 -- needs: clock ensure_epoch int parse promote take_seq wake
-local W = 8
+local W = 7
 local nq = #KEYS / W
 local limit, lease, max = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local now, us = clock()
 local out = {}
 for q = 1, nq do
   local k = (q - 1) * W
-  out[2 * q - 1], out[2 * q] = ensure_epoch(KEYS[k + 8], ARGV[1], us)
+  out[2 * q - 1], out[2 * q] = ensure_epoch(KEYS[k + 6], ARGV[1], us)
   promote(KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 5], KEYS[k + 6], now, us, max)
 end
 
