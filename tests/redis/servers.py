@@ -106,6 +106,7 @@ class PrivateRedis:
                     return
                 except redis.RedisError:
                     if self.process.poll() is not None or time.monotonic() > deadline:
+                        self.kill()  # never leave a half-started server behind
                         raise RuntimeError(f"private redis-server on port {self.port} did not start") from None
                     time.sleep(0.02)
         finally:
