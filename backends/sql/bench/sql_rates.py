@@ -131,6 +131,30 @@ class Raw:
             done += got
 
 
+def interleaved_single(url: str, count: int, rounds: int) -> None:
+    """Single enqueue beside single raw INSERTs in alternating rounds; the median of the ratios.
+
+    One-row commits are the figure most shaken by other load on a shared machine, so
+    each round runs both back to back and the ratio is taken per round.
+    """
+    raw = Raw(url)
+    broker = SQLBroker.from_url(url)
+    per_round = max(count // rounds, 1)
+    ratios = []
+    try:
+        for _ in range(rounds):
+            raw_rate = timed(lambda: raw.single(per_round))
+            ours = timed(lambda: sum(len(broker.enqueue([env])) for env in envelopes(per_round)))
+            ratios.append(ours / raw_rate)
+    finally:
+        broker.purge("bench")
+        broker.close()
+        raw.close()
+    shown = ", ".join(f"{r:.2f}" for r in ratios)
+    print(f"  single enqueue / raw single INSERT, {rounds} interleaved rounds: median "
+          f"{statistics.median(ratios):.2f}x (rounds: {shown})")
+
+
 def core_single(url: str, count: int) -> int:
     """SQLAlchemy Core, ``engine.begin()`` + ``text()`` per INSERT: the path the broker does not take."""
     broker = SQLBroker.from_url(url)
@@ -293,6 +317,8 @@ def measure(url: str, args: argparse.Namespace) -> None:
     for name, value, base in rows:
         ratio = f"{value / base:6.2f}x raw" if base else ""
         print(f"  {name:<40} {value:>10,.0f} jobs/s  {ratio}")
+    if args.rounds:
+        interleaved_single(url, args.single, args.rounds)
     if args.latency:
         p50, p99 = latency(url, args.latency, args.rate)
         how = "LISTEN/NOTIFY" if family.startswith("postgres") else "polling"
@@ -325,6 +351,7 @@ def main() -> int:
     parser.add_argument("--single", type=int, default=2000)
     parser.add_argument("--latency", type=int, default=1000, help="jobs for the latency run (0: skip)")
     parser.add_argument("--rate", type=float, default=200.0, help="jobs per second in the latency run")
+    parser.add_argument("--rounds", type=int, default=10, help="interleaved single-enqueue rounds (0: skip)")
     parser.add_argument("--depths", default="1000,10000,100000", help="backlog depths ('' to skip)")
     args = parser.parse_args()
     urls = args.url or [f"sqlite:///{os.path.join(tempfile.mkdtemp(), 'bench.db')}", *DEFAULT_SERVERS]
