@@ -129,3 +129,23 @@ def test_delayed_jobs_wait_for_the_clock_and_keep_priority_order(sqlite_url: str
         assert [d.id for d in broker.reserve(["q"], 10, 60)] == ["urgent-later", "later"]
     finally:
         broker.close()
+
+
+def test_a_forked_child_opens_its_own_connections(sqlite_url: str) -> None:
+    import os
+
+    broker = SQLBroker.from_url(sqlite_url)
+    try:
+        broker.enqueue([Envelope("parent", "q", b"x")])  # the parent holds a pooled connection
+        pid = os.fork()
+        if pid == 0:  # the child: enqueue on the inherited broker, exit without cleanup
+            try:
+                broker.enqueue([Envelope("child", "q", b"y")])
+                os._exit(0)
+            except BaseException:
+                os._exit(1)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert sorted(d.id for d in broker.reserve(["q"], 10, 30)) == ["child", "parent"]
+    finally:
+        broker.close()

@@ -11,6 +11,7 @@ whose lease has not run out, so a stale worker changes nothing. Ack deletes the 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import uuid
@@ -241,6 +242,8 @@ class SQLBroker(AdminOps, ResultOps):
 
     def _listen(self) -> None:
         """Start the LISTEN thread on first need (PostgreSQL with psycopg 3 only)."""
+        if self._listener is not None and self._listener.pid != os.getpid():
+            self._listener = None  # forked: the listener thread stayed in the parent
         if not self._notify or self._listener is not None or self._closed:
             return
         with self._listener_lock:

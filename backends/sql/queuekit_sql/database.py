@@ -17,6 +17,7 @@ operation is idempotent or fenced by its receipt), deadlocks a few times.
 from __future__ import annotations
 
 import logging
+import os
 import random
 import threading
 import time
@@ -55,6 +56,7 @@ class Database:
         self.dbapi = self.engine.dialect.loaded_dbapi
         # One shared connection for :memory: (each connection would see its own database).
         self._serial: threading.RLock | None = threading.RLock() if settings.memory else None
+        self._pid = os.getpid()
 
     @property
     def sa_dialect(self) -> Any:
@@ -98,6 +100,9 @@ class Database:
         raise AssertionError("unreachable")
 
     def _once(self, work: Work[T], begin: str | None, what: str) -> T:
+        if self._pid != os.getpid():  # forked: the parent's connections are not ours to use
+            self._pid = os.getpid()
+            self.engine.dispose(close=False)
         try:
             raw = self.engine.raw_connection()
         except (DBAPIError, self.dbapi.Error) as exc:

@@ -10,6 +10,7 @@ carry at most a queue name, never a job.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from typing import Any, ClassVar
 
@@ -63,6 +64,7 @@ class Listener:
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, name="queuekit-sql-listen", daemon=True)
+        self.pid = os.getpid()
 
     def start(self) -> None:
         """Start listening; returns once the first LISTEN is in place (or failed)."""
