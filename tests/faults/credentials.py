@@ -19,8 +19,6 @@ import uuid
 from collections.abc import Callable
 from urllib.parse import urlsplit, urlunsplit
 
-import sqlalchemy
-
 from tests.faults.targets import Target
 
 Cleanup = Callable[[], None]
@@ -75,6 +73,8 @@ def with_password(target: Target, password: str) -> tuple[str, Cleanup] | None:
 
 
 def _mariadb_user(user: str, password: str) -> Cleanup:
+    import sqlalchemy
+
     from tests.sql.servers import sa_url
 
     engine = sqlalchemy.create_engine(sa_url("mariadb"))
