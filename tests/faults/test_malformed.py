@@ -10,16 +10,30 @@ task reports it), so no message made it import anything.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
 from queuekit.broker import Envelope, QueueStats
 from queuekit.message import new_id
 from tests.faults.bad_bodies import MARK, UNIMPORTED_MODULE, BadBody, bad_bodies
 from tests.faults.fault_app import MAX_SIZE
 from tests.faults.ledger import account
 from tests.faults.rig import Rig
+from tests.faults.targets import Target
 from tests.support import wait_until
 
 SECRET = "faults-signing-key"
 GOOD = 32
+
+
+@pytest.fixture
+def signed(target: Target, tmp_path: Path) -> Iterator[Rig]:
+    """A rig whose producer and workers sign and verify with :data:`SECRET`."""
+    made = Rig(target, tmp_path, secret=SECRET)
+    yield made
+    made.close()
 
 
 def _settled(rig: Rig, keys: set[str], dead: int) -> bool:
@@ -50,9 +64,8 @@ def _interleaved(rig: Rig, bad: list[BadBody]) -> tuple[dict[str, BadBody], set[
     return by_id, good
 
 
-def test_malformed_messages_are_dead_lettered_at_once_and_import_nothing(rig: Rig) -> None:
-    rig.secret = SECRET
-    rig.env["QUEUEKIT_SECRET"] = SECRET
+def test_malformed_messages_are_dead_lettered_at_once_and_import_nothing(signed: Rig) -> None:
+    rig = signed
     worker = rig.worker("--concurrency", "2", "--lease", "5")
     rig.enqueue([rig.message("faults.work", "warm"), rig.message("faults.explode", "warm-explode")])
     wait_until(lambda: _settled(rig, {"warm"}, dead=1), 60, "the warm-up jobs")

@@ -16,6 +16,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -107,7 +108,7 @@ def _collect(rig: Rig, url: str, kind: str, secrets: list[str]) -> list[str]:
         seen += _query_form(rig, in_query(url, secrets[-1]))
     if kind in CHECKS_PASSWORDS:
         secrets.append(sentinel())
-        wrong = _fail_fast(replace_userinfo(url, "qkt_nobody", secrets[-1]), kind)
+        wrong = _fail_fast(replace_userinfo(url, urlsplit(url).username or "", secrets[-1]), kind)
         denied = _cli(rig, "dlq", "list", rig.queue, "--url", wrong)
         assert denied.returncode != 0 and denied.stderr, "a wrong password must fail with a message"
         seen += [denied.stdout, denied.stderr, *_failure(wrong, rig.queue)]
