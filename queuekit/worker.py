@@ -45,7 +45,7 @@ log = logging.getLogger("queuekit.worker")
 _RETRIES = 5
 
 
-@dataclass
+@dataclass(slots=True)
 class _InFlight:
     delivery: Delivery
     lease: float
