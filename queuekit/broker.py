@@ -222,6 +222,22 @@ class StateReporter(Protocol):
 
 
 @runtime_checkable
+class Pausable(Protocol):
+    """Push-based brokers (deliveries arrive before they are reserved) can stop the flow.
+
+    Pull-based brokers need nothing: they hand out only what ``reserve`` asks for.
+    """
+
+    def stop_consuming(self, queues: Sequence[str]) -> None:
+        """Stop delivering ``queues`` to this process and return what it buffered but never handed out.
+
+        Returned messages are ready again with no attempt spent; reserved ones stay held
+        and can still be acked or nacked. A later ``reserve`` may consume again.
+        """
+        ...
+
+
+@runtime_checkable
 class TransactionalEnqueue(Protocol):
     """Brokers that declare ``transactional_enqueue`` write jobs inside a caller's transaction."""
 

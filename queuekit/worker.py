@@ -9,7 +9,8 @@ Threads, each with one job:
 * the **acker** applies completions to the broker in batches (results first, then
   acks) and renews the leases of running jobs at a third of their length.
 
-Graceful stop (SIGTERM, SIGINT or :meth:`Worker.stop`): stop reserving, hand back
+Graceful stop (SIGTERM, SIGINT or :meth:`Worker.stop`): stop reserving (and, on a
+:class:`~queuekit.broker.Pausable` broker, stop its deliveries to this process), hand back
 unstarted jobs at once without spending an attempt, give running jobs ``grace``
 seconds, hand back the rest, exit 0. A second signal exits at once; the leases of
 anything still running expire, so nothing is lost.
@@ -32,7 +33,7 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from queuekit.broker import Broker, Delivery
+from queuekit.broker import Broker, Delivery, Pausable
 from queuekit.errors import BrokerError
 from queuekit.execution import Action, Completion, Prepared, Runner
 from queuekit.urls import redact
@@ -312,6 +313,7 @@ class Worker:
         self._acker_thread.start()
 
     def _shutdown(self) -> None:
+        self._stop_consuming()
         released = 0
         while True:
             try:
@@ -337,6 +339,17 @@ class Worker:
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._loop.stop)
         self._done.set()
+
+    def _stop_consuming(self) -> None:
+        """A push-based broker stops delivering first, so handed-back jobs are not pushed back to us."""
+        broker = self.app.broker
+        if not isinstance(broker, Pausable):
+            return
+        try:
+            broker.stop_consuming(self.queues)
+        except Exception as exc:  # the hand-back must still happen
+            log.warning("could not stop consuming (%s); handed-back jobs may wait for this worker to exit",
+                        _describe(exc))
 
     def _install_signals(self) -> Callable[[], None] | None:
         if threading.current_thread() is not threading.main_thread():

@@ -323,3 +323,47 @@ def test_worker_outlives_broker_failures() -> None:
     worker.stop()
     assert worker.join(10)
     assert app.broker.stats(["default"])["default"] == QueueStats()
+
+
+class PausingBroker(MemoryBroker):
+    """A memory broker that records stop_consuming and nacks, in order, as a push-based one would."""
+
+    def __init__(self, fail_stop: bool = False) -> None:
+        super().__init__()
+        self.fail_stop = fail_stop
+        self.calls: list[tuple[str, object]] = []
+
+    def stop_consuming(self, queues: Sequence[str]) -> None:
+        self.calls.append(("stop_consuming", tuple(queues)))
+        if self.fail_stop:
+            raise ConnectionLost("connection reset by peer")
+
+    def nack(self, delivery: Delivery, *, delay: float = 0.0, count_attempt: bool = True) -> None:
+        self.calls.append(("nack", count_attempt))
+        super().nack(delivery, delay=delay, count_attempt=count_attempt)
+
+
+@pytest.mark.parametrize("fail_stop", [False, True], ids=["stops", "stop-fails"])
+def test_graceful_stop_pauses_a_pausable_broker_before_handing_back(fail_stop: bool) -> None:
+    broker = PausingBroker(fail_stop)
+    app = App(broker=broker)
+    gate = threading.Event()
+    started: list[int] = []
+
+    @app.task
+    def slow(i: int) -> None:
+        started.append(i)
+        gate.wait(10)
+
+    for i in range(4):
+        slow.delay(i)
+    worker = app.worker(concurrency=1, prefetch=3, grace=10)
+    worker.start()
+    wait_until(lambda: len(started) == 1 and worker.in_flight == 4, what="1 running and 3 prefetched")
+    assert broker.calls == [], "a running worker never pauses the broker"
+    worker.stop()
+    wait_until(lambda: worker.counts["release"] == 3, what="the unstarted jobs to be handed back")
+    gate.set()
+    assert worker.join(10)
+    assert broker.calls == [("stop_consuming", ("default",))] + [("nack", False)] * 3
+    assert broker.stats(["default"])["default"].ready == 3, "the hand-back happens even when the pause fails"
