@@ -200,3 +200,28 @@ def test_many_threads_enqueue_at_once(broker: RabbitBroker, queue: str) -> None:
         thread.join(60)
     assert not errors
     assert broker.stats([queue])[queue].ready == 400
+
+
+def test_stop_consuming_hands_back_the_prefetch_and_keeps_handed_back_jobs_away(queue: str) -> None:
+    url = shared_url_or_skip()
+    stopping, other = RabbitBroker(url + "?prefetch=10"), RabbitBroker(url)
+    try:
+        jobs = [env(queue) for _ in range(5)]
+        stopping.enqueue(jobs)
+        running, unstarted = stopping.reserve([queue], 2, 30.0, wait=10.0)
+        wait_until(lambda: stopping.consumer.local_counts()[0].get(queue) == 3, timeout=30,
+                   what="the other three to be prefetched")
+        stopping.stop_consuming([queue])
+        assert stopping.consumer.local_counts()[0].get(queue, 0) == 0
+        assert other.stats([queue])[queue].ready == 3, "the unreserved prefetch is back in RabbitMQ"
+        stopping.nack(unstarted, count_attempt=False)  # a stopping worker's hand-back
+        stopping.ack([running])  # held deliveries can still be settled
+        assert other.stats([queue])[queue].ready == 4, "the hand-back is not pushed back to the stopped consumer"
+        again = other.reserve([queue], 10, 30.0)
+        assert sorted(d.id for d in again) == sorted(j.id for j in jobs if j.id != running.id)
+        assert {d.attempts for d in again} == {1}, "nothing handed back spent an attempt"
+        other.ack(again)
+        assert other.stats([queue])[queue] == QueueStats()
+    finally:
+        stopping.close()
+        other.close()

@@ -152,6 +152,14 @@ class RabbitBroker:
             raise
         self.consumer.settle(held)
 
+    def stop_consuming(self, queues: Sequence[str]) -> None:
+        """Cancel this process's consumers of ``queues`` and hand back their unreserved prefetch unspent.
+
+        queuekit's :class:`~queuekit.broker.Pausable`: a stopping worker calls it before it
+        hands back its unstarted jobs, so RabbitMQ does not push them straight back here.
+        """
+        self.consumer.stop(queues)
+
     def extend(self, deliveries: Sequence[Delivery], lease: float) -> set[str]:
         """Nothing to renew: a delivery stays ours while its channel lives. Report the lost ones."""
         return self.consumer.lost([(d.id, d.receipt) for d in deliveries])

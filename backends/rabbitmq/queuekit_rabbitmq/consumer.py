@@ -236,25 +236,41 @@ class Consumer:
             self.io.submit(partial(self._ack_io, generation, [entry[2].tag for entry in entries]))
         return len(entries)
 
+    def stop(self, queues: Sequence[str]) -> None:
+        """Cancel the consumers of ``queues`` and hand their buffered deliveries back unspent.
+
+        Held (reserved) deliveries stay held and can still be settled. A later blocking
+        ``reserve`` on these queues consumes them again.
+        """
+        names = frozenset(queues)
+        with self._sub_lock:
+            self.io.call(partial(self._cancel_io, names), self.settings.connect_timeout)
+        self._return_buffered(names)
+
     def close(self) -> None:
         """Stop consuming, hand buffered deliveries back without spending attempts, disconnect."""
         if self.link.ready.is_set():
             try:
-                self.io.call(self._cancel_io, self.settings.connect_timeout)
-                self._return_buffered()
+                self.io.call(partial(self._cancel_io, None), self.settings.connect_timeout)
+                self._return_buffered(None)
             except Exception as exc:  # closing must not fail; RabbitMQ requeues on close anyway
                 log.warning("could not hand back buffered RabbitMQ deliveries cleanly: %s", exc)
         self.link.close()
 
-    def _return_buffered(self) -> None:
+    def _return_buffered(self, queues: frozenset[str] | None) -> None:
+        """Republish buffered deliveries (all, or those of ``queues``) with the same count, then ack them."""
         with self._cond:
-            entries = [entry[2] for heap in self._buffer.values() for entry in heap]
-            self._buffer.clear()
+            names = list(self._buffer) if queues is None else [q for q in self._buffer if q in queues]
+            entries = [entry[2] for name in names for entry in self._buffer.pop(name)]
         if not entries:
             return
-        copies = [Outgoing("", h.queue, h.body, copy_properties(h.properties, h.spent)) for h in entries]
-        self.publisher.publish(copies)
         generation, tags = entries[0].generation, [h.tag for h in entries]
+        copies = [Outgoing("", h.queue, h.body, copy_properties(h.properties, h.spent)) for h in entries]
+        try:
+            self.publisher.publish(copies)
+        except BaseException:  # nothing lost: RabbitMQ takes them back as they are (flagged redelivered)
+            self.io.submit(partial(self._requeue_all_io, generation, tags))
+            raise
 
         def ack_all(resolve: Resolve, _reject: Reject) -> None:
             self._ack_io(generation, tags)
@@ -317,14 +333,21 @@ class Consumer:
             self._queue_of[tag] = queue
             self._active[queue] = tag
 
-    def _cancel_io(self, resolve: Resolve, _reject: Reject) -> None:
+    def _cancel_io(self, queues: frozenset[str] | None, resolve: Resolve, _reject: Reject) -> None:
+        """Cancel the consumers of ``queues`` (None: all); resolve on the last ``cancel-ok``.
+
+        Deliveries RabbitMQ sent before a ``cancel-ok`` reach the buffer before it, so the
+        buffer holds all of them once this resolves. A channel that closes meanwhile
+        resolves it too: RabbitMQ takes back everything unacked of a closed channel.
+        """
         channel = self.link.channel
-        tags = list(self._active.values())
-        self._active.clear()
-        self._wanted = []
+        stopping = [q for q in self._active if queues is None or q in queues]
+        tags = [self._active.pop(q) for q in stopping]
+        self._wanted = [] if queues is None else [q for q in self._wanted if q not in queues]
         if channel is None or not channel.is_open or not tags:
             resolve(None)
             return
+        channel.add_on_close_callback(lambda _channel, _error: resolve(None))
         remaining = [len(tags)]
 
         def cancelled(_frame: Any) -> None:
@@ -377,6 +400,10 @@ class Consumer:
         channel = self.link.channel
         if generation == self._io_generation and channel is not None and channel.is_open:
             self._window.requeue(channel, tag)
+
+    def _requeue_all_io(self, generation: int, tags: Sequence[int]) -> None:
+        for tag in tags:
+            self._requeue_io(generation, tag)
 
     def _ack_io(self, generation: int, tags: Sequence[int]) -> None:
         channel = self.link.channel
