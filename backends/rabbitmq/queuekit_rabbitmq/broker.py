@@ -173,6 +173,8 @@ class RabbitBroker:
         synchronised before and after RabbitMQ's counts are read, so that a delivery
         travelling to this process is counted once when nothing else is moving.
         """
+        # Connect even with no queue to read: an unreachable server is an error, not "no queues".
+        self.publisher.link.wait_ready(self.settings.connect_timeout)
         names = list(queues) if queues is not None else sorted(self.topology.known_queues())
         self.consumer.sync()
         counts = {
