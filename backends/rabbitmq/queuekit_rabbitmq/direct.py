@@ -21,8 +21,9 @@ import pika  # type: ignore[import-untyped]
 from pika import exceptions as pika_errors
 
 from queuekit.errors import ConnectionLost
+from queuekit.urls import redact
 from queuekit_rabbitmq.errors import PublishRejected, Unroutable
-from queuekit_rabbitmq.io import describe_error
+from queuekit_rabbitmq.io import access_refused, describe_error, is_refusal
 
 
 class _Local(threading.local):
@@ -35,6 +36,7 @@ class DirectPublisher:
     """Per-thread blocking connections for confirmed single publishes."""
 
     def __init__(self, url: str, name: str) -> None:
+        self._url = url
         self._params = pika.URLParameters(url)
         self._params.client_properties = {"connection_name": name}
         self._refresh = max((self._params.heartbeat or 60) / 2, 1.0)
@@ -83,7 +85,9 @@ class DirectPublisher:
             channel = connection.channel()
             channel.confirm_delivery()
         except (pika_errors.AMQPError, OSError) as exc:
-            raise ConnectionLost(f"cannot connect to RabbitMQ: {describe_error(exc)}") from None
+            if is_refusal(exc):
+                raise access_refused(self._url, exc) from None
+            raise ConnectionLost(f"cannot connect to RabbitMQ at {redact(self._url)}: {describe_error(exc)}") from None
         self._local.connection, self._local.channel = connection, channel
         self._local.used = time.monotonic()
         with self._lock:

@@ -23,10 +23,16 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, TypeVar
 
 import pika  # type: ignore[import-untyped]
+from pika import exceptions as pika_errors
 from pika.adapters.select_connection import IOLoop  # type: ignore[import-untyped]
+from pika.adapters.utils.connection_workflow import (  # type: ignore[import-untyped]
+    AMQPConnectionWorkflowFailed,
+    AMQPConnectorPhaseErrorBase,
+)
 
 from queuekit.errors import ConnectionLost
 from queuekit.urls import redact
+from queuekit_rabbitmq.errors import AccessRefused
 
 log = logging.getLogger("queuekit.rabbitmq")
 
@@ -35,12 +41,48 @@ Resolve = Callable[[Any], None]
 Reject = Callable[[BaseException], None]
 
 
+_REFUSAL_CODES = (403, 530)  # ACCESS_REFUSED; NOT_ALLOWED (no such vhost, or no access to it)
+
+
+def root_cause(error: BaseException) -> BaseException:
+    """The error inside pika's connection-workflow wrappers (e.g. ``ConnectionRefusedError``)."""
+    for _ in range(8):
+        if isinstance(error, AMQPConnectionWorkflowFailed) and error.exceptions:
+            error = error.exceptions[-1]
+        elif isinstance(error, AMQPConnectorPhaseErrorBase) and error.exception is not None:
+            error = error.exception
+        elif (type(error) is pika_errors.AMQPConnectionError and len(error.args) == 1
+              and isinstance(error.args[0], BaseException)):
+            error = error.args[0]
+        else:
+            break
+    return error
+
+
 def describe_error(error: BaseException | None) -> str:
     """A short reason for logs and errors (pika errors never carry credentials)."""
     if error is None:
         return "closed"
+    error = root_cause(error)
     text = str(error) or type(error).__name__
     return f"{type(error).__name__}: {text}"[:300]
+
+
+def is_refusal(error: BaseException) -> bool:
+    """True when RabbitMQ refused the login or the virtual host: retrying cannot help."""
+    error = root_cause(error)
+    if isinstance(error, (pika_errors.ProbableAuthenticationError, pika_errors.ProbableAccessDeniedError,
+                          pika_errors.AuthenticationError)):
+        return True
+    return isinstance(error, pika_errors.ConnectionClosedByBroker) and error.reply_code in _REFUSAL_CODES
+
+
+def access_refused(url: str, error: BaseException) -> AccessRefused:
+    """The error for a refused login, naming the redacted URL and RabbitMQ's reason."""
+    return AccessRefused(
+        f"RabbitMQ at {redact(url)} refused the connection ({describe_error(error)}); "
+        "check the user, password and virtual host in the URL"
+    )
 
 
 class IoThread:
@@ -142,29 +184,41 @@ class Link:
         self.ready = threading.Event()
         self.closed = threading.Event()
         self.last_error = "not connected yet"
+        self.refused: str | None = None  # why RabbitMQ refused the last login, if it did
         self._closing = False
         self._failures = 0
         self._started = False
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()  # guards _started and refused; told when ready or refused
 
     def __repr__(self) -> str:
         return f"<Link {self.name} {redact(self._url)} generation={self.generation}>"
 
     def start(self) -> None:
-        """Connect in the background (idempotent)."""
+        """Connect in the background (idempotent; after a refused login, try once more)."""
         with self._lock:
             if self._started:
                 return
             self._started = True
+            self.refused = None
         self.io.submit(self._connect)
 
     def wait_ready(self, timeout: float) -> None:
-        """Block until the channel is usable; raise :class:`ConnectionLost` after ``timeout``."""
+        """Block until the channel is usable.
+
+        Raises :class:`AccessRefused` as soon as RabbitMQ refuses the login or the virtual
+        host, and :class:`ConnectionLost` naming the last cause after ``timeout`` otherwise.
+        """
         self.start()
-        if not self.ready.wait(timeout):
-            raise ConnectionLost(
-                f"cannot reach RabbitMQ at {redact(self._url)} within {timeout:.0f} s: {self.last_error}"
-            )
+        with self._lock:
+            self._lock.wait_for(lambda: self.ready.is_set() or self.refused is not None, timeout)
+            refused = self.refused
+        if self.ready.is_set():
+            return
+        if refused is not None:
+            raise AccessRefused(refused)
+        raise ConnectionLost(
+            f"cannot reach RabbitMQ at {redact(self._url)} within {timeout:.0f} s: {self.last_error}"
+        )
 
     # -- I/O thread ----------------------------------------------------------------------
 
@@ -200,7 +254,9 @@ class Link:
                 if self._failures:
                     log.info("RabbitMQ %s reconnected", self.name)
                 self._failures = 0
-                self.ready.set()
+                with self._lock:
+                    self.ready.set()
+                    self._lock.notify_all()
 
         self._on_channel(channel, generation, ready)
 
@@ -232,7 +288,19 @@ class Link:
 
     def _open_failed(self, _connection: Any, error: BaseException) -> None:
         self.last_error = describe_error(error)
+        if not self._closing and is_refusal(error):
+            self._refuse(error)
+            return
         self._retry()
+
+    def _refuse(self, error: BaseException) -> None:
+        """Stop reconnecting: wrong credentials stay wrong. The next operation tries once more."""
+        log.warning("RabbitMQ %s: %s; not retrying until the next operation", self.name,
+                    access_refused(self._url, error))
+        with self._lock:
+            self.refused = str(access_refused(self._url, error))
+            self._started = False
+            self._lock.notify_all()
 
     def _connection_closed(self, _connection: Any, error: BaseException) -> None:
         self.connection = None
