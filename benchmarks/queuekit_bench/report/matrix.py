@@ -55,7 +55,8 @@ def _fifo(caps: dict[str, Any], ordering: dict[str, Any] | None) -> Cell:
         return Cell(_yes(caps.get("fifo")), "-", NOT_MEASURED)
     inversions = int(fifo["inversions"])
     many = ordering.get("fifo_n", {}) if ordering else {}
-    measured = f"{inversions} inversions (1 consumer); {count(many.get('inversions'))} with {count(many.get('consumers'))}"
+    with_many = f"{count(many.get('inversions'))} with {count(many.get('consumers'))}"
+    measured = f"{inversions} inversions (1 consumer); {with_many}"
     return Cell(_yes(caps.get("fifo")), measured, _verdict(bool(caps.get("fifo")), inversions > 0))
 
 

@@ -6,7 +6,7 @@ report.md and index.html render the same sections, so they always say the same t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 from queuekit_bench.report.advice import advise
 from queuekit_bench.report.data import Entry, count, fig, num, ok_backends, pct, scenario, with_spread
@@ -36,7 +36,7 @@ class Bullets:
     items: list[str]
 
 
-Block = Union[str, Table, Plot, Bullets]
+Block = str | Table | Plot | Bullets
 
 
 @dataclass

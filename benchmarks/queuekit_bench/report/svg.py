@@ -69,7 +69,7 @@ class Axis:
             self.low = min(self.low, 0.0)
             step = _nice_step((self.high - self.low) / 5 if self.high > self.low else 1.0)
             self.high = math.ceil(self.high / step) * step if self.high > 0 else step
-            self.ticks = [self.low + i * step for i in range(int(round((self.high - self.low) / step)) + 1)]
+            self.ticks = [self.low + i * step for i in range(round((self.high - self.low) / step) + 1)]
 
     def __call__(self, value: float) -> float:
         if self.log:
@@ -107,7 +107,8 @@ def tick_label(value: float) -> str:
 def _frame(width: int, height: int, title: str, body: list[str]) -> str:
     head = (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
             f'height="{height}" role="img" aria-label="{escape(title)}" {FONT}>')
-    heading = f'<text x="{width / 2}" y="20" text-anchor="middle" font-size="14" font-weight="600">{escape(title)}</text>'
+    heading = (f'<text x="{width / 2}" y="20" text-anchor="middle" font-size="14" font-weight="600">'
+               f'{escape(title)}</text>')
     return "\n".join([head, f'<rect width="{width}" height="{height}" fill="white"/>', heading, *body, "</svg>"])
 
 
