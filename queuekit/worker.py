@@ -2,8 +2,9 @@
 
 Threads, each with one job:
 
-* the **fetcher** (the thread that calls :meth:`Worker.run`) reserves batches while
-  fewer than ``concurrency + prefetch`` jobs are in flight, and hands them out;
+* the **fetcher** (the thread that calls :meth:`Worker.run`) reserves a batch whenever
+  enough of the ``concurrency + prefetch`` slots are free (:mod:`queuekit.prefetch`
+  sizes the buffer and the batches), and hands the jobs out;
 * ``concurrency`` **pool threads** run synchronous tasks; ``async def`` tasks run on
   one **event-loop thread**;
 * the **acker** applies completions to the broker in batches (results first, then
@@ -36,6 +37,7 @@ from typing import TYPE_CHECKING
 from queuekit.broker import Broker, Delivery, Pausable
 from queuekit.errors import BrokerError
 from queuekit.execution import Action, Completion, Prepared, Runner
+from queuekit.prefetch import Prefetch
 from queuekit.urls import redact
 
 if TYPE_CHECKING:
@@ -74,10 +76,11 @@ class Worker:
         self.app = app
         self.queues = list(queues) if queues else _default_queues(app)
         self.concurrency = concurrency
-        # Default: hold up to 4 x concurrency jobs (Celery's prefetch multiplier), enough
-        # for batched round trips without letting one slow worker hoard a queue.
-        self.capacity = concurrency + (3 * concurrency if prefetch is None else max(prefetch, 0))
-        self.batch = batch or self.capacity
+        # Default: a buffer of about 0.1 s of work at the observed rate, at least 3 x
+        # concurrency (Celery's multiplier): no-op jobs move in batches of hundreds, slow
+        # jobs are not hoarded. A given prefetch is fixed.
+        self.prefetch = Prefetch(concurrency, prefetch)
+        self.batch = batch
         self.burst = burst
         self.lease = lease or app.lease
         self.grace = grace
@@ -102,9 +105,10 @@ class Worker:
         """Work until stopped; return the exit code (0 after a graceful stop)."""
         restore = self._install_signals() if install_signals else None
         broker = self.app.broker
-        log.info("worker started: %s queues=%s concurrency=%d prefetch=%d lease=%.0fs%s",
+        shown = "adaptive" if self.prefetch.fixed is None else str(self.prefetch.fixed)
+        log.info("worker started: %s queues=%s concurrency=%d prefetch=%s lease=%.0fs%s",
                  self.app.redacted_url, ",".join(self.queues), self.concurrency,
-                 self.capacity - self.concurrency, self.lease, " burst" if self.burst else "")
+                 shown, self.lease, " burst" if self.burst else "")
         self._start_threads()
         try:
             self._fetch_loop(broker.reserve)
@@ -134,6 +138,11 @@ class Worker:
         return self._done.wait(timeout)
 
     @property
+    def capacity(self) -> int:
+        """Jobs this worker may hold now: concurrency plus the current prefetch."""
+        return self.prefetch.capacity
+
+    @property
     def in_flight(self) -> int:
         """Jobs reserved and not yet settled."""
         with self._cond:
@@ -143,14 +152,16 @@ class Worker:
 
     def _fetch_loop(self, reserve: Callable[..., list[Delivery]]) -> None:
         failures = 0
+        wanted = self.prefetch.wanted
         while not self._stopping.is_set():
             with self._cond:
-                self._cond.wait_for(lambda: len(self._inflight) < self.capacity or self._stopping.is_set())
-                free = self.capacity - len(self._inflight)
+                self._cond.wait_for(lambda: wanted(len(self._inflight)) > 0 or self._stopping.is_set())
+                free = wanted(len(self._inflight))
             if self._stopping.is_set():
                 return
+            limit = min(free, self.batch) if self.batch else free
             try:
-                deliveries = reserve(self.queues, min(free, self.batch), self.lease, 0.0 if self.burst else self.poll)
+                deliveries = reserve(self.queues, limit, self.lease, 0.0 if self.burst else self.poll)
                 failures = 0
             except Exception as exc:  # a worker must outlive any broker failure
                 failures += 1
@@ -259,6 +270,7 @@ class Worker:
             for c in batch:
                 self._inflight.pop(c.delivery.id, None)
             self._cond.notify_all()
+        self.prefetch.settled(len(batch))
 
     def _retrying(self, what: str, call: Callable[[], object]) -> None:
         for attempt in range(1, _RETRIES + 1):

@@ -30,6 +30,7 @@ from queuekit_sql.results import ResultOps
 from queuekit_sql.schema import Migrator
 from queuekit_sql.statements import Names, Statements
 from queuekit_sql.transactional import CursorRunner, enqueue_in, insert_jobs
+from queuekit_sql.vacuum import VacuumKeeper
 from queuekit_sql.wakeup import Listener, Waker
 
 log = logging.getLogger("queuekit.sql")
@@ -63,6 +64,8 @@ class SQLBroker(AdminOps, ResultOps):
         self._notify = settings.family == "postgresql" and settings.notify
         self._listener: Listener | None = None
         self._listener_lock = threading.Lock()
+        self._keeper: VacuumKeeper | None = None
+        self._vacuums = settings.family == "postgresql" and settings.vacuum
         self._closed = False
 
     @classmethod
@@ -148,6 +151,8 @@ class SQLBroker(AdminOps, ResultOps):
         names = [check_queue(queue) for queue in dict.fromkeys(queues)]
         if limit <= 0 or not names:
             return []
+        if self._vacuums and (self._keeper is None or self._keeper.pid != os.getpid()):
+            self._keep_vacuumed()
         deadline = time.monotonic() + max(wait, 0.0)
         pause = _FIRST_PAUSE
         while True:
@@ -259,13 +264,25 @@ class SQLBroker(AdminOps, ResultOps):
                                       self._sql.names.channel, self._waker)
             self._listener.start()
 
+    def _keep_vacuumed(self) -> None:
+        """Start the vacuum keeper on a consuming process's first reserve (PostgreSQL)."""
+        if self._closed:
+            return
+        with self._listener_lock:
+            if self._keeper is None or self._keeper.pid != os.getpid():  # none yet, or forked
+                self._keeper = VacuumKeeper(lambda work: self._db.read(work, what="vacuum"), self._sql.names.jobs)
+                self._keeper.start()
+
     def close(self) -> None:
-        """Stop listening and close pooled connections. Safe to call twice."""
+        """Stop listening and vacuuming, close pooled connections. Safe to call twice."""
         self._closed = True
         with self._listener_lock:
             listener, self._listener = self._listener, None
+            keeper, self._keeper = self._keeper, None
         if listener is not None:
             listener.stop()
+        if keeper is not None and keeper.pid == os.getpid():
+            keeper.stop()
         self._db.close()
 
 

@@ -58,6 +58,8 @@ class Settings:
     max_overflow: int = 10
     pre_ping: bool = False
     notify: bool = True  # PostgreSQL: LISTEN/NOTIFY wake-ups
+    plan_guard: bool = True  # PostgreSQL: pooled sessions plan index paths only (no seq/bitmap scans)
+    vacuum: bool = True  # PostgreSQL: workers vacuum the jobs table when its dead rows pile up
     clock: Clock | None = field(default=None, compare=False)  # None: the database's (or SQLite's process) clock
 
     @property
@@ -98,7 +100,7 @@ def parse(url: str, options: Mapping[str, Any]) -> Settings:
 
 _KEYS = frozenset(
     {"prefix", "schema", "migrate", "synchronous", "timeout", "poll_max", "pool_size", "max_overflow",
-     "pre_ping", "notify", "clock"}
+     "pre_ping", "notify", "plan_guard", "vacuum", "clock"}
 )
 
 
