@@ -86,6 +86,8 @@ class Prefetch:
         elapsed = now - self._since
         if elapsed >= _SAMPLE:
             sample = self._count / elapsed
-            self.rate = sample if self.rate == 0.0 else 0.5 * self.rate + 0.5 * sample
+            # After a long gap the old rate says nothing about the new jobs: start afresh.
+            fresh = self.rate == 0.0 or elapsed >= _STALE
+            self.rate = sample if fresh else 0.5 * self.rate + 0.5 * sample
             self._count = 0
             self._since = now

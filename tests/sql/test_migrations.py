@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 from queuekit_sql import SQLBroker
-from queuekit_sql.schema import migrations
+from queuekit_sql.schema import Migrator, migrations
 
+from queuekit.broker import Envelope
 from queuekit.errors import ConfigurationError
 
 ROOT = Path(__file__).parents[2]
@@ -63,7 +64,8 @@ def test_concurrent_first_use_applies_each_version_once(db_url: str) -> None:
     try:
         rows = broker._db.read(lambda cur: (cur.execute(
             f"SELECT version, COUNT(*) FROM {broker._sql.names.versions} GROUP BY version"), cur.fetchall())[1])
-        assert [(int(v), int(n)) for v, n in rows] == [(1, 1)]
+        latest = migrations(broker.settings.family)[-1].version
+        assert sorted((int(v), int(n)) for v, n in rows) == [(v, 1) for v in range(1, latest + 1)]
     finally:
         broker.close()
 
@@ -88,4 +90,33 @@ def test_postgresql_schema_option_creates_and_uses_the_schema(pg_url: str, uniqu
         assert found[0][0] == 4
     finally:
         broker._db.write(lambda cur: cur.execute(f'DROP SCHEMA "{schema}" CASCADE'))
+        broker.close()
+
+
+def test_upgrade_keeps_queued_jobs_and_their_order(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tables at schema 1 holding jobs upgrade in place; the jobs come out as they went in."""
+    first_only = Migrator.__init__
+
+    def at_schema_one(self: Migrator, *args: object) -> None:
+        first_only(self, *args)
+        self.available = self.available[:1]
+        self.latest = 1
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Migrator, "__init__", at_schema_one)
+        old = SQLBroker.from_url(db_url)
+        ids = old.enqueue([Envelope(f"job-{n}", "upgrade", b"{}", priority=n % 2) for n in range(6)])
+        old.close()
+    broker = SQLBroker.from_url(db_url)  # migrate=auto applies what is missing
+    try:
+        assert Migrator(broker._db, broker._sql.names).current() == migrations(broker.settings.family)[-1].version
+        taken = broker.reserve(["upgrade"], 10, 30)
+        assert [d.id for d in taken] == [i for i in ids if int(i[4:]) % 2] + [i for i in ids if not int(i[4:]) % 2]
+        broker.ack(taken)
+        assert broker.stats(["upgrade"])["upgrade"].ready == 0
+        twice = (f"INSERT INTO {broker._sql.names.jobs} (id, queue, priority, state, due, attempts, body, "
+                 "enqueued_at) VALUES ('dup', 'q', 0, 'ready', 0, 0, 'x', 0), ('dup', 'q', 0, 'ready', 0, 0, 'x', 0)")
+        with pytest.raises(Exception, match=r"(?i)unique|duplicate"):  # the job id is still unique
+            broker._db.write(lambda cur: cur.execute(twice))
+    finally:
         broker.close()

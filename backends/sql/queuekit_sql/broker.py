@@ -211,8 +211,8 @@ class SQLBroker(AdminOps, ResultOps):
             held = rows(cur, self._sql.get(S.TAKE_HELD), params)
             if not held:
                 return
-            pk, job_id, queue, priority, body, attempts = held[0]
-            run(cur, self._sql.get(S.DELETE_JOB), {"pk": pk})
+            _, job_id, queue, priority, body, attempts = held[0]
+            run(cur, self._sql.get(S.DELETE_JOB), {"id": job_id})
             letter = self._params(id=job_id, queue=queue, priority=priority, body=body,
                                   reason=str(reason), attempts=attempts)
             run(cur, self._sql.get(S.INSERT_DEAD), letter)
@@ -252,7 +252,7 @@ class SQLBroker(AdminOps, ResultOps):
         if not self._notify or self._listener is not None or self._closed:
             return
         with self._listener_lock:
-            if self._listener is not None:
+            if self._listener is not None or self._closed:
                 return
             engine = self._db.engine
             cargs, cparams = engine.dialect.create_connect_args(engine.url)
@@ -266,9 +266,9 @@ class SQLBroker(AdminOps, ResultOps):
 
     def _keep_vacuumed(self) -> None:
         """Start the vacuum keeper on a consuming process's first reserve (PostgreSQL)."""
-        if self._closed:
-            return
         with self._listener_lock:
+            if self._closed:  # checked under the lock: close() may have run since reserve began
+                return
             if self._keeper is None or self._keeper.pid != os.getpid():  # none yet, or forked
                 self._keeper = VacuumKeeper(lambda work: self._db.read(work, what="vacuum"), self._sql.names.jobs)
                 self._keeper.start()

@@ -28,6 +28,7 @@ class Dialect:
     autocommit_single: bool  # a lone write statement may run without BEGIN/COMMIT
     double: str  # type name of a double-precision column (schema table)
     tag: str = "receipt || id"  # one string naming a (receipt, id) pair
+    row_locator: str = "pk"  # how a claim finds the rows it just locked (an indexed or physical row address)
 
     def now(self, clock_injected: bool) -> str:
         """SQL for "now": the bound ``:now`` when the client owns the clock."""
@@ -61,6 +62,7 @@ POSTGRESQL = Dialect(
     lock_rows=" FOR UPDATE",
     autocommit_single=True,
     double="DOUBLE PRECISION",
+    row_locator="ctid",  # no index on pk since schema 2; a locked row keeps its ctid until commit
 )
 
 MYSQL = Dialect(

@@ -10,6 +10,7 @@ length (queues, acks) use a few fixed sizes so the cache stays small.
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -35,6 +36,20 @@ VALUES (:id, :queue, :priority, :state, :due, :wake_at, :attempts, :dedup_key, :
 {ignore_duplicate}"""
 CLOCK = "SELECT {now}"
 
+# PostgreSQL batches: one statement whatever the count, each column bound as one array.
+# WITH ORDINALITY keeps the batch's order in the identity column (FIFO within a batch).
+INSERT_JOB_ARRAYS = """
+INSERT INTO {jobs} (id, queue, priority, state, due, wake_at, attempts, dedup_key, body, enqueued_at)
+SELECT id, queue, priority, state, {now} + delay, CASE WHEN delay > 0 THEN {now} + delay END,
+       0, dedup_key, body, {now}
+FROM unnest(CAST(:id_list AS TEXT[]), CAST(:queue_list AS TEXT[]), CAST(:priority_list AS BIGINT[]),
+            CAST(:state_list AS TEXT[]), CAST(:delay_list AS DOUBLE PRECISION[]), CAST(:dedup_key_list AS TEXT[]),
+            CAST(:body_list AS BYTEA[]))
+     WITH ORDINALITY AS batch (id, queue, priority, state, delay, dedup_key, body, n)
+ORDER BY n
+{ignore_duplicate}"""
+ARRAY_COLUMNS = ("id", "queue", "priority", "state", "delay", "dedup_key", "body")
+
 # PostgreSQL, one job: insert and wake listeners in one statement (one round trip).
 INSERT_NOTIFY = "WITH ins AS (" + INSERT_JOB + " RETURNING queue) SELECT pg_notify(:channel, queue) FROM ins"
 
@@ -50,13 +65,15 @@ DUE_ARM = """SELECT {columns}, eff FROM (SELECT {columns}, wake_at AS eff FROM {
   ORDER BY priority DESC, wake_at, pk LIMIT :limit{skip_locked}) AS w{i}"""
 CANDIDATES = "SELECT {columns}, eff FROM ({arms}) AS c ORDER BY priority DESC, eff, pk LIMIT :limit"
 
-# Claim in one statement (SQLite, PostgreSQL). MySQL evaluates SET left to right with
-# the new values, so "due" is assigned before "state" everywhere.
+# Claim in one statement (SQLite, PostgreSQL): lock the candidates, lease exactly those
+# rows ({picked}: by rowid on SQLite, by ctid on PostgreSQL, where the row locks keep
+# it fixed until commit). MySQL evaluates SET left to right with the new values, so
+# "due" is assigned before "state" everywhere.
 CLAIM = """
 WITH picked AS MATERIALIZED ({candidates})
 UPDATE {jobs} SET due = CASE WHEN state = 'ready' THEN due ELSE wake_at END,
     state = 'leased', wake_at = {now} + :lease, attempts = attempts + 1, receipt = :receipt
-WHERE pk IN (SELECT pk FROM picked)
+WHERE {picked}
 RETURNING """ + JOB_COLUMNS
 
 # Claim in two steps (MySQL/MariaDB): lock the candidates, then lease them by key.
@@ -83,7 +100,7 @@ WHERE id = :id AND receipt = :receipt AND state = 'leased' AND wake_at > {now}""
 TAKE_HELD = """
 SELECT pk, id, queue, priority, body, attempts FROM {jobs}
 WHERE id = :id AND receipt = :receipt AND state = 'leased' AND wake_at > {now}{lock_rows}"""
-DELETE_JOB = "DELETE FROM {jobs} WHERE pk = :pk"
+DELETE_JOB = "DELETE FROM {jobs} WHERE id = :id"
 INSERT_DEAD = """
 INSERT INTO {dead} (id, queue, priority, body, reason, attempts, dead_at)
 VALUES (:id, :queue, :priority, :body, :reason, :attempts, {now})"""
@@ -154,7 +171,8 @@ class Names:
     def build(cls, prefix: str, schema: str | None, quote: Any) -> Names:
         """Names for ``prefix`` (and ``schema``); both were validated against a strict pattern."""
         qualify = (lambda table: f"{quote(schema)}.{quote(table)}") if schema else quote
-        index_names = ("jobs_id", "jobs_key", "jobs_ready", "jobs_waiting", "dead_queue", "dead_id", "results_expiry")
+        index_names = ("jobs_id", "jobs_key", "jobs_ready", "jobs_waiting", "dead_queue", "dead_id", "results_expiry",
+                       "jobs_pkey", "jobs_id_key")  # the last two: PostgreSQL's names for schema 1's constraints
         digest = hashlib.sha256(f"{schema or ''}\0{prefix}".encode()).hexdigest()[:40]
         return cls(
             jobs=qualify(f"{prefix}jobs"),
@@ -215,6 +233,24 @@ class Statements:
                 self._cache[key] = found
         return found
 
+    def get_binary(self, template: str) -> Compiled:
+        """Like :meth:`get`, with every parameter sent in binary format where psycopg can.
+
+        psycopg dumps a list parameter as a text array by default, quoting each element
+        with a regular expression; the binary format skips that work on both sides
+        (measured about 1.5x faster for a 1,000-row array INSERT).
+        """
+        plain = self.get(template)
+        if self.dialect.family != "postgresql" or plain.names is not None:
+            return plain
+        key = ("binary", template)
+        found = self._cache.get(key)
+        if found is None:
+            found = Compiled(re.sub(r"%\(([a-z_0-9]+)\)s", r"%(\1)b", plain.sql), None)
+            with self._lock:
+                self._cache[key] = found
+        return found
+
     # -- statements whose shape depends on a count ------------------------------------
 
     def candidates(self, queue_count: int, columns: str) -> str:
@@ -228,8 +264,12 @@ class Statements:
 
     def claim(self, queue_count: int) -> Compiled:
         """One-statement claim (UPDATE ... RETURNING) over ``queue_count`` queues."""
-        candidates = self.candidates(queue_count, "pk, priority")
-        return self.get(CLAIM, candidates=candidates.replace("{", "{{").replace("}", "}}"))
+        locator = self.dialect.row_locator
+        columns = "pk, priority" if locator == "pk" else f"{locator}, pk, priority"
+        candidates = self.candidates(queue_count, columns)
+        picked = ("pk IN (SELECT pk FROM picked)" if locator == "pk"
+                  else f"{locator} = ANY(ARRAY(SELECT {locator} FROM picked))")
+        return self.get(CLAIM, candidates=candidates.replace("{", "{{").replace("}", "}}"), picked=picked)
 
     def pick(self, queue_count: int) -> Compiled:
         """Two-step claim, step one: lock candidates with everything a delivery needs."""

@@ -23,6 +23,7 @@ from queuekit_sql.statements import Statements, chunks
 if TYPE_CHECKING:
     from queuekit_sql.broker import SQLBroker
 
+_ARRAY_ROWS = 10_000  # rows per array INSERT on PostgreSQL
 _FAMILIES = {"sqlite": "sqlite", "postgresql": "postgresql", "mysql": "mysql", "mariadb": "mysql"}
 
 
@@ -39,6 +40,10 @@ class Runner(Protocol):
 
     def many(self, template: str, params: Sequence[Mapping[str, Any]]) -> None:
         """Execute once per parameter set (batched by the driver)."""
+        ...
+
+    def arrays(self, template: str, params: Mapping[str, Any]) -> None:
+        """Execute once with list parameters bound as arrays (PostgreSQL)."""
         ...
 
 
@@ -66,6 +71,10 @@ class CursorRunner:
         else:
             self.cur.executemany(statement.sql, [statement.args(p) for p in params])
 
+    def arrays(self, template: str, params: Mapping[str, Any]) -> None:
+        statement = self.sql.get_binary(template)
+        self.cur.execute(statement.sql, statement.args(params))
+
 
 class ConnectionRunner:
     """Statements on a caller's SQLAlchemy connection, compiled for its dialect."""
@@ -87,6 +96,9 @@ class ConnectionRunner:
     def many(self, template: str, params: Sequence[Mapping[str, Any]]) -> None:
         self.connection.execute(sqlalchemy.text(self.sql.render(template)), [dict(p) for p in params])
 
+    def arrays(self, template: str, params: Mapping[str, Any]) -> None:
+        self.connection.execute(sqlalchemy.text(self.sql.render(template)), dict(params))
+
 
 def insert_jobs(runner: Runner, sql: Statements, batch: list[dict[str, Any]], now: Mapping[str, Any],
                 notify: bool) -> list[str]:
@@ -94,6 +106,10 @@ def insert_jobs(runner: Runner, sql: Statements, batch: list[dict[str, Any]], no
     if sql.dialect.family == "mysql" and len(batch) > 1:
         clock = float(runner.rows(S.CLOCK, now)[0][0])
         runner.many(S.INSERT_JOB_BOUND, [_bound(item, clock) for item in batch])
+    elif sql.dialect.family == "postgresql" and len(batch) > 1:
+        for chunk in chunks(batch, _ARRAY_ROWS):
+            arrays = {f"{column}_list": [item[column] for item in chunk] for column in S.ARRAY_COLUMNS}
+            runner.arrays(S.INSERT_JOB_ARRAYS, {**arrays, **now})
     else:
         runner.many(S.INSERT_JOB, [{**item, **now} for item in batch])
     keys = [item["dedup_key"] for item in batch if item["dedup_key"]]

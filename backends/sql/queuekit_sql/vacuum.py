@@ -9,7 +9,10 @@ process checks the table's dead-row count every ``interval`` seconds and runs
 ``VACUUM (SKIP_LOCKED)`` itself when dead rows reach ``floor`` plus ``fraction`` of the
 live ones: a vacuum's cost grows with the table, so the work per job stays constant.
 ``SKIP_LOCKED`` makes a vacuum already under way (another worker's, or autovacuum's)
-a reason to skip, never to wait. ``?vacuum=false`` leaves the table to autovacuum.
+a reason to skip, never to wait. Rows a vacuum could not remove (a long transaction
+elsewhere still sees them) are not counted again: the next vacuum waits for as many
+new dead rows, so a held-back horizon never turns into a vacuum every ``interval``.
+``?vacuum=false`` leaves the table to autovacuum.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ class VacuumKeeper:
         self.floor = floor
         self.fraction = fraction
         self.vacuums = 0
+        self.left_behind = 0  # dead rows the last vacuum could not remove
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="queuekit-sql-vacuum", daemon=True)
         self.pid = os.getpid()
@@ -53,17 +57,25 @@ class VacuumKeeper:
             self._thread.join(30.0)
 
     def due(self, dead: int, live: int) -> bool:
-        """True when ``dead`` rows are worth a vacuum beside ``live`` ones."""
-        return dead >= self.floor + self.fraction * live
+        """True when ``dead`` rows (beyond those left behind last time) are worth a vacuum beside ``live`` ones."""
+        return dead - self.left_behind >= self.floor + self.fraction * live
 
     def check(self) -> bool:
         """Vacuum now if the table needs it; True if a vacuum ran."""
-        found = self._run(lambda cur: _fetch(cur, DEAD_ROWS, (self._table,)))
-        if not found or not self.due(int(found[0][0] or 0), int(found[0][1] or 0)):
+        dead, live = self._counts()
+        if not self.due(dead, live):
+            self.left_behind = min(self.left_behind, dead)  # someone else vacuumed meanwhile
             return False
         self._run(lambda cur: cur.execute(f"VACUUM (SKIP_LOCKED) {self._table}"))
         self.vacuums += 1
+        self.left_behind = self._counts()[0]  # VACUUM reports what it could not remove
         return True
+
+    def _counts(self) -> tuple[int, int]:
+        found = self._run(lambda cur: _fetch(cur, DEAD_ROWS, (self._table,)))
+        if not found:
+            return 0, 0
+        return int(found[0][0] or 0), int(found[0][1] or 0)
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):

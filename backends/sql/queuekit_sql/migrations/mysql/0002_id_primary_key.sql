@@ -1,0 +1,3 @@
+-- queuekit-sql schema 2 changes PostgreSQL only (the job id becomes its primary key).
+-- InnoDB clusters rows on the primary key: the auto-increment key keeps inserts at the
+-- end of the table, which a random job id would not. Nothing to do here.

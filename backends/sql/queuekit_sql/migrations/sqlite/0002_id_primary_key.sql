@@ -1,0 +1,2 @@
+-- queuekit-sql schema 2 changes PostgreSQL only (the job id becomes its primary key).
+-- SQLite's integer primary key is the rowid itself and costs no index of its own: nothing to do.
