@@ -23,6 +23,7 @@ from queuekit.broker import Broker
 from queuekit.errors import QueuekitError
 from queuekit.registry import installed_schemes, open_broker
 from queuekit.urls import redact
+from queuekit.worker import OWN_PROCESS_SWITCH
 
 log = logging.getLogger("queuekit.cli")
 
@@ -65,7 +66,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     queues = [q.strip() for q in args.queues.split(",") if q.strip()] if args.queues else None
     worker = app.worker(
         queues=queues, concurrency=args.concurrency, prefetch=args.prefetch, burst=args.burst,
-        lease=args.lease, grace=args.grace,
+        lease=args.lease, grace=args.grace, switch_interval=OWN_PROCESS_SWITCH,
     )
     try:
         return worker.run()

@@ -13,8 +13,9 @@ buffer for more than about ``window`` seconds. A fixed ``prefetch`` is used as g
 
 The fetcher refills in batches: it waits until at least :meth:`Prefetch.batch_min`
 slots are free (half the capacity, but never so many that a thread would idle while
-a buffered job waits), then reserves all free slots in one call. While one batch runs
-the next is already on its way: two round trips are never serialised behind each other.
+a buffered job waits), then reserves up to half the capacity in one call. Two batches
+fit: while one runs and is acknowledged, the next is already on its way, so the
+broker's round trips overlap the work instead of alternating with it.
 """
 
 from __future__ import annotations
@@ -73,11 +74,19 @@ class Prefetch:
         """
         return max(1, min(capacity // 2, capacity - self.concurrency))
 
+    def batch_max(self, capacity: int) -> int:
+        """The most one reserve asks for: half of ``capacity``, so that two batches fit.
+
+        While one batch runs and is acknowledged, the next is already being fetched.
+        With a buffer smaller than ``concurrency`` all free slots are taken at once.
+        """
+        return max(capacity // 2, self.concurrency)
+
     def wanted(self, held: int) -> int:
         """How many jobs to reserve with ``held`` in flight; 0: not yet."""
         capacity = self.capacity
         free = capacity - held
-        return free if free >= self.batch_min(capacity) else 0
+        return min(free, self.batch_max(capacity)) if free >= self.batch_min(capacity) else 0
 
     def settled(self, count: int) -> None:
         """Record ``count`` finished jobs (called by the acker after each batch)."""

@@ -28,6 +28,7 @@ from typing import Any
 
 from queuekit import App, Message, Worker
 from queuekit.urls import redact
+from queuekit.worker import OWN_PROCESS_SWITCH
 from queuekit_bench.ledger import LedgerWriter
 from queuekit_bench.tasks import NOOP, TRACKED, bench_app, open_ledger, release_ledger
 
@@ -146,6 +147,7 @@ class AgentCore:
             lease=command.get("lease"),
             grace=float(command.get("grace", 5.0)),
             poll=float(command.get("poll", 0.2)),
+            switch_interval=OWN_PROCESS_SWITCH,  # an agent owns its process, as `queuekit worker` does
         )
         self._t_start = time.time()
         if self.worker.burst:

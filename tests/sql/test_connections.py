@@ -22,17 +22,17 @@ ROOT = Path(__file__).parents[2]
 
 
 def _server_ids(broker: SQLBroker, count: int) -> list[int]:
-    """The server-side ids of ``count`` pooled connections (checked out together, then returned)."""
+    """The server-side ids of the ``count`` connections the broker uses next (taken together, then kept)."""
     query = "SELECT pg_backend_pid()" if broker.settings.family == "postgresql" else "SELECT CONNECTION_ID()"
-    held = [broker._db.engine.raw_connection() for _ in range(count)]
+    db = broker._db
+    held = [db._take() for _ in range(count)]
     ids = []
-    for raw in held:
-        cur = raw.cursor()
-        cur.execute(query)
-        ids.append(int(cur.fetchall()[0][0]))
-        cur.close()
-    for raw in held:
-        raw.close()
+    for connection in held:
+        connection.cursor.execute(query)
+        ids.append(int(connection.cursor.fetchall()[0][0]))
+    for connection in held:
+        db._keep_or_return(connection)
+    assert len(db._spare) >= count  # every one of them is what the next operations take first
     return ids
 
 
@@ -102,5 +102,19 @@ def test_listen_notify_wakes_a_blocked_reserve_for_an_enqueue_from_another_proce
                        env={**os.environ, "PYTHONPATH": str(ROOT)})
         wait_until(lambda: not thread.is_alive(), timeout=30, what="the NOTIFY to wake the reserve")
         assert [d.id for d in got[0]] == ["far"]
+    finally:
+        broker.close()
+
+
+def test_a_job_id_enqueued_twice_is_stored_once_and_the_connection_stays_usable(server_url: str) -> None:
+    """PostgreSQL's one-job insert has no ON CONFLICT: the taken id is a caught unique violation."""
+    broker = SQLBroker.from_url(server_url)
+    try:
+        assert broker.enqueue([Envelope("twice", "dup", b"1")]) == ["twice"]
+        assert broker.enqueue([Envelope("twice", "dup", b"2")]) == ["twice"]
+        assert broker.enqueue([Envelope("other", "dup", b"3")]) == ["other"]  # same spare connection, still fine
+        got = broker.reserve(["dup"], 10, 60)
+        assert sorted((d.id, d.body) for d in got) == [("other", b"3"), ("twice", b"1")]
+        broker.ack(got)
     finally:
         broker.close()

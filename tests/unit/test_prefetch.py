@@ -157,10 +157,16 @@ def test_batch_min_of_the_adaptive_default_is_half_the_capacity(clock: FakeClock
     assert policy.batch_min(policy.capacity) == (4 + 400) // 2 == 202
 
 
-def test_wanted_is_nothing_until_batch_min_slots_are_free_then_every_free_slot(clock: FakeClock) -> None:
-    policy = Prefetch(2, 6)  # capacity 8, batch_min 4
-    assert [policy.wanted(held) for held in range(9)] == [8, 7, 6, 5, 4, 0, 0, 0, 0]
+def test_wanted_is_nothing_until_batch_min_slots_are_free_then_at_most_half_the_capacity(clock: FakeClock) -> None:
+    policy = Prefetch(2, 6)  # capacity 8, batch_min 4, batch_max 4: two batches fit
+    assert [policy.wanted(held) for held in range(9)] == [4, 4, 4, 4, 4, 0, 0, 0, 0]
     assert policy.wanted(12) == 0  # more held than the capacity (it shrank): nothing
+
+
+def test_a_buffer_smaller_than_concurrency_is_filled_in_one_reserve(clock: FakeClock) -> None:
+    policy = Prefetch(8, 2)  # capacity 10: batch_max is the concurrency, batch_min the buffer
+    assert policy.batch_max(policy.capacity) == 8
+    assert [policy.wanted(held) for held in range(11)] == [8, 8, 8, 7, 6, 5, 4, 3, 2, 0, 0]
 
 
 def test_without_a_buffer_one_free_slot_is_refilled(clock: FakeClock) -> None:
@@ -172,8 +178,8 @@ def test_wanted_follows_the_adaptive_capacity(clock: FakeClock) -> None:
     policy = Prefetch(2)  # capacity 8, batch_min 4
     assert policy.wanted(5) == 0
     assert policy.wanted(4) == 4
-    run_at(policy, clock, rate=4000)  # capacity 402, batch_min 201
-    assert policy.wanted(5) == 397
+    run_at(policy, clock, rate=4000)  # capacity 402, batch_min 201, batch_max 201
+    assert policy.wanted(5) == 201
     assert policy.wanted(201) == 201
     assert policy.wanted(202) == 0
 
@@ -221,7 +227,7 @@ def test_the_first_slow_job_after_an_idle_period_does_not_bring_the_old_rate_bac
 # -- the worker ----------------------------------------------------------------------------
 
 
-def test_the_worker_reserves_in_batches_of_at_least_batch_min_and_never_overfills(
+def test_the_worker_reserves_two_batches_ahead_and_never_overfills(
     memory_app: App, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ran: collections.Counter[int] = collections.Counter()
@@ -256,9 +262,10 @@ def test_the_worker_reserves_in_batches_of_at_least_batch_min_and_never_overfill
     capacity = Prefetch(2, 6).capacity
     batch_min = Prefetch(2, 6).batch_min(capacity)
     assert (capacity, batch_min) == (8, 4)
-    assert calls[0][:2] == (capacity, 0)  # an empty worker fills itself in one call
+    assert calls[0][:2] == (capacity // 2, 0)  # an empty worker fetches half, then the other half
+    assert calls[1][0] == capacity // 2 and calls[1][1] <= capacity // 2  # (some may be done by then)
     for limit, held, _ in calls:
-        assert batch_min <= limit <= capacity  # never a reserve for fewer than batch_min slots
+        assert batch_min <= limit <= capacity // 2  # never fewer than batch_min, never more than two batches fit
         assert held + limit <= capacity  # never more than concurrency + prefetch held
     assert sum(got for _, _, got in calls) == count
     assert calls[-1][2] == 0  # a burst worker stops after a reserve that found nothing

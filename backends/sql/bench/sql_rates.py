@@ -39,6 +39,7 @@ from queuekit_sql import SQLBroker
 
 from queuekit import App
 from queuekit.broker import Envelope
+from queuekit.worker import OWN_PROCESS_SWITCH
 
 DEFAULT_SERVERS = ["postgresql://postgres@127.0.0.1/test", "mariadb://root@127.0.0.1/test"]
 BODY = b'{"v":1,"id":"0123456789abcdef0123456789abcdef","task":"bench.noop","args":[1],"kwargs":{}}'
@@ -216,7 +217,7 @@ def app_rates(url: str, jobs: int, single: int) -> dict[str, float]:
     out["app batch enqueue (enqueue_many)"] = timed(
         lambda: sum(len(app.enqueue_many([noop.message(n) for n in range(s, min(s + 1000, jobs))]))
                     for s in range(0, jobs, 1000)))
-    worker = app.worker(burst=True, concurrency=8)
+    worker = app.worker(burst=True, concurrency=8, switch_interval=OWN_PROCESS_SWITCH)  # as `queuekit worker`
     total = jobs + single
     out["worker drain (burst, 1 process)"] = timed(lambda: (worker.run(install_signals=False), total)[1])
     app.close()

@@ -36,6 +36,7 @@ from queuekit_sql.wakeup import Listener, Waker
 log = logging.getLogger("queuekit.sql")
 
 _FIRST_PAUSE = 0.005
+_UNIQUE_VIOLATION = "23505"
 
 
 class SQLBroker(AdminOps, ResultOps):
@@ -125,9 +126,7 @@ class SQLBroker(AdminOps, ResultOps):
             return []
         keyed = any(item["dedup_key"] for item in batch)
         if len(batch) == 1 and not keyed and self._notify:
-            fused = self._sql.get(S.INSERT_NOTIFY)
-            self._db.write(lambda cur: run(cur, fused, self._params(channel=self._sql.names.channel, **batch[0])),
-                           single=True, what="enqueue")
+            self._db.write(lambda cur: self._insert_one(cur, batch[0]), single=True, what="enqueue")
             self._waker.notify()
             return [batch[0]["id"]]
         lone = len(batch) == 1 and not keyed and not self._notify
@@ -137,6 +136,14 @@ class SQLBroker(AdminOps, ResultOps):
         )
         self._waker.notify()
         return ids
+
+    def _insert_one(self, cur: Any, row: dict[str, Any]) -> None:
+        """PostgreSQL, one unkeyed job, autocommitted: a job id already there is not an error."""
+        try:
+            run(cur, self._sql.get(S.INSERT_NOTIFY), self._params(channel=self._sql.names.channel, **row))
+        except self._db.dbapi.IntegrityError as exc:
+            if getattr(exc, "sqlstate", None) != _UNIQUE_VIOLATION:  # only the job id is unique here
+                raise
 
     def enqueue_in(self, connection: Any, envelopes: Sequence[Envelope]) -> list[str]:
         """Insert inside the caller's open transaction (SQLAlchemy or DB-API connection); never commits."""
@@ -162,8 +169,10 @@ class SQLBroker(AdminOps, ResultOps):
             if taken or remaining <= 0:
                 return taken
             self._listen()
-            self._waker.wait(seen, min(pause, remaining))
-            pause = min(pause * 2, self.settings.poll_max)
+            if self._waker.wait(seen, min(pause, remaining)):
+                pause = _FIRST_PAUSE  # woken, but another worker was faster: more may follow soon
+            else:
+                pause = min(pause * 2, self.settings.poll_max)
 
     def _claim(self, queues: list[str], limit: int, lease: float) -> list[Delivery]:
         params = self._params(limit=limit, lease=float(lease), receipt=uuid.uuid4().hex)

@@ -51,7 +51,10 @@ ORDER BY n
 ARRAY_COLUMNS = ("id", "queue", "priority", "state", "delay", "dedup_key", "body")
 
 # PostgreSQL, one job: insert and wake listeners in one statement (one round trip).
-INSERT_NOTIFY = "WITH ins AS (" + INSERT_JOB + " RETURNING queue) SELECT pg_notify(:channel, queue) FROM ins"
+# No ON CONFLICT (a speculative insertion costs about 6% of a one-row commit): a taken
+# job id raises a unique violation, which the broker takes as "already enqueued".
+INSERT_NOTIFY = ("WITH ins AS (" + INSERT_JOB.replace("{ignore_duplicate}", "") +
+                 " RETURNING queue) SELECT pg_notify(:channel, queue) FROM ins")
 
 KEY_HOLDERS = "SELECT dedup_key, id FROM {jobs} WHERE dedup_key {keys}"
 
@@ -233,17 +236,17 @@ class Statements:
                 self._cache[key] = found
         return found
 
-    def get_binary(self, template: str) -> Compiled:
+    def get_binary(self, template: str, **extra: str) -> Compiled:
         """Like :meth:`get`, with every parameter sent in binary format where psycopg can.
 
         psycopg dumps a list parameter as a text array by default, quoting each element
         with a regular expression; the binary format skips that work on both sides
         (measured about 1.5x faster for a 1,000-row array INSERT).
         """
-        plain = self.get(template)
+        plain = self.get(template, **extra)
         if self.dialect.family != "postgresql" or plain.names is not None:
             return plain
-        key = ("binary", template)
+        key = ("binary", template, *sorted(extra.items()))
         found = self._cache.get(key)
         if found is None:
             found = Compiled(re.sub(r"%\(([a-z_0-9]+)\)s", r"%(\1)b", plain.sql), None)
@@ -287,8 +290,9 @@ class Statements:
     ) -> tuple[Compiled, dict[str, Any]]:
         """Like :meth:`listed` for several lists of one length (each ``{name}`` placeholder).
 
-        PostgreSQL takes one array per list (``= ANY(:name_all)``): one short statement
-        whatever the count. Elsewhere an ``IN`` list of a cached size, padded by repeating.
+        PostgreSQL takes one array per list (``= ANY(:name_all)``, sent in binary): one short
+        statement whatever the count. Elsewhere an ``IN`` list of a cached size, padded by
+        repeating.
         """
         merged = dict(params)
         fills: dict[str, str] = {}
@@ -301,4 +305,4 @@ class Statements:
             for n, value in enumerate(padded(values, size)):
                 merged[f"{name}{n}"] = value
             fills[name] = "IN (" + ", ".join(f":{name}{n}" for n in range(size)) + ")"
-        return self.get(template, **fills), merged
+        return self.get_binary(template, **fills), merged

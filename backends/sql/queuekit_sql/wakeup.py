@@ -44,10 +44,10 @@ class Waker:
             self._generation += 1
             self._cond.notify_all()
 
-    def wait(self, seen: int, timeout: float) -> None:
-        """Wait until notified after ``seen`` was read, or ``timeout`` seconds."""
+    def wait(self, seen: int, timeout: float) -> bool:
+        """Wait until notified after ``seen`` was read, or ``timeout`` seconds; True if notified."""
         with self._cond:
-            self._cond.wait_for(lambda: self._generation != seen, timeout)
+            return self._cond.wait_for(lambda: self._generation != seen, timeout)
 
 
 class Listener:

@@ -12,6 +12,7 @@ from django.db import connections
 from queuekit.contrib.django import registry
 from queuekit.contrib.django.checks import reachability
 from queuekit.contrib.django.management.commands._common import add_backend_argument, queuekit_backend
+from queuekit.worker import OWN_PROCESS_SWITCH
 
 _LEVELS = {0: logging.WARNING, 1: logging.INFO, 2: logging.DEBUG, 3: logging.DEBUG}
 
@@ -51,6 +52,7 @@ class Command(BaseCommand):
         worker = app.worker(
             queues=queues, concurrency=options["concurrency"], prefetch=options["prefetch"],
             burst=options["burst"], lease=options["lease"], grace=options["grace"],
+            switch_interval=OWN_PROCESS_SWITCH,
         )
         code = worker.run()
         counts = ", ".join(f"{name} {count}" for name, count in sorted(worker.counts.items())) or "nothing run"
