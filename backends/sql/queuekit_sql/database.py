@@ -77,11 +77,7 @@ class Database:
 
     def _take(self) -> _Held:
         """A connection and its cursor: a spare one, else a fresh checkout from the pool."""
-        while True:
-            try:
-                held = self._spare.pop()
-            except IndexError:
-                break
+        while (held := self._pop_spare()) is not None:
             if time.monotonic() - held.since < _RECYCLE:
                 return held
             _quietly(held.close)  # old: back to the pool, which recycles it
@@ -98,12 +94,14 @@ class Database:
         else:
             held.close()
 
+    def _pop_spare(self) -> _Held | None:
+        try:
+            return self._spare.pop()  # the most recently used first
+        except IndexError:
+            return None
+
     def _release_spare(self) -> None:
-        while True:
-            try:
-                held = self._spare.pop()
-            except IndexError:
-                return
+        while (held := self._pop_spare()) is not None:
             _quietly(held.close)
 
     # -- running work ----------------------------------------------------------------------
@@ -286,7 +284,9 @@ def _engine(settings: Settings) -> Engine:
     if settings.family == "sqlite":
         _sqlite_pragmas(engine, settings)
     if settings.family == "postgresql" and settings.plan_guard:
-        _guard_plans(engine)
+        _on_connect(engine, _PLAN_GUARD)
+    if settings.family == "mysql":
+        _on_connect(engine, _READ_COMMITTED)
     return engine
 
 
@@ -298,13 +298,22 @@ def _engine(settings: Settings) -> Engine:
 # plans off once, at connect (a statement that has no index path still runs, by seq scan).
 _PLAN_GUARD = "SELECT set_config('enable_seqscan', 'off', false), set_config('enable_bitmapscan', 'off', false)"
 
+# InnoDB's default REPEATABLE READ takes next-key (gap) locks on every range a claim's
+# SELECT ... FOR UPDATE SKIP LOCKED walks, and inserts into those gaps then deadlock with
+# it (seen with four producer processes and a worker claiming hundreds of rows at once).
+# READ COMMITTED locks the claimed rows only; a locking read sees the latest committed
+# rows at any level, so the claim means the same.
+_READ_COMMITTED = "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"
 
-def _guard_plans(engine: Engine) -> None:
+
+def _on_connect(engine: Engine, statement: str) -> None:
+    """Run ``statement`` once on every new connection of the pool (the sessions are ours)."""
+
     @event.listens_for(engine, "connect")
-    def guard(dbapi_connection: Any, record: Any) -> None:
+    def configure(dbapi_connection: Any, record: Any) -> None:
         cursor = dbapi_connection.cursor()
         try:
-            cursor.execute(_PLAN_GUARD)
+            cursor.execute(statement)
         finally:
             cursor.close()
 
