@@ -24,7 +24,7 @@ import time
 
 WINDOW = 0.1  # seconds of work a worker may hold beyond what it runs
 CEILING = 1024  # most jobs a worker buffers beyond concurrency, whatever the rate
-_SAMPLE = 0.05  # seconds between rate samples
+_SAMPLE = 0.02  # seconds between rate samples
 _STALE = 0.25  # seconds without a sample after which the rate can only have fallen
 
 
@@ -96,7 +96,9 @@ class Prefetch:
         if elapsed >= _SAMPLE:
             sample = self._count / elapsed
             # After a long gap the old rate says nothing about the new jobs: start afresh.
-            fresh = self.rate == 0.0 or elapsed >= _STALE
+            # A rising rate is taken at once (a buffer that is too small caps the rate it
+            # can show, so smoothing would slow the climb); a falling one is smoothed.
+            fresh = self.rate == 0.0 or elapsed >= _STALE or sample > self.rate
             self.rate = sample if fresh else 0.5 * self.rate + 0.5 * sample
             self._count = 0
             self._since = now

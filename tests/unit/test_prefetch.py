@@ -108,22 +108,25 @@ def test_a_ceiling_below_the_floor_is_raised_to_the_floor(clock: FakeClock) -> N
 
 def test_settles_closer_than_one_sample_accumulate_into_the_next_sample(clock: FakeClock) -> None:
     policy = Prefetch(1)
-    for _ in range(4):  # 4 x 1/128 s: below the 0.05 s sample interval, no sample yet
-        clock.advance(0.0078125)
+    for _ in range(4):  # 4 x 1/256 s: below the 0.02 s sample interval, no sample yet
+        clock.advance(0.00390625)
         policy.settled(10)
     assert policy.rate == 0.0
-    clock.advance(0.25 - 4 * 0.0078125)
+    clock.advance(0.25 - 4 * 0.00390625)
     policy.settled(10)  # 50 jobs in 0.25 s
     assert policy.rate == pytest.approx(200.0)
 
 
-def test_the_rate_is_smoothed_over_samples(clock: FakeClock) -> None:
+def test_a_rising_rate_is_taken_at_once_and_a_falling_one_smoothed(clock: FakeClock) -> None:
     policy = Prefetch(1)
     clock.advance(0.125)
     policy.settled(125)  # 1000/s: the first sample is taken as is
     assert policy.rate == pytest.approx(1000.0)
     clock.advance(0.125)
-    policy.settled(375)  # 3000/s: averaged with the previous rate
+    policy.settled(375)  # 3000/s: a rising rate is taken at once
+    assert policy.rate == pytest.approx(3000.0)
+    clock.advance(0.125)
+    policy.settled(125)  # 1000/s: a falling one is averaged with the previous rate
     assert policy.rate == pytest.approx(2000.0)
     assert policy.prefetch == 200
 
@@ -205,9 +208,9 @@ def test_an_idle_period_after_a_burst_brings_the_prefetch_back_to_the_floor(cloc
 def test_a_stale_rate_is_capped_by_what_finished_since_the_last_sample(clock: FakeClock) -> None:
     policy = Prefetch(2)
     run_at(policy, clock, rate=20_000, step=0.0625)
-    clock.advance(0.03125)
+    clock.advance(0.015625)
     policy.settled(40)  # too soon for a sample: counted towards the next one
-    clock.advance(1.96875)  # 2 s since the last sample: 40 jobs, 20 per second
+    clock.advance(1.984375)  # 2 s since the last sample: 40 jobs, 20 per second
     assert policy.current_rate() == pytest.approx(20.0)
     assert policy.prefetch == 6
     clock.advance(2.0)
