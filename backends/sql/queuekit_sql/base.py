@@ -32,9 +32,9 @@ class BrokerBase:
     def _listed(
         self, cur: Any, template: str, placeholder: str, values: list[Any], params: Mapping[str, Any]
     ) -> list[Any]:
-        """Run ``template`` once per 256 of ``values`` (bound to ``{placeholder}``); all rows fetched."""
+        """Run ``template`` once per ``list_limit`` of ``values`` (bound to ``{placeholder}``); all rows fetched."""
         found: list[Any] = []
-        for chunk in chunks(values):
+        for chunk in chunks(values, self._sql.list_limit):
             statement, merged = self._sql.listed(template, placeholder, chunk, params)
             cur.execute(statement.sql, statement.args(merged))
             if cur.description:
@@ -42,9 +42,9 @@ class BrokerBase:
         return found
 
     def _held(self, cur: Any, template: str, deliveries: Sequence[Delivery], params: Mapping[str, Any]) -> list[Any]:
-        """Run ``template`` (with ``{ids}``/``{tags}``) over held deliveries, 256 per statement."""
+        """Run ``template`` (with ``{ids}``/``{tags}``) over held deliveries, ``list_limit`` per statement."""
         found: list[Any] = []
-        for chunk in chunks(deliveries):
+        for chunk in chunks(deliveries, self._sql.list_limit):
             statement, merged = self._sql.listed_many(template, held_lists(chunk), params)
             cur.execute(statement.sql, statement.args(merged))
             if cur.description:

@@ -139,6 +139,7 @@ SWEEP_RESULTS = "DELETE FROM {results} WHERE expires_at <= {now}"
 NOTIFY = "SELECT pg_notify(:channel, :queue)"
 
 SIZES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+ARRAY_LIMIT = 4096
 
 
 def bucket(count: int) -> int:
@@ -217,6 +218,9 @@ class Statements:
             "skip_locked": dialect.skip_locked, "lock_rows": dialect.lock_rows, "tag": dialect.tag,
         }
         self.client_clock = self._fill["now"] == ":now"
+        # Items one statement matches: PostgreSQL binds a list as one array, whatever its
+        # length; elsewhere each item is a parameter of an IN list of a cached size.
+        self.list_limit = ARRAY_LIMIT if dialect.family == "postgresql" else SIZES[-1]
         self._cache: dict[tuple[Any, ...], Compiled] = {}
         self._lock = threading.Lock()
 
@@ -282,7 +286,7 @@ class Statements:
     def listed(
         self, template: str, placeholder: str, values: Sequence[Any], params: Mapping[str, Any]
     ) -> tuple[Compiled, dict[str, Any]]:
-        """``template`` with ``{placeholder}`` matching any of ``values`` (at most 256 of them)."""
+        """``template`` with ``{placeholder}`` matching any of ``values`` (at most ``list_limit``)."""
         return self.listed_many(template, {placeholder: values}, params)
 
     def listed_many(
