@@ -118,3 +118,17 @@ def test_a_job_id_enqueued_twice_is_stored_once_and_the_connection_stays_usable(
         broker.ack(got)
     finally:
         broker.close()
+
+
+def test_a_batch_holding_a_taken_job_id_stores_the_others_once(server_url: str) -> None:
+    """PostgreSQL tries a batch without ON CONFLICT first; a taken id makes it write the batch again, tolerantly."""
+    broker = SQLBroker.from_url(server_url)
+    try:
+        assert broker.enqueue([Envelope("taken", "dupb", b"1")]) == ["taken"]
+        batch = [Envelope("new-1", "dupb", b"2"), Envelope("taken", "dupb", b"3"), Envelope("new-2", "dupb", b"4")]
+        assert broker.enqueue(batch) == ["new-1", "taken", "new-2"]
+        got = broker.reserve(["dupb"], 10, 60)
+        assert sorted((d.id, d.body) for d in got) == [("new-1", b"2"), ("new-2", b"4"), ("taken", b"1")]
+        broker.ack(got)
+    finally:
+        broker.close()

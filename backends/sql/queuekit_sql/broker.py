@@ -29,14 +29,14 @@ from queuekit_sql.options import Settings, parse
 from queuekit_sql.results import ResultOps
 from queuekit_sql.schema import Migrator
 from queuekit_sql.statements import Names, Statements
-from queuekit_sql.transactional import CursorRunner, enqueue_in, insert_jobs
+from queuekit_sql.transactional import CursorRunner, TakenId, enqueue_in, insert_jobs
 from queuekit_sql.vacuum import VacuumKeeper
 from queuekit_sql.wakeup import Listener, Waker
 
 log = logging.getLogger("queuekit.sql")
 
 _FIRST_PAUSE = 0.005
-_UNIQUE_VIOLATION = "23505"
+_UNIQUE_VIOLATION = "23505"  # SQLSTATE unique_violation
 
 
 class SQLBroker(AdminOps, ResultOps):
@@ -130,10 +130,18 @@ class SQLBroker(AdminOps, ResultOps):
             self._waker.notify()
             return [batch[0]["id"]]
         lone = len(batch) == 1 and not keyed and not self._notify
-        ids: list[str] = self._db.write(
-            lambda cur: insert_jobs(CursorRunner(cur, self._sql), self._sql, batch, self._params(), self._notify),
-            single=lone, what="enqueue",
-        )
+
+        def write(strict: bool) -> list[str]:
+            return self._db.write(
+                lambda cur: insert_jobs(CursorRunner(cur, self._sql), self._sql, batch, self._params(), self._notify,
+                                        strict=strict),
+                single=lone, what="enqueue",
+            )
+
+        try:
+            ids = write(strict=not keyed)
+        except TakenId:  # rolled back: some job id was there already; keep the others
+            ids = write(strict=False)
         self._waker.notify()
         return ids
 

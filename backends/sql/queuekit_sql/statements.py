@@ -49,6 +49,10 @@ FROM unnest(CAST(:id_list AS TEXT[]), CAST(:queue_list AS TEXT[]), CAST(:priorit
 ORDER BY n
 {ignore_duplicate}"""
 ARRAY_COLUMNS = ("id", "queue", "priority", "state", "delay", "dedup_key", "body")
+# The same without ON CONFLICT, for batches with no dedup key: a speculative insertion per
+# row cost about a third of the statement's server time (1,000 rows: 12 ms against 8 ms).
+# A job id already there then fails the batch, which the broker writes again with the above.
+INSERT_JOB_ARRAYS_STRICT = INSERT_JOB_ARRAYS.replace("{ignore_duplicate}", "")
 
 # PostgreSQL, one job: insert and wake listeners in one statement (one round trip).
 # No ON CONFLICT (a speculative insertion costs about 6% of a one-row commit): a taken

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from queuekit_sql.broker import SQLBroker
 
 _ARRAY_ROWS = 10_000  # rows per array INSERT on PostgreSQL
+_UNIQUE_VIOLATION = "23505"
 _FAMILIES = {"sqlite": "sqlite", "postgresql": "postgresql", "mysql": "mysql", "mariadb": "mysql"}
 
 
@@ -100,16 +101,30 @@ class ConnectionRunner:
         self.connection.execute(sqlalchemy.text(self.sql.render(template)), dict(params))
 
 
+class TakenId(Exception):
+    """A strict batch insert met a job id that is already there: write it again, tolerantly."""
+
+
 def insert_jobs(runner: Runner, sql: Statements, batch: list[dict[str, Any]], now: Mapping[str, Any],
-                notify: bool) -> list[str]:
-    """Insert rows; return each one's job id (the holder's, for a dedup key already held)."""
+                notify: bool, strict: bool = False) -> list[str]:
+    """Insert rows; return each one's job id (the holder's, for a dedup key already held).
+
+    ``strict`` (PostgreSQL batches without dedup keys, in a transaction of the broker's
+    own): no ON CONFLICT clause; a job id already there raises :class:`TakenId`.
+    """
     if sql.dialect.family == "mysql" and len(batch) > 1:
         clock = float(runner.rows(S.CLOCK, now)[0][0])
         runner.many(S.INSERT_JOB_BOUND, [_bound(item, clock) for item in batch])
     elif sql.dialect.family == "postgresql" and len(batch) > 1:
+        template = S.INSERT_JOB_ARRAYS_STRICT if strict else S.INSERT_JOB_ARRAYS
         for chunk in chunks(batch, _ARRAY_ROWS):
             arrays = {f"{column}_list": [item[column] for item in chunk] for column in S.ARRAY_COLUMNS}
-            runner.arrays(S.INSERT_JOB_ARRAYS, {**arrays, **now})
+            try:
+                runner.arrays(template, {**arrays, **now})
+            except Exception as exc:
+                if strict and getattr(exc, "sqlstate", None) == _UNIQUE_VIOLATION:
+                    raise TakenId() from None
+                raise
     else:
         runner.many(S.INSERT_JOB, [{**item, **now} for item in batch])
     keys = [item["dedup_key"] for item in batch if item["dedup_key"]]
