@@ -28,8 +28,15 @@ _canonical = json.JSONEncoder(
 
 
 def new_id() -> str:
-    """A fresh job id: 32 random hex digits, unique without coordination."""
-    return os.urandom(16).hex()
+    """A fresh job id: 32 hex digits, unique without coordination, in creation order.
+
+    The first 12 digits are the creation time in milliseconds, the other 20 random (80
+    bits, as in a version 7 UUID). Ids made close in time sort close together, so a B-tree
+    index on them (the SQL backends' primary key) takes new ids at its right edge and a
+    claim of the oldest jobs touches neighbouring pages, instead of random ones all over an
+    index that no longer fits in memory at a million jobs.
+    """
+    return f"{time.time_ns() // 1_000_000:012x}{os.urandom(10).hex()}"
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 
 import sqlalchemy
@@ -39,6 +38,7 @@ from queuekit_sql import SQLBroker
 
 from queuekit import App
 from queuekit.broker import Envelope
+from queuekit.message import new_id
 from queuekit.worker import OWN_PROCESS_SWITCH
 
 DEFAULT_SERVERS = ["postgresql://postgres@127.0.0.1/test", "mariadb://root@127.0.0.1/test"]
@@ -175,8 +175,8 @@ def core_single(url: str, count: int) -> int:
 
 
 def envelopes(count: int, queue: str = "bench") -> list[Envelope]:
-    """Fresh envelopes with the benchmark body."""
-    return [Envelope(uuid.uuid4().hex, queue, BODY) for _ in range(count)]
+    """Fresh envelopes with the benchmark body and job ids as the producer API makes them."""
+    return [Envelope(new_id(), queue, BODY) for _ in range(count)]
 
 
 def broker_rates(url: str, jobs: int, single: int) -> dict[str, float]:
