@@ -30,11 +30,21 @@ class Procs:
             "QK_LEDGER": str(self.ledger),
             "PYTHONPATH": os.pathsep.join([str(HERE), str(HERE.parents[1])]),
         }
+        self.started: list[subprocess.Popen[str]] = []
 
     def spawn(self, args: list[str], **extra: str) -> subprocess.Popen[str]:
         with self.log.open("a") as out:
-            return subprocess.Popen([sys.executable, *args], env={**self.vars, **extra}, cwd=HERE,
-                                    stdout=out, stderr=subprocess.STDOUT, text=True)
+            process = subprocess.Popen([sys.executable, *args], env={**self.vars, **extra}, cwd=HERE,
+                                       stdout=out, stderr=subprocess.STDOUT, text=True)
+        self.started.append(process)
+        return process
+
+    def end_all(self) -> None:
+        """Kill what this test started and is still running (a failed test leaves workers behind)."""
+        for process in self.started:
+            if process.poll() is None:
+                process.kill()
+                process.wait(30)
 
     def worker(self, *args: str, **extra: str) -> subprocess.Popen[str]:
         return self.spawn(["-m", "queuekit", "worker", APP, *args], **extra)
@@ -54,7 +64,11 @@ class Procs:
 
 @pytest.fixture
 def procs(db_url: str, tmp_path: Path) -> Iterator[Procs]:
-    yield Procs(db_url, tmp_path)
+    spawned = Procs(db_url, tmp_path)
+    try:
+        yield spawned
+    finally:
+        spawned.end_all()
 
 
 def test_a_thousand_jobs_from_a_producer_process_run_exactly_once_in_a_burst_worker(procs: Procs) -> None:
