@@ -6,6 +6,11 @@ exactly ``max(max_attempts, 1 + redeliveries)`` times and its next delivery is
 dead-lettered unrun with a "worker lost" reason (queuekit/execution.py,
 ``Runner.prepare``). The raising job is dead-lettered after its retries with an
 "exception" reason and a traceback in its outcome. Every normal job completes.
+
+The raising job is enqueued once the poison is set aside: a job the worker holds when the
+poison kills it is charged an attempt too (attempts count at reservation), so while the
+poison still runs, whether the raising job is held at a kill depends on timing, and its
+exact attempt count could not be asserted.
 """
 
 from __future__ import annotations
@@ -40,14 +45,14 @@ class Restarter:
 
 def test_poison_and_raising_jobs_are_dead_lettered_after_bounded_attempts(rig: Rig) -> None:
     normal = [f"job{n:03d}" for n in range(NORMAL)]
-    messages = [rig.message("faults.poison", "poison"), *(rig.message("faults.work", key, 2) for key in normal[:20]),
-                rig.message("faults.explode", "explode"), *(rig.message("faults.work", key, 2) for key in normal[20:])]
-    ids = rig.enqueue(messages)
-    poison_id, explode_id = ids[0], ids[21]
+    messages = [rig.message("faults.poison", "poison"), *(rig.message("faults.work", key, 2) for key in normal)]
+    poison_id = rig.enqueue(messages)[0]
     allowed = max(1, 1 + rig.app.redeliveries)  # the poison task has no retries
 
     keeper = Restarter(rig)
-    wait_until(lambda: keeper.settled(set(normal), dead=2), 180, "normal jobs done and two dead letters")
+    wait_until(lambda: keeper.settled(set(normal), dead=1), 180, "normal jobs done and the poison set aside")
+    explode_id = rig.enqueue([rig.message("faults.explode", "explode")])[0]
+    wait_until(lambda: keeper.settled(set(normal), dead=2), 180, "the raising job set aside after its retries")
     assert rig.stop([keeper.worker]) == [0]
 
     ledger = rig.ledger()

@@ -167,9 +167,10 @@ def test_wanted_is_nothing_until_batch_min_slots_are_free_then_at_most_half_the_
 
 
 def test_a_buffer_smaller_than_concurrency_is_filled_in_one_reserve(clock: FakeClock) -> None:
-    policy = Prefetch(8, 2)  # capacity 10: batch_max is the concurrency, batch_min the buffer
-    assert policy.batch_max(policy.capacity) == 8
-    assert [policy.wanted(held) for held in range(11)] == [8, 8, 8, 7, 6, 5, 4, 3, 2, 0, 0]
+    policy = Prefetch(8, 2)  # capacity 10: batch_max is all of it, batch_min the buffer
+    assert policy.batch_max(policy.capacity) == 10
+    assert [policy.wanted(held) for held in range(11)] == [10, 9, 8, 7, 6, 5, 4, 3, 2, 0, 0]
+    assert Prefetch(2, 1).batch_max(3) == 3  # the poison fault test's worker
 
 
 def test_without_a_buffer_one_free_slot_is_refilled(clock: FakeClock) -> None:
