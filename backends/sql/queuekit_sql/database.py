@@ -154,16 +154,16 @@ class Database:
             if begin:
                 cursor.execute("COMMIT")
         except Exception as exc:
-            if not isinstance(exc, self.dbapi.Error):
-                _rollback(cursor, begin)
-                _quietly(held.close)
-                raise
-            if self.engine.dialect.is_disconnect(exc, raw.dbapi_connection, cursor):
+            driver_error = isinstance(exc, self.dbapi.Error)
+            if driver_error and self.engine.dialect.is_disconnect(exc, raw.dbapi_connection, cursor):
                 raw.invalidate(exc)
+                _quietly(held.close)  # the invalidated connection goes back to the pool, which replaces it
                 self._discard_idle()
                 raise _Retry(exc, dropped=True) from None
             _rollback(cursor, begin)
-            _quietly(held.close)
+            _quietly(held.close)  # never kept as a spare after a failure
+            if not driver_error:
+                raise
             if self.retryable(exc):
                 raise _Retry(exc, dropped=False) from None
             raise self._error(what, exc) from None
