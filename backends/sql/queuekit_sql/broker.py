@@ -29,14 +29,13 @@ from queuekit_sql.options import Settings, parse
 from queuekit_sql.results import ResultOps
 from queuekit_sql.schema import Migrator
 from queuekit_sql.statements import Names, Statements
-from queuekit_sql.transactional import CursorRunner, TakenId, enqueue_in, insert_jobs
+from queuekit_sql.transactional import CursorRunner, TakenId, enqueue_in, insert_jobs, is_taken_id
 from queuekit_sql.vacuum import VacuumKeeper
 from queuekit_sql.wakeup import Listener, Waker
 
 log = logging.getLogger("queuekit.sql")
 
 _FIRST_PAUSE = 0.005
-_UNIQUE_VIOLATION = "23505"  # SQLSTATE unique_violation
 
 
 class SQLBroker(AdminOps, ResultOps):
@@ -150,7 +149,7 @@ class SQLBroker(AdminOps, ResultOps):
         try:
             run(cur, self._sql.get(S.INSERT_NOTIFY), self._params(channel=self._sql.names.channel, **row))
         except self._db.dbapi.IntegrityError as exc:
-            if getattr(exc, "sqlstate", None) != _UNIQUE_VIOLATION:  # only the job id is unique here
+            if not is_taken_id(exc):  # only the job id is unique here
                 raise
 
     def enqueue_in(self, connection: Any, envelopes: Sequence[Envelope]) -> list[str]:

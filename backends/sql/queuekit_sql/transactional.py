@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from queuekit_sql.broker import SQLBroker
 
 _ARRAY_ROWS = 10_000  # rows per array INSERT on PostgreSQL
-_UNIQUE_VIOLATION = "23505"
+_UNIQUE_VIOLATION = "23505"  # PostgreSQL's SQLSTATE unique_violation
 _FAMILIES = {"sqlite": "sqlite", "postgresql": "postgresql", "mysql": "mysql", "mariadb": "mysql"}
 
 
@@ -105,6 +105,11 @@ class TakenId(Exception):
     """A strict batch insert met a job id that is already there: write it again, tolerantly."""
 
 
+def is_taken_id(exc: BaseException) -> bool:
+    """A PostgreSQL unique violation: on an insert without dedup keys, the job id was there already."""
+    return getattr(exc, "sqlstate", None) == _UNIQUE_VIOLATION
+
+
 def insert_jobs(runner: Runner, sql: Statements, batch: list[dict[str, Any]], now: Mapping[str, Any],
                 notify: bool, strict: bool = False) -> list[str]:
     """Insert rows; return each one's job id (the holder's, for a dedup key already held).
@@ -122,7 +127,7 @@ def insert_jobs(runner: Runner, sql: Statements, batch: list[dict[str, Any]], no
             try:
                 runner.arrays(template, {**arrays, **now})
             except Exception as exc:
-                if strict and getattr(exc, "sqlstate", None) == _UNIQUE_VIOLATION:
+                if strict and is_taken_id(exc):
                     raise TakenId() from None
                 raise
     else:
