@@ -1,5 +1,7 @@
 """One model: an order, and whether its receipt went out."""
 
+from __future__ import annotations
+
 from django.db import models
 
 

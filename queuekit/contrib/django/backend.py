@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from django.core import checks
-from typing_extensions import ParamSpec
 
 from queuekit.broker import StateReporter
 from queuekit.contrib.django import registry

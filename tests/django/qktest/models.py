@@ -1,5 +1,7 @@
 """A row per event a task records, so tests can see what ran and what was committed."""
 
+from __future__ import annotations
+
 from django.db import models
 
 
