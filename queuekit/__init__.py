@@ -37,6 +37,7 @@ from queuekit.errors import (
     SignatureError,
     TaskNotRegistered,
     TimeLimitExceeded,
+    UnknownOption,
     UnknownQueue,
     UnknownSchemeError,
 )
@@ -52,6 +53,6 @@ __all__ = [
     "ConnectionLost", "DeadLetter", "Delivery", "Durability", "Envelope", "Job", "JobFailed",
     "JobStatus", "MalformedMessage", "Message", "MessageTooLarge", "Outcome", "QueueStats",
     "QueuekitError", "ResultStore", "ResultUnavailable", "SerializationError", "SignatureError",
-    "Task", "TaskNotRegistered", "TaskOptions", "TimeLimitExceeded", "UnknownQueue",
+    "Task", "TaskNotRegistered", "TaskOptions", "TimeLimitExceeded", "UnknownOption", "UnknownQueue",
     "UnknownSchemeError", "Worker", "__version__",
 ]

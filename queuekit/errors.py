@@ -19,6 +19,10 @@ class UnknownSchemeError(ConfigurationError):
     """A broker URL names a scheme that no installed backend registers."""
 
 
+class UnknownOption(ConfigurationError):
+    """A broker URL or ``broker_options`` names an option the backend does not know."""
+
+
 class SerializationError(QueuekitError):
     """Arguments or a result cannot be encoded as JSON (or the chosen serializer)."""
 

@@ -1,4 +1,4 @@
-"""Broker URLs: scheme lookup and credential redaction.
+"""Broker URLs: scheme lookup, option checks and credential redaction.
 
 Every log line, error message, ``repr`` and CLI banner that shows a URL passes it
 through :func:`redact` first.
@@ -6,8 +6,12 @@ through :func:`redact` first.
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Iterable
 from urllib.parse import parse_qsl, urlsplit
+
+from queuekit.errors import UnknownOption
 
 _SECRET_PARAMS = re.compile(r"(?i)((?:^|[?&;\s])(?:password|passwd|pwd|secret|token|sentinel_password)=)[^&;\s]*")
 _USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*://[^:/@\s]*):[^@/\s]*@")
@@ -36,3 +40,21 @@ def redact(url: str) -> str:
 def query_options(url: str) -> dict[str, str]:
     """The URL's query parameters as a plain mapping (last one wins)."""
     return dict(parse_qsl(urlsplit(url).query, keep_blank_values=True))
+
+
+def check_options(given: Iterable[str], known: Iterable[str], *, where: str) -> None:
+    """Raise :class:`UnknownOption` for the first name in ``given`` that is not ``known``.
+
+    Every backend calls this before it connects, for its URL query and its keyword
+    options, with every name it (or its driver) accepts. The message is one line: the
+    unknown name, the closest known one if any, then every known name.
+    """
+    allowed = set(known)
+    for name in given:
+        if name in allowed:
+            continue
+        ordered = sorted(allowed)
+        close = difflib.get_close_matches(name, ordered, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        listing = ", ".join(close + [k for k in ordered if k not in close]) or "none"
+        raise UnknownOption(f"unknown option {name[:60]!r} for {where}{hint}; known options: {listing}")

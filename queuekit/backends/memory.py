@@ -28,6 +28,7 @@ from queuekit.broker import (
     Outcome,
     QueueStats,
 )
+from queuekit.urls import check_options, query_options
 
 Clock = Callable[[], float]
 
@@ -68,8 +69,14 @@ class MemoryBroker:
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> MemoryBroker:
-        """``memory://`` is private; ``memory://name`` is shared within the process."""
-        name = url.partition("://")[2].strip("/")
+        """``memory://`` is private; ``memory://name`` is shared within the process.
+
+        It takes no URL query options; the only keyword option is ``clock``.
+        """
+        name, _, query = url.partition("://")[2].partition("?")
+        name = name.strip("/")
+        check_options(query_options("?" + query), (), where="memory:// URLs")
+        check_options(options, ("clock",), where="the memory broker's keyword options")
         if not name:
             return cls(**options)
         with cls._shared_lock:

@@ -78,7 +78,7 @@ def test_bad_options_name_the_option(sqlite_url: str, query: str, message: str) 
 
 
 def test_unknown_keyword_option_is_refused(sqlite_url: str) -> None:
-    with pytest.raises(ConfigurationError, match=r"unknown SQL broker option.*colour"):
+    with pytest.raises(ConfigurationError, match=r"unknown option .colour. for the SQL broker"):
         SQLBroker.from_url(sqlite_url, colour="blue")
 
 

@@ -87,3 +87,61 @@ def test_app_repr_redacts() -> None:
     app = App("memory://")
     app.url = f"redis://:{SENTINEL}@localhost/0"
     assert SENTINEL not in repr(app)
+
+
+# One URL per scheme a backend of this repository registers; every port is closed, so a
+# check that waited for a connection would fail with a connection error instead.
+_SAMPLE_URLS = {
+    "memory": "memory://",
+    "sqlite": "sqlite:///{tmp}/never.db",
+    "postgresql": "postgresql://postgres@127.0.0.1:1/test",
+    "postgres": "postgres://postgres@127.0.0.1:1/test",
+    "mysql": "mysql://root@127.0.0.1:1/test",
+    "mariadb": "mariadb://root@127.0.0.1:1/test",
+    "redis": "redis://127.0.0.1:1/0",
+    "rediss": "rediss://127.0.0.1:1/0",
+    "redis+unix": "redis+unix:///{tmp}/no.sock",
+    "amqp": "amqp://guest:guest@127.0.0.1:1/",
+    "amqps": "amqps://guest:guest@127.0.0.1:1/",
+    "kombu": "kombu+memory://",
+}
+
+
+@pytest.mark.parametrize("scheme", installed_schemes())
+def test_every_backend_refuses_an_unknown_url_option_before_connecting(scheme: str, tmp_path: Path) -> None:
+    from queuekit.errors import UnknownOption
+
+    assert scheme in _SAMPLE_URLS, f"add a sample URL for the newly installed scheme {scheme}://"
+    url = _SAMPLE_URLS[scheme].format(tmp=tmp_path)
+    typo = url + ("&" if "?" in url else "?") + "no_such_optoin=1"
+    with pytest.raises(UnknownOption, match=r"^unknown option 'no_such_optoin' for .*; known options: ") as caught:
+        broker = registry.open_broker(typo)
+        broker.close()
+    assert "\n" not in str(caught.value)
+    assert list(tmp_path.iterdir()) == []  # nothing created on the way
+
+
+@pytest.mark.parametrize(
+    ("url", "typo", "meant"),
+    [
+        ("memory://", "clok", None),
+        ("sqlite:///{tmp}/x.db", "synchronus", "synchronous"),
+        ("amqp://guest:guest@127.0.0.1:1/", "max_priorty", "max_priority"),
+        ("redis://127.0.0.1:1/0", "prefx", "prefix"),
+    ],
+)
+def test_unknown_option_names_the_close_match_first(url: str, typo: str, meant: str | None, tmp_path: Path) -> None:
+    from queuekit.errors import UnknownOption
+
+    url = url.format(tmp=tmp_path)
+    try:
+        registry.backend_class(url)
+    except UnknownSchemeError:
+        pytest.skip(f"no backend installed for {url}")
+    with pytest.raises(UnknownOption) as caught:
+        registry.open_broker(f"{url}?{typo}=1")
+    message = str(caught.value)
+    if meant:
+        assert f"(did you mean {meant!r}?); known options: {meant}, " in message
+    else:
+        assert "did you mean" not in message

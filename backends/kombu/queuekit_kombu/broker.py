@@ -21,8 +21,8 @@ import kombu as _kombu_module
 
 from queuekit.broker import Capabilities, DeadLetter, Delivery, Envelope, QueueStats
 from queuekit.errors import CapabilityError, ConnectionLost
-from queuekit.urls import redact
-from queuekit_kombu.transports import capabilities_for, parse
+from queuekit.urls import check_options, redact
+from queuekit_kombu.transports import capabilities_for, parse, transport_option_names
 
 T = TypeVar("T")
 
@@ -60,6 +60,9 @@ class KombuBroker:
 
     def __init__(self, url: str, **options: Any) -> None:
         self.target = parse(url)
+        known = transport_option_names(self.target.transport)
+        if known is not None:
+            check_options(options, known, where="the kombu broker's keyword options")
         self.capabilities = capabilities_for(self.target.transport)
         self._url = redact(url)
         self._transport_options = {**self.target.options, **options}

@@ -7,13 +7,16 @@ guarantees. This table claims only what holds through the adapter's use of kombu
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from kombu.transport import resolve_transport
+
 from queuekit.broker import Capabilities, Durability
 from queuekit.errors import ConfigurationError
-from queuekit.urls import redact
+from queuekit.urls import check_options, redact
 
 _AMQP = ("amqp", "pyamqp", "amqps", "librabbitmq")
 
@@ -45,6 +48,9 @@ def parse(url: str) -> Target:
     query = urlsplit(url).query
     base = rest.split("?", 1)[0]
     options = {key: _coerce(value) for key, value in parse_qsl(query, keep_blank_values=True)}
+    known = transport_option_names(transport)
+    if known is not None:
+        check_options(options, known, where=f"kombu+{transport}:// URLs")
     if transport in _AMQP:
         options.setdefault("confirm_publish", True)
     if "global_keyprefix" in options:
@@ -53,6 +59,35 @@ def parse(url: str) -> Target:
             "behind a passive queue declaration, so queue depths would read 0; give queues unique names instead"
         )
     return Target(transport, f"{transport}://{base}", options)
+
+
+# Read by kombu.Connection itself (retry policy) and by every virtual transport's poller.
+_CONNECTION_OPTIONS = frozenset(
+    {"max_retries", "interval_start", "interval_step", "interval_max", "connect_retries_timeout", "polling_interval"}
+)
+
+
+def transport_option_names(transport: str) -> frozenset[str] | None:
+    """The transport options kombu reads for ``transport``; None when that cannot be told.
+
+    Virtual transports list theirs in ``Channel.from_transport_options``; the AMQP
+    transports hand them to ``amqp.Connection``. A transport whose client library is
+    not installed (or that lists nothing) is left to judge its own options.
+    """
+    try:
+        kind = resolve_transport(transport)
+    except (ImportError, KeyError, ValueError):
+        return None
+    names = getattr(getattr(kind, "Channel", None), "from_transport_options", None)
+    if transport in _AMQP:
+        try:
+            import amqp  # type: ignore[import-untyped]
+        except ImportError:
+            return None
+        names = [*inspect.signature(amqp.Connection).parameters, "confirm_publish"]
+    if not names:
+        return None
+    return _CONNECTION_OPTIONS | {name for name in names if name != "kwargs"}
 
 
 def _coerce(value: str) -> Any:

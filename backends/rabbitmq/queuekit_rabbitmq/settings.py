@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import pika  # type: ignore[import-untyped]
+
 from queuekit.errors import ConfigurationError
-from queuekit.urls import redact
+from queuekit.urls import check_options, redact
 
 OWN_OPTIONS = ("queue_type", "max_priority", "prefetch", "connect_timeout", "confirm_timeout")
 QUEUE_TYPES = ("classic", "quorum")
@@ -42,13 +44,10 @@ def parse(url: str, options: Mapping[str, Any] | None = None) -> Settings:
     if parts.scheme.lower() not in ("amqp", "amqps"):
         raise ConfigurationError(f"{redact(url)!r} is not an amqp:// or amqps:// URL")
     query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    check_options(query, (*OWN_OPTIONS, *pika_options()), where=f"{parts.scheme.lower()}:// URLs")
+    check_options(options or {}, OWN_OPTIONS, where="the RabbitMQ broker's keyword options")
     own = {key: query.pop(key) for key in OWN_OPTIONS if key in query}
-    for key, value in (options or {}).items():
-        if key not in OWN_OPTIONS:
-            raise ConfigurationError(
-                f"unknown RabbitMQ broker option {key!r}; known: {', '.join(OWN_OPTIONS)}"
-            )
-        own[key] = str(value)
+    own.update((key, str(value)) for key, value in (options or {}).items())
     query.setdefault("heartbeat", DEFAULT_HEARTBEAT)
     pika_url = urlunsplit((parts.scheme.lower(), parts.netloc, parts.path, urlencode(query), ""))
     queue_type = own.get("queue_type", "classic").lower()
@@ -62,6 +61,12 @@ def parse(url: str, options: Mapping[str, Any] | None = None) -> Settings:
         connect_timeout=_number(own, "connect_timeout", float, 10.0, 0.1, 3600.0),
         confirm_timeout=_number(own, "confirm_timeout", float, 30.0, 0.1, 3600.0),
     )
+
+
+def pika_options() -> list[str]:
+    """The URL query options pika's ``URLParameters`` accepts (it has a setter for each)."""
+    prefix = "_set_url_"
+    return [name[len(prefix):] for name in dir(pika.URLParameters) if name.startswith(prefix)]
 
 
 def _number(own: Mapping[str, str], key: str, kind: type[Any], default: Any, low: float, high: float) -> Any:

@@ -18,6 +18,7 @@ redis-py connection option.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
@@ -28,7 +29,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from queuekit.errors import ConfigurationError
-from queuekit.urls import redact
+from queuekit.urls import check_options, redact
 
 SCHEMES = ("redis", "rediss", "redis+unix")
 
@@ -52,6 +53,8 @@ class RedisSettings:
 
 
 _OWN = {f.name: f.type for f in fields(RedisSettings)}
+
+
 def _flag(value: Any) -> bool:
     if isinstance(value, bool):
         return value
@@ -84,6 +87,9 @@ def split_options(url: str, options: Mapping[str, Any]) -> tuple[str, RedisSetti
         url = "unix://" + rest
     parts = urlsplit(url)
     query = parse_qsl(parts.query, keep_blank_values=True)
+    known = set(_PARSE) | client_option_names(scheme.lower())
+    check_options([name for name, _ in query], known, where=f"{scheme.lower()}:// URLs")
+    check_options(options, known, where="the Redis broker's keyword options")
     own = {name: _coerce(name, value) for name, value in options.items() if name in _PARSE}
     own.update({name: _coerce(name, value) for name, value in query if name in _PARSE})
     kept = [(name, value) for name, value in query if name not in _PARSE]
@@ -91,6 +97,19 @@ def split_options(url: str, options: Mapping[str, Any]) -> tuple[str, RedisSetti
     defaults = _CLIENT_DEFAULTS if client_url.startswith("unix://") else {**_CLIENT_DEFAULTS, **_TCP_DEFAULTS}
     client_options = {**defaults, **{k: v for k, v in options.items() if k not in _PARSE}}
     return client_url, RedisSettings(**own), client_options
+
+
+def client_option_names(scheme: str) -> set[str]:
+    """Every option redis-py takes for ``scheme``: its URL query names, pool and connection arguments."""
+    kinds: list[type] = [redis.ConnectionPool, redis.connection.AbstractConnection]
+    kinds.append({"rediss": redis.SSLConnection, "redis+unix": redis.UnixDomainSocketConnection}.get(
+        scheme, redis.Connection))
+    if scheme != "redis+unix":
+        kinds.append(redis.RedisCluster)  # cluster=true: the cluster client's own arguments
+    names = set(redis.connection.URL_QUERY_ARGUMENT_PARSERS)
+    for kind in kinds:
+        names.update(inspect.signature(kind).parameters)
+    return names - {"self", "kwargs", "connection_kwargs", "connection_class", "host", "port", "path"}
 
 
 def make_client(url: str, client_options: Mapping[str, Any]) -> redis.Redis:

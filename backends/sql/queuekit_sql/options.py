@@ -17,7 +17,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from queuekit.errors import ConfigurationError
-from queuekit.urls import redact
+from queuekit.urls import check_options, redact
 
 Clock = Callable[[], float]
 
@@ -88,10 +88,10 @@ def parse(url: str, options: Mapping[str, Any]) -> Settings:
         raise ConfigurationError(f"cannot parse {redact(url)!r}: {exc}") from None
     query = {key: (value[-1] if isinstance(value, tuple) else value) for key, value in parsed.query.items()}
     mine = {key: query.pop(key) for key in list(query) if key in _KEYS}
-    unknown = sorted(set(options) - _KEYS)
-    if unknown:
-        known = ", ".join(sorted(_KEYS))
-        raise ConfigurationError(f"unknown SQL broker option(s) {', '.join(unknown)}; known: {known}")
+    check_options(options, _KEYS, where="the SQL broker's keyword options")
+    driver_known = driver_options(target, query)
+    if driver_known is not None:
+        check_options(query, (_KEYS - {"clock"}) | driver_known, where=f"{base}:// URLs")
     merged: dict[str, Any] = {**mine, **options}
     family = _FAMILY[base]
     settings = Settings(url=parsed.set(query=query), family=family, given=url, **_defaults(family))
@@ -102,6 +102,41 @@ _KEYS = frozenset(
     {"prefix", "schema", "migrate", "synchronous", "timeout", "poll_max", "pool_size", "max_overflow",
      "pre_ping", "notify", "plan_guard", "vacuum", "clock"}
 )
+
+
+# SQLite URI parameters (https://www.sqlite.org/uri.html), read when ``uri=true``.
+_SQLITE_URI = frozenset({"vfs", "mode", "cache", "psow", "nolock", "immutable"})
+# What SQLAlchemy's pysqlite dialect reads from the query (anything else it ignores with a warning).
+_PYSQLITE = frozenset({"uri", "timeout", "isolation_level", "detect_types", "check_same_thread", "cached_statements"})
+# SQLAlchemy's MySQL dialects fold these into the driver's ``ssl`` argument.
+_MYSQL_SSL = frozenset({"ssl_ca", "ssl_key", "ssl_cert", "ssl_capath", "ssl_cipher", "ssl_check_hostname"})
+
+
+def driver_options(target: str, query: Mapping[str, Any]) -> frozenset[str] | None:
+    """The query options the driver behind ``target`` accepts; None when it cannot be told.
+
+    The driver is asked without connecting (libpq's keyword list, pymysql's arguments);
+    a driver that is not installed, or another than the one queuekit-sql ships, is not
+    second-guessed: it is left to reject what it does not know.
+    """
+    if target == "sqlite+pysqlite":
+        uri = str(query.get("uri", "")).lower() in ("1", "true", "yes", "on")
+        return _PYSQLITE | (_SQLITE_URI if uri else frozenset())
+    try:
+        if target == "postgresql+psycopg":
+            import psycopg
+
+            return frozenset(item.keyword.decode() for item in psycopg.pq.Conninfo.get_defaults())
+        if target in ("mysql+pymysql", "mariadb+pymysql"):
+            import inspect
+
+            import pymysql  # type: ignore[import-untyped]
+
+            names = inspect.signature(pymysql.connections.Connection.__init__).parameters
+            return frozenset(names) - {"self", "conv", "cursorclass", "auth_plugin_map"} | _MYSQL_SSL
+    except ImportError:
+        return None
+    return None
 
 
 def _defaults(family: str) -> dict[str, Any]:
