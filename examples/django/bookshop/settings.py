@@ -10,9 +10,10 @@ SQLite alone or on a server broker:
 """
 
 import os
-from importlib.util import find_spec
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
+
+import django
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "example-only-not-secret")
@@ -24,7 +25,7 @@ TIME_ZONE = "UTC"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Django 6 has the tasks framework built in; Django 5.2 needs the django-tasks backport app.
-TASKS_FRAMEWORK = [] if find_spec("django.tasks") else ["django_tasks"]
+TASKS_FRAMEWORK = ["django_tasks"] if django.VERSION < (6, 0) else []
 
 INSTALLED_APPS = [
     "django.contrib.contenttypes",

@@ -1,9 +1,11 @@
 """Background tasks of the orders app: plain Django tasks, nothing queuekit-specific."""
 
-try:
-    from django_tasks import TaskContext, task  # Django 5.2 with the django-tasks backport
-except ImportError:  # Django 6: the tasks framework is built in
-    from django.tasks import TaskContext, task  # type: ignore[import-untyped, no-redef, unused-ignore]
+import django
+
+if django.VERSION < (6, 0):  # Django 5.2 with the django-tasks backport
+    from django_tasks import TaskContext, task
+else:  # Django 6: the tasks framework is built in (used even if the backport is still installed)
+    from django.tasks import TaskContext, task  # type: ignore[import-not-found, import-untyped, no-redef, unused-ignore]
 
 from orders.models import Order
 

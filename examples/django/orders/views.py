@@ -2,6 +2,7 @@
 
 import json
 
+import django
 from django.db import transaction
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -10,10 +11,10 @@ from django.views.decorators.http import require_GET, require_POST
 from orders.models import Order
 from orders.tasks import send_receipt
 
-try:
+if django.VERSION < (6, 0):  # Django 5.2 with the django-tasks backport
     from django_tasks.exceptions import TaskResultDoesNotExist
-except ImportError:  # Django 6
-    from django.tasks.exceptions import TaskResultDoesNotExist  # type: ignore[import-untyped, no-redef, unused-ignore]
+else:  # Django 6
+    from django.tasks.exceptions import TaskResultDoesNotExist  # type: ignore[import-not-found, import-untyped, no-redef, unused-ignore]
 
 
 class OrderRejected(Exception):
