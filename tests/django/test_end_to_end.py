@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from endtoend import Project, order_then_receipt, worker_serves_until_stopped
+from endtoend import Project, as_documented, order_then_receipt, worker_serves_until_stopped
 
 from queuekit.errors import UnknownSchemeError
 from queuekit.registry import backend_class
@@ -43,6 +43,16 @@ def test_order_then_receipt_in_the_same_transaction(project: Project) -> None:
 
 def test_long_running_worker_stops_gracefully(project: Project) -> None:
     worker_serves_until_stopped(project)
+
+
+def test_the_example_as_documented(tmp_path: Path) -> None:
+    _require_sqlite_backend()
+    shop = Project(database=f"sqlite:///{tmp_path / 'shop.sqlite3'}", broker=f"sqlite:///{tmp_path / 'jobs.db'}",
+                   settings="bookshop.settings")
+    try:
+        as_documented(shop, tmp_path / "runserver.log")
+    finally:
+        shop.stop_all()
 
 
 def test_worker_refuses_a_misconfigured_broker(tmp_path: Path) -> None:
