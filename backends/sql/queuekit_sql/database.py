@@ -155,7 +155,8 @@ class Database:
                 cursor.execute("COMMIT")
         except Exception as exc:
             driver_error = isinstance(exc, self.dbapi.Error)
-            if driver_error and self.engine.dialect.is_disconnect(exc, raw.dbapi_connection, cursor):
+            dialect = self.engine.dialect  # isinstance again, inline: mypy narrows exc only there
+            if isinstance(exc, self.dbapi.Error) and dialect.is_disconnect(exc, raw.dbapi_connection, cursor):
                 raw.invalidate(exc)
                 _quietly(held.close)  # the invalidated connection goes back to the pool, which replaces it
                 self._discard_idle()
@@ -279,7 +280,7 @@ def _engine(settings: Settings) -> Engine:
         from queuekit.errors import ConfigurationError
 
         extra = {"postgresql": "postgresql", "mysql": "mysql"}.get(settings.family)
-        hint = f"; install queuekit-sql[{extra}]" if extra else ""
+        hint = f'; install its driver: pip install "queuekit[{extra}]"' if extra else ""
         raise ConfigurationError(f"cannot open {settings.redacted}: {exc}{hint}") from None
     if settings.family == "sqlite":
         _sqlite_pragmas(engine, settings)
