@@ -1,56 +1,88 @@
-"""The ``queuekit`` command line: worker, status, dlq, enqueue, purge, backends.
+"""The ``queuekit`` command line: worker, status, job, dlq, enqueue, purge, backends.
 
 Distributions add subcommands through the ``queuekit.commands`` entry-point group:
 the entry point names a function ``register(subparsers)`` that adds one parser and
 sets ``func`` (``args -> exit code``) as its default.
+
+Exit status: 0 on success, 1 when the broker fails or the thing asked for does not
+exist, 2 for a usage or configuration error. Every error is one line on stderr.
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import json
-import logging
 import os
 import sys
+import time
 from collections.abc import Sequence
 from importlib.metadata import entry_points
 from typing import Any
 
 from queuekit import config
-from queuekit.app import App
-from queuekit.broker import Broker
-from queuekit.errors import QueuekitError
+from queuekit.app import App, check_queue_name
+from queuekit.broker import Broker, JobStatus, Outcome, QueueStats, ResultStore, StateReporter
+from queuekit.cli_logging import configure_logging, log
+from queuekit.errors import BrokerError, ConfigurationError, QueuekitError, UnknownQueue
 from queuekit.registry import installed_schemes, open_broker
 from queuekit.urls import redact
-from queuekit.worker import OWN_PROCESS_SWITCH
+from queuekit.worker import OWN_PROCESS_SWITCH, default_queues
 
-log = logging.getLogger("queuekit.cli")
+
+class Failed(QueuekitError):
+    """The command ran but what it was asked for does not exist (exit 1)."""
 
 
 def load_app(spec: str, url: str | None = None) -> App:
     """Import ``module:attribute`` and return the App it names, bound to ``url`` if given."""
     module_name, sep, attribute = spec.partition(":")
     if not sep or not module_name or not attribute:
-        raise QueuekitError(f"app must be given as module:attribute, e.g. myapp.tasks:app (got {spec!r})")
+        raise ConfigurationError(f"app must be given as module:attribute, e.g. myapp.tasks:app (got {spec!r})")
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     if url:
         os.environ[config.ENV_URL] = url  # an App() without explicit URL picks it up
     try:
         module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        where = f" (looked in {os.getcwd()} and the import path)" if exc.name == module_name.split(".")[0] else ""
+        raise ConfigurationError(f"cannot import module {module_name!r}: {exc}{where}") from None
     except ImportError as exc:
-        raise QueuekitError(f"cannot import module {module_name!r}: {exc}") from None
+        raise ConfigurationError(f"cannot import module {module_name!r}: {exc}") from None
     app = getattr(module, attribute, None)
     if not isinstance(app, App):
-        raise QueuekitError(f"{spec} is not a queuekit App (got {type(app).__name__})")
+        apps = sorted(name for name, value in vars(module).items() if isinstance(value, App))
+        found = f"module {module_name!r} has no attribute {attribute!r}" if app is None else (
+            f"{spec} is a {type(app).__name__}, not a queuekit App")
+        named = ", ".join(f"{module_name}:{name}" for name in apps) or "none"
+        raise ConfigurationError(f"{found}; the Apps in {module_name}: {named}")
     if url and app.url != url:
         app.use_url(url)
     return app
 
 
-def _broker(args: argparse.Namespace) -> Broker:
-    return open_broker(config.resolve_url(args.url))
+def _queue_list(text: str) -> list[str]:
+    """``--queues a,b``: each name checked by the one queue-name rule."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("give at least one queue name, e.g. --queues emails,default")
+    try:
+        return [check_queue_name(name) for name in names]
+    except UnknownQueue as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _target(args: argparse.Namespace) -> tuple[str, App | None]:
+    """The broker URL a command reads (``--url``, else the app's, else the configured one) and the app."""
+    app = load_app(args.app, args.url) if getattr(args, "app", None) else None
+    return (app.url if app is not None else config.resolve_url(args.url)), app
+
+
+def open_for_reading(url: str) -> Broker:
+    """Open a broker for a command that only reads: it must not create a database, file or table."""
+    return open_broker(url)
 
 
 # -- commands ------------------------------------------------------------------------------
@@ -63,9 +95,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
         return supervise(args.processes, _child_argv(args), burst=args.burst)
     app = load_app(args.app, args.url)
-    queues = [q.strip() for q in args.queues.split(",") if q.strip()] if args.queues else None
     worker = app.worker(
-        queues=queues, concurrency=args.concurrency, prefetch=args.prefetch, burst=args.burst,
+        queues=args.queues, concurrency=args.concurrency, prefetch=args.prefetch, burst=args.burst,
         lease=args.lease, grace=args.grace, switch_interval=OWN_PROCESS_SWITCH,
     )
     try:
@@ -77,7 +108,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
 def _child_argv(args: argparse.Namespace) -> list[str]:
     argv = [sys.executable, "-m", "queuekit", "--log-level", args.log_level, "worker", args.app,
             "--concurrency", str(args.concurrency), "--grace", str(args.grace), "--processes", "1"]
-    for flag, value in (("--queues", args.queues), ("--url", args.url), ("--prefetch", args.prefetch),
+    queues = ",".join(args.queues) if args.queues else None
+    for flag, value in (("--queues", queues), ("--url", args.url), ("--prefetch", args.prefetch),
                         ("--lease", args.lease)):
         if value is not None:
             argv += [flag, str(value)]
@@ -85,21 +117,25 @@ def _child_argv(args: argparse.Namespace) -> list[str]:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    """Print queue depths per state."""
-    broker = _broker(args)
+    """Print queue depths per state: the named queues, else the app's, else every queue the broker lists."""
+    url, app = _target(args)
+    named = args.queues or (default_queues(app) if app is not None else None)
+    broker = open_for_reading(url)
     try:
-        stats = broker.stats()
+        found = broker.stats(named)
     finally:
         broker.close()
+    stats = {name: found.get(name, QueueStats()) for name in named} if named else found
     if args.json:
         print(json.dumps({q: s.__dict__ for q, s in stats.items()}, indent=2))
         return 0
+    print(f"broker: {redact(url)}")
     rows = [("queue", "ready", "delayed", "in flight", "dead")]
     rows += [(q, str(s.ready), str(s.delayed), str(s.in_flight), str(s.dead)) for q, s in stats.items()]
-    print(f"broker: {redact(config.resolve_url(args.url))}")
     _print_table(rows)
     if not stats:
-        print("(no queues yet)")
+        print("(no queues found; a broker that cannot list its queues shows them when named: "
+              "queuekit status myapp.tasks:app, or --queues a,b)")
     return 0
 
 
@@ -111,15 +147,80 @@ def _print_table(rows: Sequence[Sequence[str]]) -> None:
         print("  ".join(cells))
 
 
+def cmd_job(args: argparse.Namespace) -> int:
+    """Show what the broker and the result store know of one job."""
+    url, app = _target(args)
+    results_url = app.results_url if app is not None else config.resolve_results_url(None)
+    broker = open_for_reading(url)
+    store = open_for_reading(results_url) if results_url else None
+    try:
+        results = store if store is not None else broker
+        outcome = results.load_outcome(args.id) if isinstance(results, ResultStore) and (
+            store is not None or broker.capabilities.results) else None
+        state = broker.state(args.id) if broker.capabilities.job_state and isinstance(broker, StateReporter) else None
+    finally:
+        for thing in (store, broker):
+            if thing is not None:
+                thing.close()
+    if outcome is None and state is None:
+        if broker.capabilities.job_state or results_url or broker.capabilities.results:
+            raise Failed(f"job {args.id}: unknown to {redact(url)} (never enqueued here, or its record "
+                         "expired after the app's result_ttl)")
+        raise Failed(f"job {args.id}: {redact(url)} cannot tell a job's state and no result store is "
+                     "configured (set QUEUEKIT_RESULTS_URL or App(url, results=...))")
+    _print_job(args.id, outcome, state, as_json=args.json)
+    return 0
+
+
+def _created_at(job_id: str) -> float | None:
+    """The creation time queuekit's job ids carry in their first 12 hex digits (None for other ids)."""
+    try:
+        stamp = int(job_id[:12], 16) / 1000 if len(job_id) == 32 else None
+    except ValueError:
+        return None
+    return stamp if stamp is not None and 1e9 < stamp < time.time() + 86400 else None
+
+
+def _when(stamp: float | None) -> str | None:
+    if not stamp:
+        return None
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stamp)) + f".{int(stamp % 1 * 1000):03d}"
+
+
+def _print_job(job_id: str, outcome: Outcome | None, state: JobStatus | None, *, as_json: bool) -> None:
+    status = outcome.status if outcome is not None else state
+    assert status is not None
+    fields: dict[str, Any] = {"id": job_id, "status": status.value, "created": _when(_created_at(job_id))}
+    if outcome is not None:
+        fields.update(attempts=outcome.attempts, finished=_when(outcome.finished_at))
+        if outcome.status is JobStatus.SUCCEEDED:
+            fields["result"] = outcome.result
+        else:
+            fields.update(error=outcome.error, traceback=outcome.traceback)
+    if as_json:
+        print(json.dumps(fields, indent=2, default=str))
+        return
+    trace = fields.pop("traceback", None)
+    for name, value in fields.items():
+        if value is not None:
+            print(f"{name + ':':<10}{json.dumps(value, default=str) if name == 'result' else value}")
+    if trace:
+        print("traceback:")
+        print(trace.rstrip())
+
+
 def cmd_dlq(args: argparse.Namespace) -> int:
     """List, requeue or purge a queue's dead letters."""
-    broker = _broker(args)
+    url, _ = _target(args)
+    broker = open_for_reading(url) if args.action == "list" else open_broker(url)
     try:
         if args.action == "list":
             letters = broker.dead_letters(args.queue, args.limit)
+            total = broker.stats([args.queue]).get(args.queue, QueueStats()).dead
             for letter in letters:
                 print(f"{letter.id}  attempts={letter.attempts}  reason={letter.reason[:200]}")
-            print(f"{len(letters)} dead letter(s) in {args.queue}")
+            shown = f"{len(letters)} of {total}" if total > len(letters) else str(len(letters))
+            print(f"{shown} dead letter(s) in {args.queue}")
         elif args.action == "requeue":
             count = broker.requeue_dead(args.queue, args.ids or None)
             print(f"requeued {count} job(s) to {args.queue}")
@@ -140,7 +241,10 @@ def cmd_enqueue(args: argparse.Namespace) -> int:
     options: dict[str, Any] = {"priority": args.priority, "queue": args.queue, "key": args.key}
     if args.delay:
         options["delay"] = args.delay
-    job = task.enqueue(call_args, call_kwargs, **options)
+    try:
+        job = task.enqueue(call_args, call_kwargs, **options)
+    finally:
+        app.close()
     print(job.id)
     return 0
 
@@ -151,15 +255,16 @@ def _json_arg(text: str | None, kind: type, flag: str) -> Any:
     try:
         value = json.loads(text)
     except ValueError as exc:
-        raise QueuekitError(f"{flag} is not valid JSON: {exc}") from None
+        raise ConfigurationError(f"{flag} is not valid JSON: {exc}") from None
     if not isinstance(value, kind):
-        raise QueuekitError(f"{flag} must be a JSON {'array' if kind is list else 'object'}")
+        raise ConfigurationError(f"{flag} must be a JSON {'array' if kind is list else 'object'}")
     return value
 
 
 def cmd_purge(args: argparse.Namespace) -> int:
     """Delete a queue's ready and delayed jobs."""
-    broker = _broker(args)
+    url, _ = _target(args)
+    broker = open_broker(url)
     try:
         print(f"deleted {broker.purge(args.queue)} job(s) from {args.queue}")
     finally:
@@ -177,35 +282,66 @@ def cmd_backends(args: argparse.Namespace) -> int:
 # -- parser --------------------------------------------------------------------------------
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (no usage block) that name a close match for a mistyped choice."""
+
+    def error(self, message: str) -> Any:
+        if "invalid choice: " in message:
+            wrong = message.split("invalid choice: ", 1)[1].split(" (choose from", 1)[0].strip("'")
+            choices = message.rsplit("(choose from ", 1)[-1].rstrip(")").replace("'", "").split(", ")
+            close = difflib.get_close_matches(wrong, choices, n=1)
+            if close and "did you mean" not in message:
+                message += f"; did you mean {close[0]!r}?"
+        self.exit(2, f"{self.prog}: error: {message} (see: {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser, plugin subcommands included."""
-    parser = argparse.ArgumentParser(prog="queuekit", description="Background jobs on the broker you choose.")
-    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    url_help = "broker URL (default: QUEUEKIT_BROKER_URL, config file, then sqlite:///queuekit.db)"
+    parser = _Parser(prog="queuekit", description="Background jobs on the broker you choose.",
+                     epilog="Exit status: 0 success, 1 broker failure or not found, 2 usage or configuration error.")
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"],
+                        help="queuekit's log level (default info); other libraries log warnings only, "
+                             "except with debug")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+    url_help = "broker URL (default: the app's, else QUEUEKIT_BROKER_URL, config file, then sqlite:///queuekit.db)"
+    app_help = "the App (module:attribute) whose broker URL and queues to use"
 
     worker = sub.add_parser("worker", help="run tasks from the queues")
     worker.add_argument("app", help="the App to run, as module:attribute")
-    worker.add_argument("--queues", help="comma-separated queue names (default: every queue of the app's tasks)")
+    worker.add_argument("--queues", type=_queue_list,
+                        help="comma-separated queue names (default: every queue the app's tasks use)")
     worker.add_argument("--concurrency", type=_positive_int, default=8, help="threads per process (default 8)")
-    worker.add_argument("--prefetch", type=int, help="jobs reserved beyond concurrency (default: 3 x concurrency)")
+    worker.add_argument("--prefetch", type=_positive_int,
+                        help="jobs reserved beyond concurrency (default: adaptive, about 0.1 s of work at "
+                             "the observed rate, at least 3 x concurrency, at most 1024)")
     worker.add_argument("--processes", type=_positive_int, default=1, help="worker processes (default 1)")
     worker.add_argument("--burst", action="store_true", help="exit as soon as no job is ready")
-    worker.add_argument("--lease", type=float, help="lease seconds (default: the app's, 30)")
-    worker.add_argument("--grace", type=float, default=30.0, help="seconds to finish running jobs on stop")
-    worker.add_argument("--url", help=url_help)
+    worker.add_argument("--lease", type=_positive_float, help="lease seconds (default: the app's, 30)")
+    worker.add_argument("--grace", type=_positive_float, default=30.0,
+                        help="seconds to finish running jobs on stop (default 30)")
+    worker.add_argument("--url", help="broker URL (default: the app's)")
     worker.set_defaults(func=cmd_worker)
 
     status = sub.add_parser("status", help="queue depths: ready, delayed, in flight, dead")
+    status.add_argument("app", nargs="?", help=app_help + " (default: every queue the broker can list)")
+    status.add_argument("--queues", type=_queue_list, help="comma-separated queue names to show")
     status.add_argument("--url", help=url_help)
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.set_defaults(func=cmd_status)
 
+    job = sub.add_parser("job", help="one job: status, attempts, times, result or error and traceback")
+    job.add_argument("id", help="the job id, as enqueue printed it")
+    job.add_argument("app", nargs="?", help=app_help + " (and its result store)")
+    job.add_argument("--url", help=url_help)
+    job.add_argument("--json", action="store_true", help="machine-readable output")
+    job.set_defaults(func=cmd_job)
+
     dlq = sub.add_parser("dlq", help="dead-letter queue: list, requeue or purge")
     dlq.add_argument("action", choices=["list", "requeue", "purge"])
-    dlq.add_argument("queue")
+    dlq.add_argument("queue", type=_queue_name)
     dlq.add_argument("--id", dest="ids", action="append", help="requeue only this job id (repeatable)")
-    dlq.add_argument("--limit", type=_positive_int, default=100)
+    dlq.add_argument("--limit", type=_positive_int, default=100, help="list at most this many (default 100)")
+    dlq.add_argument("--app", help=app_help)
     dlq.add_argument("--url", help=url_help)
     dlq.set_defaults(func=cmd_dlq)
 
@@ -214,15 +350,16 @@ def build_parser() -> argparse.ArgumentParser:
     enqueue.add_argument("task", help="task name (full, or short when unambiguous)")
     enqueue.add_argument("--args", help="JSON array of positional arguments")
     enqueue.add_argument("--kwargs", help="JSON object of keyword arguments")
-    enqueue.add_argument("--queue", help="queue (default: the task's)")
+    enqueue.add_argument("--queue", type=_queue_name, help="queue (default: the task's)")
     enqueue.add_argument("--priority", type=int, help="higher runs first (default: the task's)")
     enqueue.add_argument("--delay", type=float, help="seconds before the job is due")
     enqueue.add_argument("--key", help="dedup key: no second job while one with this key is pending")
-    enqueue.add_argument("--url", help=url_help)
+    enqueue.add_argument("--url", help="broker URL (default: the app's)")
     enqueue.set_defaults(func=cmd_enqueue)
 
     purge = sub.add_parser("purge", help="delete a queue's ready and delayed jobs")
-    purge.add_argument("queue")
+    purge.add_argument("queue", type=_queue_name)
+    purge.add_argument("--app", help=app_help)
     purge.add_argument("--url", help=url_help)
     purge.set_defaults(func=cmd_purge)
 
@@ -230,6 +367,8 @@ def build_parser() -> argparse.ArgumentParser:
     backends.set_defaults(func=cmd_backends)
 
     for point in entry_points(group="queuekit.commands"):
+        if point.name in sub.choices:  # the same command seen twice (a stale install's metadata)
+            continue
         try:
             point.load()(sub)
         except Exception as exc:  # a broken plugin must not break the core commands
@@ -238,24 +377,49 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _positive_int(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
+    return value
+
+
+def _queue_name(text: str) -> str:
+    try:
+        return check_queue_name(text)
+    except UnknownQueue as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def exit_code(exc: QueuekitError) -> int:
+    """1 when the broker failed or the thing asked for does not exist; 2 for usage or configuration."""
+    if isinstance(exc, (ConfigurationError, UnknownQueue)):
+        return 2
+    return 1 if isinstance(exc, (BrokerError, Failed)) else 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``queuekit`` command."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s"
-    )
+    configure_logging(args.log_level)
     try:
         code: int = args.func(args)
     except QueuekitError as exc:
         print(f"queuekit: error: {redact(str(exc))}", file=sys.stderr)
-        return 2
+        return exit_code(exc)
     except KeyboardInterrupt:
         return 130
     return code

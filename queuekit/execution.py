@@ -101,7 +101,10 @@ class Runner:
             return self._dead(delivery, reason, None, JobStatus.DEAD)
         task = self.app.tasks.get(message.task)
         if task is None:
-            reason = f"unknown task {message.task[:100]!r}: not registered on this worker's app"
+            reason = (
+                f"unknown task {message.task[:100]!r}: not registered on this worker's app "
+                f"(does another app send to queue {delivery.queue!r}? give each app its own queues)"
+            )
             log.warning("dead-lettering %s: %s", delivery.id, reason)
             return self._dead(delivery, reason, message, JobStatus.DEAD)
         # Attempts are counted at reservation, so a job that kills its worker every time

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from queuekit.broker import Broker, Delivery, Pausable
+from queuekit.broker import Broker, Delivery, Durability, Pausable
 from queuekit.errors import BrokerError
 from queuekit.execution import Action, Completion, Prepared, Runner
 from queuekit.prefetch import Prefetch
@@ -87,7 +87,7 @@ class Worker:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
         self.app = app
-        self.queues = list(queues) if queues else _default_queues(app)
+        self.queues = list(queues) if queues else default_queues(app)
         self.concurrency = concurrency
         # Default: a buffer of about 0.1 s of work at the observed rate, at least 3 x
         # concurrency (Celery's multiplier): no-op jobs move in batches of hundreds, slow
@@ -130,9 +130,11 @@ class Worker:
             # malformed-message fault test), so it gets the old fixed 3 x concurrency.
             self.prefetch = Prefetch(self.concurrency, 3 * self.concurrency)
         shown = "adaptive" if self.prefetch.fixed is None else str(self.prefetch.fixed)
-        log.info("worker started: %s queues=%s concurrency=%d prefetch=%s lease=%.0fs%s",
-                 self.app.redacted_url, ",".join(self.queues), self.concurrency,
-                 shown, self.lease, " burst" if self.burst else "")
+        durability = broker.capabilities.durability
+        log.info("worker started: %s queues=%s concurrency=%d prefetch=%s lease=%.0fs durability=%s%s%s",
+                 self.app.redacted_url, ",".join(self.queues), self.concurrency, shown, self.lease,
+                 durability.value, " (a broker restart loses queued jobs)" if durability is Durability.NONE else "",
+                 " burst" if self.burst else "")
         self._start_threads()
         try:
             self._fetch_loop(broker.reserve)
@@ -439,6 +441,10 @@ def _apply(broker: Broker, completion: Completion) -> None:
         broker.dead_letter(completion.delivery, completion.reason)
 
 
-def _default_queues(app: App) -> list[str]:
-    names = {task.options.queue for task in app.tasks.values()} | {app.default_queue}
-    return sorted(names)
+def default_queues(app: App) -> list[str]:
+    """The queues the app's tasks use; the app's default queue only if a task uses it (or none exist).
+
+    A worker never listens where its app sends nothing: a job of another app on a shared
+    queue would be dead-lettered there as an unknown task.
+    """
+    return sorted({task.options.queue for task in app.tasks.values()} or {app.default_queue})

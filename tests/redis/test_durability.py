@@ -43,11 +43,34 @@ def test_durability_follows_the_persistence_settings(tmp_path: Path, extra: list
 
 
 def test_no_persistence_is_said_plainly(private_redis: PrivateRedis, caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.INFO, logger="queuekit.redis"):
+    with caplog.at_level(logging.DEBUG, logger="queuekit.redis"):
         assert RedisBroker(private_redis.url).capabilities.durability is Durability.NONE
     text = caplog.text
     assert "durability: none" in text
     assert "a server restart loses every queued job" in text
+
+
+def test_no_persistence_is_not_logged_to_producers_but_once_by_a_worker(
+    private_redis: PrivateRedis, caplog: pytest.LogCaptureFixture
+) -> None:
+    from queuekit import App
+
+    app = App(private_redis.url)
+
+    @app.task
+    def noop() -> None:
+        """Nothing."""
+
+    try:
+        with caplog.at_level(logging.INFO):
+            noop.delay()
+            assert [r for r in caplog.records if r.levelno >= logging.INFO] == []
+            assert app.worker(burst=True).run(install_signals=False) == 0
+        started = [r.getMessage() for r in caplog.records if "worker started" in r.getMessage()]
+        assert len(started) == 1 and "durability=none (a broker restart loses queued jobs)" in started[0]
+        assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+    finally:
+        app.close()
 
 
 def test_unreachable_server_promises_no_durability_until_it_answers(tmp_path: Path) -> None:

@@ -36,6 +36,24 @@ from queuekit_rabbitmq.errors import AccessRefused
 
 log = logging.getLogger("queuekit.rabbitmq")
 
+
+class _ReportedByQueuekit(logging.Filter):
+    """Drops what pika logs about establishing or losing a connection, below CRITICAL.
+
+    pika writes six to fifteen lines for one refused connection; the :class:`Link` reports
+    the same event once, with its cause (an error raised to the caller, or its own
+    warning when an open connection is lost and retried).
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.CRITICAL
+
+
+for _name in ("pika.connection", "pika.adapters.utils.io_services_utils", "pika.adapters.utils.connection_workflow",
+              "pika.adapters.utils.selector_ioloop_adapter", "pika.adapters.base_connection",
+              "pika.adapters.blocking_connection"):
+    logging.getLogger(_name).addFilter(_ReportedByQueuekit())
+
 T = TypeVar("T")
 Resolve = Callable[[Any], None]
 Reject = Callable[[BaseException], None]
@@ -185,6 +203,7 @@ class Link:
         self.closed = threading.Event()
         self.last_error = "not connected yet"
         self.refused: str | None = None  # why RabbitMQ refused the last login, if it did
+        self.unreachable: str | None = None  # why a link that never connected gave up, if it did
         self._closing = False
         self._failures = 0
         self._started = False
@@ -199,23 +218,29 @@ class Link:
             if self._started:
                 return
             self._started = True
-            self.refused = None
+            self.refused = self.unreachable = None
         self.io.submit(self._connect)
 
     def wait_ready(self, timeout: float) -> None:
         """Block until the channel is usable.
 
         Raises :class:`AccessRefused` as soon as RabbitMQ refuses the login or the virtual
-        host, and :class:`ConnectionLost` naming the last cause after ``timeout`` otherwise.
+        host, :class:`ConnectionLost` as soon as a link that never connected failed twice
+        (a closed port or an unknown host: a command says so in a second, not after
+        ``timeout``; a worker retries on its own), and after ``timeout`` otherwise.
         """
         self.start()
         with self._lock:
-            self._lock.wait_for(lambda: self.ready.is_set() or self.refused is not None, timeout)
-            refused = self.refused
+            self._lock.wait_for(
+                lambda: self.ready.is_set() or self.refused is not None or self.unreachable is not None, timeout
+            )
+            refused, unreachable = self.refused, self.unreachable
         if self.ready.is_set():
             return
         if refused is not None:
             raise AccessRefused(refused)
+        if unreachable is not None:
+            raise ConnectionLost(unreachable)
         raise ConnectionLost(
             f"cannot reach RabbitMQ at {redact(self._url)} within {timeout:.0f} s: {self.last_error}"
         )
@@ -291,12 +316,20 @@ class Link:
         if not self._closing and is_refusal(error):
             self._refuse(error)
             return
+        if not self._closing and self.generation == 0 and self._failures >= 1:
+            with self._lock:  # never connected, twice: stop until the next operation asks again
+                self.unreachable = f"could not connect to RabbitMQ at {redact(self._url)}: {self.last_error}"
+                self._started = False
+                self._failures = 0
+                self._lock.notify_all()
+            return
         self._retry()
 
     def _refuse(self, error: BaseException) -> None:
         """Stop reconnecting: wrong credentials stay wrong. The next operation tries once more."""
-        log.warning("RabbitMQ %s: %s; not retrying until the next operation", self.name,
-                    access_refused(self._url, error))
+        # The operation waiting for this link raises AccessRefused with the same text.
+        log.debug("RabbitMQ %s: %s; not retrying until the next operation", self.name,
+                  access_refused(self._url, error))
         with self._lock:
             self.refused = str(access_refused(self._url, error))
             self._started = False

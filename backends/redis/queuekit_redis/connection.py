@@ -215,10 +215,10 @@ class Connection:
             return None
         with self._lock:
             old, self._fingerprint = self._fingerprint, found
-        if old is None:
-            log.info("redis at %s: %s", self.where, found.describe())
-            for warning in found.warnings():
-                log.warning("redis at %s: %s", self.where, warning)
+        if old is None:  # a worker says the durability once at its start; producers stay quiet
+            log.debug("redis at %s: %s", self.where, found.describe())
+            for warning, must_act in found.warnings():
+                log.log(logging.WARNING if must_act else logging.DEBUG, "redis at %s: %s", self.where, warning)
         elif old.run_id != found.run_id:
             log.warning("redis at %s restarted (new run_id); %s", self.where, found.describe())
         return found
@@ -242,6 +242,13 @@ class Connection:
             "lost (last known backlog: %s); configure persistence (appendonly yes) to keep them",
             self.where, queue, reset.old_epoch, reset.new_epoch, backlog,
         )
+
+    def forget_queue(self, queue: str) -> None:
+        """A deleted queue: its epoch, registration and backlog are no longer known to this client."""
+        with self._lock:
+            self._epochs.pop(queue, None)
+            self._registered.discard(queue)
+            self.backlog.pop(queue, None)
 
     def close(self) -> None:
         """Drop every connection (the client reconnects if used again)."""

@@ -50,18 +50,23 @@ class Fingerprint:
             f"appendfsync={self.appendfsync or 'unknown'}, save={save}, maxmemory-policy={self.maxmemory_policy})"
         )
 
-    def warnings(self) -> list[str]:
-        """What an operator should hear about, if anything."""
-        found: list[str] = []
+    def warnings(self) -> list[tuple[str, bool]]:
+        """What an operator should hear about, each with whether they must act.
+
+        An eviction policy that drops queue keys loses jobs while everything runs: act.
+        No persistence is a choice the declared durability (``none``) already reports,
+        which a worker logs at its start.
+        """
+        found: list[tuple[str, bool]] = []
         if self.maxmemory_policy.startswith("allkeys-"):
-            found.append(
+            found.append((
                 f"maxmemory-policy {self.maxmemory_policy} may evict queue keys: jobs can vanish silently; "
-                "use noeviction"
-            )
+                "use noeviction", True,
+            ))
         if not self.aof and self.save == "":
-            found.append("no persistence (save \"\", appendonly no): a server restart loses every queued job")
+            found.append(("no persistence (save \"\", appendonly no): a server restart loses every queued job", False))
         elif not self.aof and self.save is None:
-            found.append("persistence settings unreadable (CONFIG GET refused) and AOF off: assuming none")
+            found.append(("persistence settings unreadable (CONFIG GET refused) and AOF off: assuming none", False))
         return found
 
 
