@@ -6,6 +6,7 @@ which lives in the core, is known without an entry point.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any, cast
@@ -16,19 +17,8 @@ from queuekit.urls import redact, scheme_of
 
 GROUP = "queuekit.backends"
 
-# Which distribution adds a scheme that is not installed, for the error message.
-_PROVIDERS = {
-    "sqlite": "queuekit-sql",
-    "postgresql": "queuekit-sql",
-    "postgres": "queuekit-sql",
-    "mysql": "queuekit-sql",
-    "mariadb": "queuekit-sql",
-    "redis": "queuekit-redis",
-    "rediss": "queuekit-redis",
-    "redis+unix": "queuekit-redis",
-    "amqp": "queuekit-rabbitmq",
-    "amqps": "queuekit-rabbitmq",
-}
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_EXTRA = re.compile(r"""extra\s*==\s*["']([^"']+)["']""")
 _BUILTIN = {"memory": "queuekit.backends.memory:MemoryBroker"}
 
 
@@ -40,16 +30,37 @@ def _entry_points() -> dict[str, EntryPoint]:
     return found
 
 
+def _normalize(name: str) -> str:
+    """A distribution or module name, compared case- and separator-blind (PyMySQL, pymysql)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
 def installed_schemes() -> list[str]:
     """Every scheme an installed backend registers, sorted."""
     return sorted(_entry_points())
 
 
-def _missing_hint(scheme: str) -> str:
-    if scheme.startswith("kombu+"):
-        return "; install queuekit-kombu for kombu transports"
-    provider = _PROVIDERS.get(scheme)
-    return f"; install {provider} to add it" if provider else ""
+def install_hint(point: EntryPoint, missing: str | None) -> str:
+    """The pip command that brings the module ``missing`` for a backend, or "" if none is known.
+
+    The extra is read from the metadata of the distribution that registers the entry point
+    (its ``Requires-Dist: <name>; extra == "<extra>"`` lines), so the hint is right for
+    this distribution and for any third-party backend alike: ``pip install "queuekit[redis]"``.
+    """
+    dist = getattr(point, "dist", None)
+    if dist is None or not missing:
+        return ""
+    wanted = _normalize(missing.split(".")[0])
+    extras: dict[str, list[str]] = {}
+    for requirement in dist.requires or ():
+        name, marker = _NAME.match(requirement), _EXTRA.search(requirement)
+        if name and marker:
+            extras.setdefault(marker.group(1), []).append(_normalize(name.group(0)))
+    fitting = [extra for extra, names in extras.items() if wanted in names]
+    if not fitting:
+        return ""
+    narrowest = min(fitting, key=lambda extra: len(extras[extra]))  # [redis], not [all]
+    return f'; install it with: pip install "{dist.metadata["Name"]}[{narrowest}]"'
 
 
 def backend_class(url: str) -> BrokerFactory:
@@ -65,13 +76,13 @@ def backend_class(url: str) -> BrokerFactory:
     if point is None:
         raise UnknownSchemeError(
             f"no installed backend handles {scheme + '://'!r} (in {redact(url)!r}); "
-            f"installed schemes: {', '.join(installed_schemes())}{_missing_hint(scheme)}"
+            f"installed schemes: {', '.join(installed_schemes())}"
         )
     try:
         loaded = point.load()
     except ImportError as exc:
         raise ConfigurationError(
-            f"backend for {scheme!r} is registered but cannot be imported: {exc}"
+            f"backend for {scheme!r} is registered but cannot be imported: {exc}{install_hint(point, exc.name)}"
         ) from None
     return cast(BrokerFactory, loaded)
 

@@ -4,7 +4,7 @@
 * :func:`make_state_machine_test`: a Hypothesis state machine holding a model queue
   against the real backend.
 
-Needs pytest and hypothesis (``pip install queuekit[test]``); the core never imports it.
+Needs pytest and hypothesis (``pip install "queuekit[test]"``); the core never imports it.
 See docs/writing-a-backend.md.
 """
 

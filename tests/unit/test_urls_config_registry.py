@@ -74,15 +74,6 @@ def test_unknown_scheme_fails_at_construction_listing_installed() -> None:
     assert SENTINEL not in text
 
 
-def test_missing_scheme_names_the_distribution(monkeypatch: pytest.MonkeyPatch) -> None:
-    only_memory = {"memory": registry._entry_points()["memory"]}
-    monkeypatch.setattr(registry, "_entry_points", lambda: only_memory)
-    with pytest.raises(UnknownSchemeError, match="install queuekit-rabbitmq to add it"):
-        App("amqp://guest:guest@localhost/")
-    with pytest.raises(UnknownSchemeError, match="install queuekit-kombu"):
-        App("kombu+sqs://")
-
-
 def test_app_repr_redacts() -> None:
     app = App("memory://")
     app.url = f"redis://:{SENTINEL}@localhost/0"
@@ -145,3 +136,13 @@ def test_unknown_option_names_the_close_match_first(url: str, typo: str, meant: 
         assert f"(did you mean {meant!r}?); known options: {meant}, " in message
     else:
         assert "did you mean" not in message
+
+
+@pytest.mark.parametrize("scheme", installed_schemes())
+def test_every_backend_takes_create_false_for_commands_that_only_read(scheme: str, tmp_path: Path) -> None:
+    from queuekit.errors import UnknownOption
+
+    url = _SAMPLE_URLS[scheme].format(tmp=tmp_path)
+    with pytest.raises(UnknownOption, match=r"^unknown option 'no_such_optoin'"):  # create passed, the typo did not
+        registry.open_broker(url, create=False, no_such_optoin=1)
+    assert list(tmp_path.iterdir()) == []

@@ -43,12 +43,12 @@ def run(args: argparse.Namespace) -> int:
         if args.action == "version":
             current = migrator.current()
             shown = "no queuekit tables" if current is None else f"schema version {current}"
-            print(f"{where}: {shown}; this queuekit-sql provides version {migrator.latest}")
+            print(f"{where}: {shown}; this queuekit provides version {migrator.latest}")
             return 0 if current == migrator.latest else 1
         current = migrator.current()
         if current is not None and current > migrator.latest:
             raise ConfigurationError(
-                f"{where} is at schema version {current}, newer than this queuekit-sql ({migrator.latest})"
+                f"{where} is at schema version {current}, newer than this queuekit ({migrator.latest})"
             )
         applied = migrator.upgrade()
         if applied:

@@ -86,7 +86,7 @@ class Migrator:
         if current is not None and current > self.latest:
             raise ConfigurationError(
                 f"the queuekit tables in {self.db.settings.redacted} are at schema version {current}, "
-                f"newer than this queuekit-sql ({self.latest}); upgrade queuekit-sql"
+                f"newer than this queuekit ({self.latest}); upgrade it: pip install --upgrade queuekit"
             )
         if current == self.latest:
             return
