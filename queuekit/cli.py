@@ -27,7 +27,7 @@ from queuekit.broker import Broker, JobStatus, Outcome, QueueStats, ResultStore,
 from queuekit.cli_logging import configure_logging, log
 from queuekit.errors import BrokerError, ConfigurationError, QueuekitError, UnknownQueue
 from queuekit.registry import installed_schemes, open_broker
-from queuekit.urls import redact
+from queuekit.urls import CREATE, redact
 from queuekit.worker import OWN_PROCESS_SWITCH, default_queues
 
 
@@ -82,7 +82,7 @@ def _target(args: argparse.Namespace) -> tuple[str, App | None]:
 
 def open_for_reading(url: str) -> Broker:
     """Open a broker for a command that only reads: it must not create a database, file or table."""
-    return open_broker(url)
+    return open_broker(url, **{CREATE: False})
 
 
 # -- commands ------------------------------------------------------------------------------

@@ -19,6 +19,11 @@ _DSN_PASSWORD = re.compile(r"(?i)(\bpassword\s*=\s*)('[^']*'|\S+)")
 
 MASK = "***"
 
+# The keyword option every backend accepts: ``create=False`` opens only what already exists,
+# for commands that only read (they must not create a database, a file or a table). A
+# backend whose reads create nothing accepts it and has nothing to do.
+CREATE = "create"
+
 
 def scheme_of(url: str) -> str:
     """The URL's scheme in lower case, e.g. ``redis`` or ``kombu+sqs``."""

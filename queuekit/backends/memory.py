@@ -28,7 +28,7 @@ from queuekit.broker import (
     Outcome,
     QueueStats,
 )
-from queuekit.urls import check_options, query_options
+from queuekit.urls import CREATE, check_options, query_options
 
 Clock = Callable[[], float]
 
@@ -49,7 +49,8 @@ class MemoryBroker:
 
     schemes: ClassVar[tuple[str, ...]] = ("memory",)
     capabilities = Capabilities(
-        durability=Durability.NONE, dedup=True, results=True, job_state=True, cross_process=False
+        durability=Durability.NONE, dedup=True, results=True, job_state=True, cross_process=False,
+        delete_queue=True,
     )
     _shared: ClassVar[dict[str, MemoryBroker]] = {}
     _shared_lock: ClassVar[threading.Lock] = threading.Lock()
@@ -76,7 +77,8 @@ class MemoryBroker:
         name, _, query = url.partition("://")[2].partition("?")
         name = name.strip("/")
         check_options(query_options("?" + query), (), where="memory:// URLs")
-        check_options(options, ("clock",), where="the memory broker's keyword options")
+        check_options(options, ("clock", CREATE), where="the memory broker's keyword options")
+        options = {key: value for key, value in options.items() if key != CREATE}
         if not name:
             return cls(**options)
         with cls._shared_lock:
@@ -273,6 +275,15 @@ class MemoryBroker:
             for job_id in doomed:
                 self._forget(job_id)
             return len(doomed)
+
+    def delete_queue(self, queue: str) -> None:
+        """Forget a queue: its jobs in every state, its dead letters and its name."""
+        with self._lock:
+            for job_id in [job_id for job_id, job in self._jobs.items() if job.envelope.queue == queue]:
+                self._forget(job_id)
+            self._ready.pop(queue, None)
+            self._queues.discard(queue)
+        self.purge_dead(queue)
 
     def dead_letters(self, queue: str, limit: int = 100) -> list[DeadLetter]:
         """The oldest ``limit`` dead letters of a queue."""

@@ -21,7 +21,7 @@ import kombu as _kombu_module
 
 from queuekit.broker import Capabilities, DeadLetter, Delivery, Envelope, QueueStats
 from queuekit.errors import CapabilityError, ConnectionLost
-from queuekit.urls import check_options, redact
+from queuekit.urls import CREATE, check_options, redact
 from queuekit_kombu.transports import capabilities_for, parse, transport_option_names
 
 T = TypeVar("T")
@@ -62,7 +62,8 @@ class KombuBroker:
         self.target = parse(url)
         known = transport_option_names(self.target.transport)
         if known is not None:
-            check_options(options, known, where="the kombu broker's keyword options")
+            check_options(options, known | {CREATE}, where="the kombu broker's keyword options")
+        options = {key: value for key, value in options.items() if key != CREATE}  # passive reads create nothing
         self.capabilities = capabilities_for(self.target.transport)
         self._url = redact(url)
         self._transport_options = {**self.target.options, **options}

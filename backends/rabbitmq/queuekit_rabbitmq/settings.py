@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import pika  # type: ignore[import-untyped]
 
 from queuekit.errors import ConfigurationError
-from queuekit.urls import check_options, redact
+from queuekit.urls import CREATE, check_options, redact
 
 OWN_OPTIONS = ("queue_type", "max_priority", "prefetch", "connect_timeout", "confirm_timeout")
 QUEUE_TYPES = ("classic", "quorum")
@@ -45,9 +45,9 @@ def parse(url: str, options: Mapping[str, Any] | None = None) -> Settings:
         raise ConfigurationError(f"{redact(url)!r} is not an amqp:// or amqps:// URL")
     query = dict(parse_qsl(parts.query, keep_blank_values=True))
     check_options(query, (*OWN_OPTIONS, *pika_options()), where=f"{parts.scheme.lower()}:// URLs")
-    check_options(options or {}, OWN_OPTIONS, where="the RabbitMQ broker's keyword options")
+    check_options(options or {}, (*OWN_OPTIONS, CREATE), where="the RabbitMQ broker's keyword options")
     own = {key: query.pop(key) for key in OWN_OPTIONS if key in query}
-    own.update((key, str(value)) for key, value in (options or {}).items())
+    own.update((key, str(value)) for key, value in (options or {}).items() if key != CREATE)  # reads declare nothing
     query.setdefault("heartbeat", DEFAULT_HEARTBEAT)
     pika_url = urlunsplit((parts.scheme.lower(), parts.netloc, parts.path, urlencode(query), ""))
     queue_type = own.get("queue_type", "classic").lower()

@@ -29,7 +29,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from queuekit.errors import ConfigurationError
-from queuekit.urls import check_options, redact
+from queuekit.urls import CREATE, check_options, redact
 
 SCHEMES = ("redis", "rediss", "redis+unix")
 
@@ -89,7 +89,8 @@ def split_options(url: str, options: Mapping[str, Any]) -> tuple[str, RedisSetti
     query = parse_qsl(parts.query, keep_blank_values=True)
     known = set(_PARSE) | client_option_names(scheme.lower())
     check_options([name for name, _ in query], known, where=f"{scheme.lower()}:// URLs")
-    check_options(options, known, where="the Redis broker's keyword options")
+    check_options(options, known | {CREATE}, where="the Redis broker's keyword options")
+    options = {key: value for key, value in options.items() if key != CREATE}  # reads create nothing here
     own = {name: _coerce(name, value) for name, value in options.items() if name in _PARSE}
     own.update({name: _coerce(name, value) for name, value in query if name in _PARSE})
     kept = [(name, value) for name, value in query if name not in _PARSE]

@@ -7,6 +7,7 @@ driver untouched (``sslmode=require``, ``charset=...``).
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -16,8 +17,8 @@ from typing import Any
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
-from queuekit.errors import ConfigurationError
-from queuekit.urls import check_options, redact
+from queuekit.errors import BrokerError, ConfigurationError
+from queuekit.urls import CREATE, check_options, redact
 
 Clock = Callable[[], float]
 
@@ -37,6 +38,7 @@ _FAMILY = {
     "sqlite": "sqlite", "postgresql": "postgresql", "postgres": "postgresql", "mysql": "mysql", "mariadb": "mysql",
 }
 _MIGRATE = ("auto", "check")
+_MIGRATE_ALIASES = {"true": "auto", "false": "check"}  # ?migrate=false: never run DDL (a role without it)
 _SYNCHRONOUS = ("off", "normal", "full", "extra")
 _BOOL = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
 
@@ -50,7 +52,7 @@ class Settings:
     given: str = ""  # the URL as the user wrote it (shown redacted, without its query)
     prefix: str = "queuekit_"
     schema: str | None = None
-    migrate: str = "auto"  # "auto": create/upgrade on first use; "check": refuse a missing or old schema
+    migrate: str = "auto"  # "auto" (true): create/upgrade on first use; "check" (false): refuse a missing or old schema
     synchronous: str = "normal"  # SQLite only
     busy_timeout: float = 30.0  # SQLite only: seconds a writer waits for the lock
     poll_max: float = 0.25  # longest pause between polls of an idle blocking reserve
@@ -88,14 +90,31 @@ def parse(url: str, options: Mapping[str, Any]) -> Settings:
         raise ConfigurationError(f"cannot parse {redact(url)!r}: {exc}") from None
     query = {key: (value[-1] if isinstance(value, tuple) else value) for key, value in parsed.query.items()}
     mine = {key: query.pop(key) for key in list(query) if key in _KEYS}
-    check_options(options, _KEYS, where="the SQL broker's keyword options")
+    check_options(options, _KEYS | {CREATE}, where="the SQL broker's keyword options")
+    create = _flag(CREATE, options.get(CREATE, True))
+    options = {key: value for key, value in options.items() if key != CREATE}
     driver_known = driver_options(target, query)
     if driver_known is not None:
         check_options(query, (_KEYS - {"clock"}) | driver_known, where=f"{base}:// URLs")
     merged: dict[str, Any] = {**mine, **options}
     family = _FAMILY[base]
     settings = Settings(url=parsed.set(query=query), family=family, given=url, **_defaults(family))
-    return _apply(settings, merged)
+    settings = _apply(settings, merged)
+    if not create:
+        settings = _existing_only(settings)
+    return settings
+
+
+def _existing_only(settings: Settings) -> Settings:
+    """``create=False``: touch no schema, and open no SQLite file that is not there already."""
+    database = settings.url.database
+    sqlite_file = settings.family == "sqlite" and not settings.memory and database and not database.startswith("file:")
+    if sqlite_file and database and not os.path.exists(database):
+        raise BrokerError(
+                f"no SQLite database at {os.path.abspath(database)}: nothing was enqueued there "
+            "(is the app's URL another one? give the app, e.g. queuekit status myapp.tasks:app, or --url)"
+        )
+    return Settings(**{**settings.__dict__, "migrate": "check"})
 
 
 _KEYS = frozenset(
@@ -140,11 +159,7 @@ def driver_options(target: str, query: Mapping[str, Any]) -> frozenset[str] | No
 
 
 def _defaults(family: str) -> dict[str, Any]:
-    if family == "sqlite":
-        return {"migrate": "auto", "poll_max": 0.25}
-    if family == "postgresql":
-        return {"migrate": "check", "poll_max": 1.0}
-    return {"migrate": "check", "poll_max": 0.25}
+    return {"poll_max": 1.0 if family == "postgresql" else 0.25}
 
 
 def _apply(base: Settings, given: Mapping[str, Any]) -> Settings:
@@ -159,7 +174,8 @@ def _apply(base: Settings, given: Mapping[str, Any]) -> Settings:
         elif key == "schema":
             values["schema"] = _identifier("schema", raw, SCHEMA_PATTERN) if raw else None
         elif key == "migrate":
-            values["migrate"] = _choice("migrate", raw, _MIGRATE)
+            flag = str(raw).lower() if isinstance(raw, str) else {True: "true", False: "false"}.get(raw, raw)
+            values["migrate"] = _choice("migrate", _MIGRATE_ALIASES.get(str(flag), flag), _MIGRATE + tuple(_MIGRATE_ALIASES))
         elif key == "synchronous":
             values["synchronous"] = _choice("synchronous", raw, _SYNCHRONOUS)
         elif key == "timeout":
