@@ -38,6 +38,7 @@ class Capabilities:
     job_state: bool = False  # Broker.state() can answer queued / running / dead
     transactional_enqueue: bool = False  # enqueue can join the caller's transaction
     cross_process: bool = True  # producers and workers may be different processes
+    delete_queue: bool = False  # the broker implements QueueDeletion
     max_message_size: int | None = None  # the broker's own hard cap, if any
 
     def as_dict(self) -> dict[str, object]:
@@ -233,6 +234,20 @@ class Pausable(Protocol):
 
         Returned messages are ready again with no attempt spent; reserved ones stay held
         and can still be acked or nacked. A later ``reserve`` may consume again.
+        """
+        ...
+
+
+@runtime_checkable
+class QueueDeletion(Protocol):
+    """Brokers that declare ``delete_queue`` can remove a queue outright, not only empty it."""
+
+    def delete_queue(self, queue: str) -> None:
+        """Delete ``queue`` with its ready, delayed and dead jobs and forget its name.
+
+        ``stats()`` no longer lists it and a later enqueue creates it afresh. Deleting an
+        unknown queue does nothing. Call it once no worker consumes the queue: what becomes
+        of deliveries still held is the backend's to define.
         """
         ...
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from queuekit_bench import SCHEMA
 from queuekit_bench.cleanup import Cleanup
 from queuekit_bench.compare import compare, render_comparison
 from queuekit_bench.progress import Progress
@@ -29,11 +30,13 @@ from queuekit_bench.runner import Run
 from queuekit_bench.settings import PROFILES, Settings, parse_counts, parse_scenarios
 from queuekit_bench.targets import discover
 
+DEFAULT_OUT = Path("report")
+
 EPILOG = """examples:
-  queuekit bench                                   embedded backends + any local service that answers
-  queuekit bench --quick --out report/             about a minute on memory and sqlite
-  queuekit bench --backends sqlite,redis://127.0.0.1:6379/0 --scenarios throughput,latency
-  queuekit bench --compare report/old/results.json regressions beyond the measured noise
+  queuekit bench --quick                           embedded backends + any local service that answers; writes report/
+  queuekit bench --backends sqlite,redis://127.0.0.1:6379/0 --scenarios throughput,latency --out report-redis/
+  queuekit bench --quick --compare old/results.json  then flag regressions beyond the run-to-run noise
+  queuekit bench --compare old/results.json --against report/results.json   compare two files, run nothing
 """
 
 
@@ -42,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backends", help="comma-separated shorthands (memory, sqlite, redis, rabbitmq, "
                         "postgresql, mysql) or URLs; default: embedded ones plus every local service that answers")
     size = parser.add_mutually_exclusive_group()
-    size.add_argument("--quick", action="store_true", help="small sizes: about a minute on memory and sqlite")
+    size.add_argument("--quick", action="store_true", help="small sizes, 3 runs per figure: about 10 s a backend")
     size.add_argument("--full", action="store_true", help="large sizes, 1M-job backlog, more runs")
     parser.add_argument("--scenarios", help="comma-separated: enqueue, drain, latency, ordering, failure, "
                         "backlog, payload, or the groups throughput, guarantees, all (default: all)")
@@ -52,8 +55,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repeats", type=int, help="runs per figure; the median is reported")
     parser.add_argument("--rate", type=float, help="latency producer rate, jobs/s (default 200)")
     parser.add_argument("--seed", type=int, help="seed for kill times and priorities (default: random, logged)")
-    parser.add_argument("--out", type=Path, help="write results.json, report.md, index.html and plots/ here")
-    parser.add_argument("--compare", type=Path, metavar="OLD_JSON", help="flag regressions against an older run")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, metavar="DIR",
+                        help="write index.html, report.md, results.json and plots/ here (default: report/)")
+    parser.add_argument("--compare", type=Path, metavar="OLD_JSON",
+                        help="flag regressions against an older run's results.json (read before the run starts)")
     parser.add_argument("--against", type=Path, metavar="NEW_JSON",
                         help="with --compare: compare two result files without running anything")
     parser.add_argument("--workdir", type=Path, help="keep ledgers and agent logs here (default: a temp dir)")
@@ -98,11 +103,14 @@ def run(args: argparse.Namespace) -> int:
     """Carry out ``queuekit bench`` with parsed options; return the exit code."""
     try:
         settings = settings_from(args)
+        baseline = _load(args.compare) if args.compare else None
+        if args.against:
+            if baseline is None:
+                raise ValueError("--against needs --compare OLD_JSON")
+            return _compare_documents(baseline, _load(args.against))
     except ValueError as exc:
         print(f"queuekit bench: error: {exc}", file=sys.stderr)
         return 2
-    if args.against:
-        return _compare_files(args.compare, args.against)
     progress = Progress(quiet=args.quiet)
     logging.getLogger("queuekit").setLevel(logging.WARNING)  # in-process workers would log every start/stop
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="qkbench-"))
@@ -125,12 +133,16 @@ def run(args: argparse.Namespace) -> int:
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
     print(summary_table(document))
-    if args.out:
-        written = write_report(document, args.out)
-        print(f"\nreport: {', '.join(str(path) for path in written)}")
     code = 130 if document["interrupted"] else 0
-    if args.compare:
-        code = max(code, _compare_documents(_load(args.compare), document))
+    if baseline is not None:
+        code = max(code, _compare_documents(baseline, document))
+    try:
+        write_report(document, args.out)
+    except OSError as exc:
+        print(f"queuekit bench: error: cannot write the report to {args.out}: {exc.strerror or exc}; "
+              "choose another folder with --out DIR", file=sys.stderr)
+        return 2
+    print(f"\nreport: {args.out / 'index.html'}")  # the last line: where to look
     return code
 
 
@@ -139,12 +151,17 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def _load(path: Path) -> dict[str, Any]:
+    """A results document from disk; ValueError (one line: what and why) when it cannot be one."""
     try:
         data = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise SystemExit(f"queuekit bench: error: cannot read {path}: {exc}") from None
-    if not isinstance(data, dict):
-        raise SystemExit(f"queuekit bench: error: {path} is not a results document")
+    except FileNotFoundError:
+        raise ValueError(f"cannot read {path}: no such file (give the results.json of an earlier run)") from None
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise ValueError(f"cannot read {path}: not JSON ({exc})") from None
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        raise ValueError(f"{path} is not a queuekit bench results.json (no \"schema\": \"{SCHEMA}\")")
     return data
 
 
@@ -152,13 +169,6 @@ def _compare_documents(old: dict[str, Any], new: dict[str, Any]) -> int:
     findings = compare(old, new)
     print("\n" + render_comparison(findings))
     return 1 if any(f.regression for f in findings) else 0
-
-
-def _compare_files(old: Path | None, new: Path) -> int:
-    if old is None:
-        print("queuekit bench: error: --against needs --compare OLD_JSON", file=sys.stderr)
-        return 2
-    return _compare_documents(_load(old), _load(new))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

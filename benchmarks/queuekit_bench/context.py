@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from queuekit import Capabilities
+from queuekit.broker import QueueDeletion
 from queuekit_bench.agent import AgentCore
 from queuekit_bench.agents import Agent, AgentProcess, BenchError, LocalAgent, start_agents
 from queuekit_bench.cleanup import Cleanup
@@ -60,13 +61,13 @@ class BackendRun:
         return name
 
     def drop_queue(self, name: str) -> None:
-        """Purge a queue's jobs and dead letters (and delete it where the backend can)."""
+        """Delete a queue where the backend declares ``delete_queue``; otherwise purge its jobs and dead letters."""
         broker = self.app.broker
+        if broker.capabilities.delete_queue and isinstance(broker, QueueDeletion):
+            broker.delete_queue(name)
+            return
         broker.purge(name)
         broker.purge_dead(name)
-        delete: Callable[[str], object] | None = getattr(broker, "delete_queue", None)
-        if callable(delete):
-            delete(name)
 
     def folder(self, label: str) -> Path:
         """A fresh folder under this backend's work directory (ledgers live here)."""

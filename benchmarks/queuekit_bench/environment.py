@@ -41,7 +41,7 @@ def describe_machine() -> dict[str, Any]:
         "platform": platform.platform(),
         "machine": platform.machine(),
         "cpu_count": os.cpu_count(),
-        "load_average": list(load) if load else None,
+        "load_average": [round(v, 2) for v in load] if load else None,
         "sqlite": sqlite3.sqlite_version,
         "queuekit": queuekit_distributions(),
         "client_libraries": {name: v for name in CLIENT_LIBRARIES if (v := _version(name)) is not None},

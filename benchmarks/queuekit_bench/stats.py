@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -112,3 +113,64 @@ def rate(count: int, seconds: float) -> float:
     if seconds == math.inf:
         return 0.0
     return count / max(seconds, 1e-9)
+
+
+EXACT_LIMIT = 20_000  # splits of the pooled sample enumerated for an exact rank test
+
+
+def _mid_ranks(values: Sequence[float]) -> list[float]:
+    """1-based ranks, tied values sharing the mean of their ranks."""
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    ranks = [0.0] * len(values)
+    start = 0
+    while start < len(order):
+        end = start
+        while end + 1 < len(order) and values[order[end + 1]] == values[order[start]]:
+            end += 1
+        for position in range(start, end + 1):
+            ranks[order[position]] = (start + end) / 2.0 + 1.0
+        start = end + 1
+    return ranks
+
+
+def rank_test(lower: Sequence[float], higher: Sequence[float]) -> float:
+    """One-sided Mann-Whitney U test: the p-value that ``higher`` tends to exceed ``lower`` by chance.
+
+    Small samples are tested exactly, every split of the pooled values being enumerated
+    (ties at mid-rank); large ones by the normal approximation with tie and continuity
+    corrections. With 3 runs a side the smallest possible p-value is 1/20 = 0.05, reached
+    only when every run of ``higher`` exceeds every run of ``lower``.
+    """
+    n, m = len(lower), len(higher)
+    if n == 0 or m == 0:
+        raise ValueError("a rank test needs at least one value on each side")
+    pooled = [*lower, *higher]
+    ranks = _mid_ranks(pooled)
+    offset = m * (m + 1) / 2.0
+    observed = sum(ranks[n:]) - offset  # U of ``higher``: pairs where it is greater, ties counting half
+    if math.comb(n + m, m) <= EXACT_LIMIT:
+        total = at_least = 0
+        for chosen in itertools.combinations(ranks, m):
+            total += 1
+            if sum(chosen) - offset >= observed - 1e-9:
+                at_least += 1
+        return at_least / total
+    size = n + m
+    ties = sum(t**3 - t for t in _tie_sizes(pooled))
+    variance = n * m / 12.0 * ((size + 1) - ties / (size * (size - 1)))
+    if variance <= 0:
+        return 1.0
+    z = (observed - n * m / 2.0 - 0.5) / math.sqrt(variance)
+    return 0.5 * math.erfc(z / math.sqrt(2.0))
+
+
+def smallest_p(n: int, m: int) -> float:
+    """The smallest p-value :func:`rank_test` can give with ``n`` and ``m`` values (exact range)."""
+    return 1.0 / math.comb(n + m, m) if n and m else 1.0
+
+
+def _tie_sizes(values: Sequence[float]) -> list[int]:
+    counts: dict[float, int] = {}
+    for value in values:
+        counts[value] = counts.get(value, 0) + 1
+    return [c for c in counts.values() if c > 1]

@@ -7,6 +7,7 @@ address. A backend that cannot run is listed as skipped with the reason, never d
 
 from __future__ import annotations
 
+import importlib
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,38 @@ ALIASES = {"amqp": "rabbitmq", "postgres": "postgresql", "mariadb": "mysql"}
 EMBEDDED = ("memory", "sqlite")
 DEFAULT_PORTS = {"redis": 6379, "rediss": 6380, "amqp": 5672, "amqps": 5671, "postgresql": 5432,
                  "postgres": 5432, "mysql": 3306, "mariadb": 3306}
+
+
+# Per URL scheme: the client library the backend drives and the extra that installs both.
+DRIVERS: dict[str, tuple[str, str]] = {
+    "redis": ("redis", "redis"), "rediss": ("redis", "redis"),
+    "amqp": ("pika", "rabbitmq"), "amqps": ("pika", "rabbitmq"),
+    "postgresql": ("psycopg", "postgresql"), "postgres": ("psycopg", "postgresql"),
+    "mysql": ("pymysql", "mysql"), "mariadb": ("pymysql", "mysql"),
+    "kombu": ("kombu", "kombu"),
+}
+
+
+def install_hint(scheme: str) -> str:
+    """The command that installs what a scheme needs (``pip install -e ".[x]"`` from a clone)."""
+    extra = DRIVERS.get(scheme.split("+", 1)[0], (None, None))[1]
+    return f'pip install "queuekit[{extra}]"' if extra else "install the backend that handles this scheme"
+
+
+def missing_driver(scheme: str) -> str | None:
+    """The skip reason when the client library a scheme needs cannot be imported; None when it can.
+
+    Only a bare scheme is checked (``postgresql+psycopg2`` names its own driver and is left
+    to the backend to open or refuse).
+    """
+    module = DRIVERS.get(scheme, (None, None))[0]
+    if module is None:
+        return None
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        return f"driver {module!r} not installed: {install_hint(scheme)}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -80,11 +113,16 @@ def unique_names(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 
 def probe(name: str, url: str, timeout: float = 1.0) -> Target:
-    """A target, skipped with the reason when its backend is not installed or its server is silent."""
+    """A target, skipped with the reason when its driver or backend is not installed or its server is silent."""
+    scheme = scheme_of(url)
+    missing = missing_driver(scheme)  # first: a backend whose driver is missing may not even import
+    if missing is not None:
+        return Target(name, url, missing)
     try:
         backend_class(url)
     except ConfigurationError as exc:
-        return Target(name, url, f"backend not installed: {redact(str(exc))}")
+        known = scheme.split("+", 1)[0] in DRIVERS
+        return Target(name, url, f"backend not installed: {install_hint(scheme) if known else redact(str(exc))}")
     address = _address(url)
     if address is not None:
         try:

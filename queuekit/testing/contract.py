@@ -32,7 +32,12 @@ from queuekit.testing.contract_app import AppContract
 from queuekit.testing.contract_basic import BasicContract
 from queuekit.testing.contract_concurrency import ConcurrencyContract
 from queuekit.testing.contract_leases import LeaseContract
-from queuekit.testing.contract_optional import DedupContract, JobStateContract, ResultsContract
+from queuekit.testing.contract_optional import (
+    DedupContract,
+    JobStateContract,
+    QueueDeletionContract,
+    ResultsContract,
+)
 from queuekit.testing.harness import Harness
 
 
@@ -43,6 +48,7 @@ class BrokerContract(
     DedupContract,
     ResultsContract,
     JobStateContract,
+    QueueDeletionContract,
     ConcurrencyContract,
     AppContract,
 ):

@@ -1,4 +1,4 @@
-"""Conformance tests for optional capabilities: dedup keys, results and job state."""
+"""Conformance tests for optional capabilities: dedup keys, results, job state and queue deletion."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from queuekit.broker import JobStatus, Outcome, QueueStats, ResultStore, StateReporter
+from queuekit.broker import JobStatus, Outcome, QueueDeletion, QueueStats, ResultStore, StateReporter
 from queuekit.testing.capabilities import requires
 from queuekit.testing.harness import HOLD, Harness
 
@@ -166,3 +166,30 @@ class JobStateContract:
         kit.take_one(queue, lease=kit.short)
         kit.outlive(kit.short)
         kit.eventually(lambda: reporter.state(env.id) is JobStatus.QUEUED, "the expired job to read as queued")
+
+
+class QueueDeletionContract:
+    """``delete_queue`` removes a queue's jobs, dead letters and name, and nothing of other queues."""
+
+    @requires("delete_queue")
+    def test_delete_queue_removes_jobs_dead_letters_and_the_name(self, kit: Harness) -> None:
+        assert isinstance(kit.broker, QueueDeletion), "a broker declaring `delete_queue` must implement it"
+        queue, other = kit.queue("gone"), kit.queue("kept")
+        kit.put(queue, 3)
+        kit.put(other, 1)
+        kit.broker.dead_letter(kit.take_one(queue), "set aside before the delete")
+        assert kit.stats(queue) == QueueStats(ready=2, dead=1)
+        kit.broker.delete_queue(queue)
+        assert kit.stats(queue) == QueueStats()
+        assert kit.broker.dead_letters(queue) == []
+        assert queue not in kit.broker.stats()
+        assert kit.stats(other) == QueueStats(ready=1)
+        again = kit.put(queue, 1)  # the name can be used again
+        assert kit.take_one(queue).id == again[0].id
+
+    @requires("delete_queue")
+    def test_deleting_an_unknown_queue_does_nothing(self, kit: Harness) -> None:
+        assert isinstance(kit.broker, QueueDeletion)
+        queue = kit.queue("never-used")
+        kit.broker.delete_queue(queue)
+        assert kit.stats(queue) == QueueStats()

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import copy
 import json
+import random
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 from queuekit_bench.compare import compare, render_comparison
+from queuekit_bench.figures import figure
 from queuekit_bench.report import write_report
-from queuekit_bench.report.advice import advise
+from queuekit_bench.report.advice import advise, recommend
 from queuekit_bench.report.matrix import KEPT, NOT_MEASURED, NOT_PROMISED, VIOLATED, guarantees
 from queuekit_bench.report.svg import Axis, tick_label
 from queuekit_bench.report.terminal import summary_table
@@ -83,21 +87,6 @@ def test_terminal_table_lists_backends_and_skips() -> None:
     assert "beta: declared but not kept in this run: fifo" in text
 
 
-def test_compare_flags_only_changes_beyond_the_noise() -> None:
-    old = sample_document(1000.0, 100.0)
-    assert not any(f.regression for f in compare(old, sample_document(1000.0, 100.0)))
-    # beta's queuekit rate falls to a third while its raw client stays put: the ratio regresses
-    slower = sample_document(1000.0, 100.0)
-    slower["backends"][1]["scenarios"]["enqueue"]["figures"]["single"] = backend("x", 33.0)["scenarios"]["enqueue"][
-        "figures"]["single"]
-    slower["backends"][1]["scenarios"]["enqueue"]["figures"]["single"]["raw"] = old["backends"][1]["scenarios"][
-        "enqueue"]["figures"]["single"]["raw"]
-    slower["backends"][1]["scenarios"]["enqueue"]["figures"]["single"]["ratio"]["median"] = 0.165
-    found = [f for f in compare(old, slower) if f.regression]
-    assert [(f.backend, f.figure, f.basis) for f in found] == [("beta", "enqueue/single", "ratio")]
-    assert "REGRESSION" in render_comparison(found)
-
-
 def test_compare_reports_a_broken_guarantee() -> None:
     found = [f for f in compare(sample_document(), sample_document(lost=5)) if f.regression]
     assert ("beta", "guarantee/at_least_once") in [(f.backend, f.figure) for f in found]
@@ -110,3 +99,74 @@ def test_axis_ticks_and_labels() -> None:
     linear = Axis(0.0, 7.3, 0.0, 10.0)
     assert linear.ticks[0] == 0.0 and linear.ticks[-1] >= 7.3
     assert tick_label(2500.0) == "2.5k" and tick_label(3e6) == "3M" and tick_label(0.5) == "0.5"
+
+
+def _resampled(document: dict[str, Any], rng: random.Random, shift: float = 1.0, spread: float = 0.08,
+               runs: int = 5) -> dict[str, Any]:
+    """The document with every figure's runs drawn afresh around its median (queuekit's side times ``shift``)."""
+    out = copy.deepcopy(document)
+    for entry in out["backends"]:
+        for result in entry["scenarios"].values():
+            for key, fig in list((result.get("figures") or {}).items()):
+                ours = [fig["median"] * shift * rng.gauss(1.0, spread) for _ in range(runs)]
+                raw = fig.get("raw")
+                theirs = [raw["median"] * rng.gauss(1.0, spread) for _ in range(runs)] if raw else None
+                result["figures"][key] = figure(ours, fig["unit"], fig["better"], theirs,
+                                                raw.get("client") if raw else None)
+    return out
+
+
+def test_compare_two_runs_from_the_same_distribution_find_no_regression() -> None:
+    rng = random.Random(11)
+    base = sample_document(1000.0, 100.0)
+    for _ in range(100):  # about 3,000 figures compared, each drawn with 8 % noise
+        found = compare(_resampled(base, rng), _resampled(base, rng))
+        assert [f.figure for f in found if f.regression] == []
+
+
+def test_compare_flags_a_clear_shift_of_one_figure() -> None:
+    rng = random.Random(12)
+    base = sample_document(1000.0, 100.0)
+    old, new = _resampled(base, rng, spread=0.03), _resampled(base, rng, spread=0.03)
+    slower = _resampled(base, rng, shift=0.5, spread=0.03)  # every figure of beta at half speed, raw clients unchanged
+    new["backends"][1]["scenarios"]["enqueue"]["figures"]["single"] = \
+        slower["backends"][1]["scenarios"]["enqueue"]["figures"]["single"]
+    found = [f for f in compare(old, new) if f.regression]
+    assert [(f.backend, f.figure, f.basis) for f in found] == [("beta", "enqueue/single", "ratio")]
+    assert found[0].p_worse <= 0.05
+    assert "REGRESSION" in render_comparison(found)
+
+
+def test_compare_with_too_few_runs_claims_nothing() -> None:
+    rng = random.Random(13)
+    base = sample_document(1000.0, 100.0)
+    found = compare(_resampled(base, rng, runs=2), _resampled(base, rng, shift=0.3, runs=2))
+    assert not any(f.regression for f in found)
+    assert "too few runs to tell" in render_comparison(found)
+
+
+def test_recommendations_lead_with_one_answer_per_workload_and_its_figure() -> None:
+    document = sample_document(1000.0, 100.0)
+    document["backends"][1]["capabilities"]["transactional_enqueue"] = True
+    lines = {a.need: a.answer for a in recommend(document["backends"])}
+    assert list(lines) == ["Throughput", "Latency", "Durability", "Transactional enqueue", "Ordering"]
+    assert lines["Throughput"].startswith("alpha: drained 1,500 jobs/s")
+    assert lines["Transactional enqueue"].startswith("beta: ") and "100 jobs/s" in lines["Transactional enqueue"]
+    assert "0 FIFO inversions in 200 jobs" in lines["Ordering"]
+
+
+def test_report_text_a_person_reads(tmp_path: Path) -> None:
+    document = sample_document()
+    document["environment"]["load_average"] = [1.4169921875, 1.1, 0.95]
+    memory = backend("memory", 5000.0, caps={"cross_process": False, "durability": "none"})
+    memory["scenarios"]["failure"].update(mode="broker, producer and worker in one process, killed once", lost=548)
+    document["backends"].insert(0, memory)
+    write_report(document, tmp_path)
+    markdown = (tmp_path / "report.md").read_text()
+    assert "1.42 1.10 0.95" in markdown and "1.4169921875" not in markdown
+    assert "548: memory keeps nothing across a kill" in markdown
+    assert "548/3*" in summary_table(document) and "memory keeps nothing across a kill" in summary_table(document)
+    payload = (tmp_path / "plots" / "payload.svg").read_text()
+    assert "Round trips" not in payload and "Jobs/s by message size" in payload
+    assert markdown.index("## Which broker for what") < markdown.index("## Summary")
+    assert "memory left out" in markdown

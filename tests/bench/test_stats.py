@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import math
+import random
 import statistics
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from queuekit_bench.stats import latency_summary, paired_ratios, percentile, quantile_curve, rate, summarize
+from queuekit_bench.stats import (
+    latency_summary,
+    paired_ratios,
+    percentile,
+    quantile_curve,
+    rank_test,
+    rate,
+    smallest_p,
+    summarize,
+)
 
 finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False)
 samples = st.lists(finite, min_size=1, max_size=60)
@@ -90,3 +100,19 @@ def test_rate_handles_degenerate_durations() -> None:
     assert rate(10, 2.0) == 5.0
     assert rate(10, math.inf) == 0.0
     assert rate(10, 0.0) > 0
+
+
+def test_rank_test_exact_values_for_three_runs_a_side() -> None:
+    # U for 3 against 3 without ties takes 0..9 with counts 1,1,2,3,3,3,3,2,1,1 over 20 splits
+    assert rank_test([1.0, 2.0, 3.0], [4.0, 5.0, 6.0]) == pytest.approx(1 / 20)
+    assert rank_test([1.0, 2.0, 4.0], [3.0, 5.0, 6.0]) == pytest.approx(2 / 20)
+    assert rank_test([4.0, 5.0, 6.0], [1.0, 2.0, 3.0]) == pytest.approx(1.0)
+    assert rank_test([1.0, 1.0, 1.0], [1.0, 1.0, 1.0]) == pytest.approx(1.0)  # all tied: nothing to see
+    assert smallest_p(3, 3) == pytest.approx(0.05) and smallest_p(2, 2) > 0.05
+
+
+def test_rank_test_large_samples_use_the_normal_approximation() -> None:
+    rng = random.Random(5)
+    same = rank_test([rng.gauss(0, 1) for _ in range(60)], [rng.gauss(0, 1) for _ in range(60)])
+    shifted = rank_test([rng.gauss(0, 1) for _ in range(60)], [rng.gauss(1, 1) for _ in range(60)])
+    assert same > 0.05 and shifted < 0.001

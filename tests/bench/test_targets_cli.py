@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 import socket
+import sys
 from pathlib import Path
 
 import pytest
 from queuekit_bench.cli import add_arguments, main, settings_from
 from queuekit_bench.settings import parse_counts, parse_scenarios
-from queuekit_bench.targets import discover, expand, probe, unique_names
+from queuekit_bench.targets import DEFAULT_SERVICES, DRIVERS, discover, expand, probe, unique_names
 
+from queuekit.urls import scheme_of
 from tests.bench.benchdata import sample_document
 
 
@@ -92,3 +94,45 @@ def test_compare_two_files_sets_the_exit_code(tmp_path: Path, capsys: pytest.Cap
     assert main(["--compare", str(old), "--against", str(worse)]) == 1
     assert "REGRESSION" in capsys.readouterr().out
     assert main(["--against", str(worse)]) == 2
+
+
+@pytest.mark.parametrize("service", ["redis", "rabbitmq", "postgresql", "mysql"])
+def test_a_missing_driver_is_skipped_with_the_extra_to_install(service: str, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    module, extra = DRIVERS[scheme_of(DEFAULT_SERVICES[service])]
+    monkeypatch.setitem(sys.modules, module, None)  # import fails as if it was not installed
+    name, url = expand(service, tmp_path, "r1")
+    target = probe(name, url)
+    assert target.skipped == f'driver {module!r} not installed: pip install "queuekit[{extra}]"'
+
+
+def test_a_missing_or_unreadable_baseline_is_a_usage_error(tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--quick", "--backends", "memory", "--compare", str(tmp_path / "nope.json")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "nope.json: no such file" in err
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    assert main(["--compare", str(broken), "--against", str(broken)]) == 2
+    assert "not JSON" in capsys.readouterr().err
+    other = tmp_path / "other.json"
+    other.write_text("{}")
+    assert main(["--compare", str(other), "--against", str(other)]) == 2
+    assert "is not a queuekit bench results.json" in capsys.readouterr().err
+
+
+def test_the_report_goes_to_report_by_default_and_the_last_line_says_where(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["--quick", "--backends", "memory", "--scenarios", "enqueue", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert out.rstrip("\n").splitlines()[-1] == "report: report/index.html"
+    assert out.count("report: ") == 1
+    for name in ("index.html", "report.md", "results.json"):
+        assert (tmp_path / "report" / name).stat().st_size > 0
+    code = main(["--quick", "--backends", "memory", "--scenarios", "enqueue", "--quiet", "--out", "elsewhere",
+                 "--compare", "report/results.json"])
+    assert code in (0, 1)  # whether this machine's load moved a figure is not what is tested here
+    out = capsys.readouterr().out
+    assert out.rstrip("\n").splitlines()[-1] == "report: elsewhere/index.html"
+    assert "compare:" in out and (tmp_path / "elsewhere" / "index.html").exists()

@@ -69,6 +69,16 @@ def purge(link: Link, timeout: float, queue: str) -> int:
     return total
 
 
+def delete_queue(link: Link, timeout: float, queue: str) -> None:
+    """Delete the work queue, its dead-letter queue and its delay ladder (queues and exchanges)."""
+    with TempChannel(link, timeout) as chan:
+        chan.delete_queue(queue)
+        chan.delete_queue(dead_queue(queue))
+        for level in range(LEVELS):
+            chan.delete_queue(delay_level(queue, level))
+            chan.delete_exchange(delay_level(queue, level))
+
+
 def _letter(queue: str, properties: Any, body: bytes) -> DeadLetter:
     headers = properties.headers or {}
     reason = headers.get(REASON)

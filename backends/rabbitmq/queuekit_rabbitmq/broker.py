@@ -45,6 +45,7 @@ def capabilities_for(settings: Settings) -> Capabilities:
         transactional_enqueue=False,
         cross_process=True,
         max_message_size=MAX_MESSAGE_SIZE,
+        delete_queue=True,
     )
 
 
@@ -208,6 +209,12 @@ class RabbitBroker:
     def purge_dead(self, queue: str) -> int:
         """Delete the dead letters of ``queue``."""
         return admin.purge_dead(self.publisher.link, self.settings.connect_timeout, queue)
+
+    def delete_queue(self, queue: str) -> None:
+        """Stop consuming ``queue`` here, then delete it with its dead-letter queue and delay ladder."""
+        self.consumer.stop([queue])
+        admin.delete_queue(self.publisher.link, self.settings.connect_timeout, queue)
+        self.topology.forget()  # declare again on next use
 
     def close(self) -> None:
         """Hand back unreserved prefetched deliveries, close both connections. Idempotent."""

@@ -126,6 +126,14 @@ class TempChannel:
         """Bind an exchange to an exchange."""
         self.run(lambda ch, done: ch.exchange_bind(destination, source, key, callback=done))
 
+    def delete_queue(self, name: str) -> None:
+        """Delete a queue with its messages (a missing one is no error on RabbitMQ 3.x and later)."""
+        self.run(lambda ch, done: ch.queue_delete(name, callback=done))
+
+    def delete_exchange(self, name: str) -> None:
+        """Delete an exchange and its bindings."""
+        self.run(lambda ch, done: ch.exchange_delete(name, callback=done))
+
     def purge(self, name: str) -> int:
         """Purge a queue's ready messages; return how many."""
         frame = self.run(lambda ch, done: ch.queue_purge(name, callback=done))

@@ -9,6 +9,7 @@ import redis
 
 from queuekit.broker import DeadLetter, JobStatus, QueueStats
 from queuekit_redis.connection import Call, Connection
+from queuekit_redis.keys import SUFFIXES
 
 CHUNK = 1000
 _STATES = {b"running": JobStatus.RUNNING, b"queued": JobStatus.QUEUED, b"dead": JobStatus.DEAD}
@@ -48,6 +49,15 @@ def purge(conn: Connection, queue: str) -> int:
         total += count
         if count < CHUNK:
             return total
+
+
+def delete_queue(conn: Connection, queue: str) -> None:
+    """Delete every key of a queue (one slot: one command, cluster-safe), then its registry entry."""
+    keys = conn.keys.queue(queue)
+    names = [keys.key(suffix) for suffix in SUFFIXES]
+    conn.run(lambda client: client.delete(*names))
+    conn.run(lambda client: client.srem(conn.keys.registry, queue))
+    conn.forget_queue(queue)
 
 
 def dead_letters(conn: Connection, queue: str, limit: int) -> list[DeadLetter]:

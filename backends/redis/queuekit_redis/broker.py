@@ -24,7 +24,8 @@ PROMOTE_MAX = 1000  # due delayed jobs / expired leases promoted per queue per r
 MAX_PRIORITY = 2**53 - 1  # priorities are zset scores (doubles): exact up to here
 MAX_DELAY_MS = 10**14  # about 3,000 years; longer delays are clamped
 
-BASE_CAPABILITIES = Capabilities(durability=Durability.NONE, dedup=True, results=True, job_state=True)
+BASE_CAPABILITIES = Capabilities(durability=Durability.NONE, dedup=True, results=True, job_state=True,
+                                 delete_queue=True)
 
 
 def _meta(env: Envelope) -> str:
@@ -242,6 +243,10 @@ class RedisBroker:
     def purge(self, queue: str) -> int:
         """Delete ready, delayed and lease-expired jobs of a queue; return how many."""
         return admin.purge(self._conn, queue)
+
+    def delete_queue(self, queue: str) -> None:
+        """Delete every key of a queue and drop it from the list of known queues."""
+        admin.delete_queue(self._conn, queue)
 
     def dead_letters(self, queue: str, limit: int = 100) -> list[DeadLetter]:
         """The oldest ``limit`` dead letters of a queue."""

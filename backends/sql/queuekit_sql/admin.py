@@ -48,6 +48,19 @@ class AdminOps(BrokerBase):
                                         single=True, what="purge")
         return cur_count
 
+    def delete_queue(self, queue: str) -> None:
+        """Delete a queue's rows in every state and its dead letters, in one transaction.
+
+        A queue is only the rows that name it, so ``stats()`` stops listing it at once.
+        """
+        params = {"queue": queue}
+
+        def work(cur: Any) -> None:
+            run(cur, self._sql.get(S.DELETE_QUEUE), params)
+            run(cur, self._sql.get(S.PURGE_DEAD), params)
+
+        self._db.write(work, what="delete queue")
+
     def dead_letters(self, queue: str, limit: int = 100) -> list[DeadLetter]:
         """The oldest ``limit`` dead letters of a queue."""
         if limit <= 0:

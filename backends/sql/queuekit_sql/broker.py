@@ -85,7 +85,7 @@ class SQLBroker(AdminOps, ResultOps):
         else:
             durability = Durability.DISK
         return Capabilities(
-            durability=durability, dedup=True, results=True, job_state=True,
+            durability=durability, dedup=True, results=True, job_state=True, delete_queue=True,
             transactional_enqueue=not settings.memory, cross_process=not settings.memory,
             max_message_size=self._max_body,
         )

@@ -131,6 +131,7 @@ VALUES (:id, :queue, :priority, 'ready', {now}, NULL, 0, NULL, :body, {now})
 {ignore_duplicate}"""
 RESULTS_FORGET = "DELETE FROM {results} WHERE job_id {ids}"
 PURGE_DEAD = "DELETE FROM {dead} WHERE queue = :queue"
+DELETE_QUEUE = "DELETE FROM {jobs} WHERE queue = :queue"
 JOB_STATE = "SELECT state, CASE WHEN wake_at > {now} THEN 1 ELSE 0 END FROM {jobs} WHERE id = :id"
 IS_DEAD = "SELECT 1 FROM {dead} WHERE id = :id"
 

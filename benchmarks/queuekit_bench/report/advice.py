@@ -10,7 +10,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from queuekit_bench.report.data import Entry, med, num, pct, scenario
+from queuekit_bench.report.data import Entry, count, med, num, pct, scenario
 from queuekit_bench.report.matrix import KEPT, guarantees
 
 Metric = Callable[[Entry], float | None]
@@ -130,7 +130,7 @@ def advise(entries: list[Entry]) -> list[Advice]:
         ("Delays never run early (measured)", _qualifying(entries, "delays")),
         ("Loses nothing when workers are killed (fewest duplicates first)", _crash_safe(entries)),
         ("Flattest cost as the backlog grows", _best(entries, _backlog_growth, higher=False, unit="x cost growth")),
-        ("Largest messages", _best(entries, _largest_payload, higher=True, unit="round trips/s")),
+        ("Largest messages", _best(entries, _largest_payload, higher=True, unit="jobs/s at the largest size")),
         ("Closest to its raw client", _best(entries, _overhead, higher=True, unit="of the raw client's rate",
                                            show=pct)),
         ("Survives a broker restart (declared, not measured here)",
@@ -140,6 +140,108 @@ def advise(entries: list[Entry]) -> list[Advice]:
          ", ".join(e["name"] for e in entries if (e.get("capabilities") or {}).get("transactional_enqueue")) or None),
     ]
     return [Advice(need, answer or "no data in this run") for need, answer in lines]
+
+
+def _shared(entries: list[Entry]) -> list[Entry]:
+    """Backends whose producers and workers may be separate processes (not ``memory://``)."""
+    return [e for e in entries if (e.get("capabilities") or {}).get("cross_process", True)]
+
+
+def _ranked(entries: list[Entry], metric: Metric, *, higher: bool) -> list[tuple[float, str]]:
+    scored = [(value, e["name"]) for e in entries if (value := metric(e)) is not None]
+    return sorted(scored, key=lambda pair: -pair[0] if higher else pair[0])
+
+
+def _next(ranked: list[tuple[float, str]], unit: str, *, higher: bool) -> str:
+    if len(ranked) < 2:
+        return "; the only one measured"
+    (top, _), (value, name) = ranked[0], ranked[1]
+    if top > 0 and value > 0:
+        if higher:
+            return f", {top / value:.1f}x the next, {name} ({num(value)} {unit})"
+        return f", {value / top:.1f}x lower than the next, {name} ({num(value)} {unit})"
+    return f"; next {name} ({num(value)} {unit})"
+
+
+def _throughput_pick(entries: list[Entry]) -> str | None:
+    ranked = _ranked(_shared(entries), _drain_max, higher=True)
+    if not ranked:
+        return None
+    value, name = ranked[0]
+    return f"{name}: drained {num(value)} jobs/s at its best worker count{_next(ranked, 'jobs/s', higher=True)}"
+
+
+def _latency_pick(entries: list[Entry]) -> str | None:
+    ranked = _ranked(_shared(entries), lambda e: med(e, "latency", "start_p99"), higher=False)
+    if not ranked:
+        return None
+    value, name = ranked[0]
+    return f"{name}: 99% of jobs started within {num(value)} ms of the enqueue call{_next(ranked, 'ms', higher=False)}"
+
+
+def _durability_pick(entries: list[Entry]) -> str | None:
+    measured = [e for e in _shared(entries) if guarantees(e)["at_least_once"].verdict != "not measured"]
+    if not measured:
+        return None
+    safe = [e for e in measured if (e.get("capabilities") or {}).get("durability") == "disk"
+            and guarantees(e)["at_least_once"].verdict == KEPT]
+    if not safe:
+        return "none: no backend measured here both commits jobs to disk and finished every job after worker kills"
+    ranked = _ranked(safe, _drain_max, higher=True)
+    value, name = ranked[0] if ranked else (None, safe[0]["name"])
+    failure = scenario(next(e for e in safe if e["name"] == name), "failure") or {}
+    others = [e["name"] for e in safe if e["name"] != name]
+    text = (f"{name}: writes each job to disk before enqueue returns, and lost 0 of {count(failure.get('accepted'))} "
+            f"jobs over {len(failure.get('kills', []))} worker kills")
+    if value is not None:
+        text += f"; drains {num(value)} jobs/s"
+    if others:
+        text += f", the fastest of those that do both ({', '.join([name, *others])})"
+    return text
+
+
+def _transactional_pick(entries: list[Entry]) -> str | None:
+    declared = [e for e in entries if (e.get("capabilities") or {}).get("transactional_enqueue")]
+    if not declared:
+        return "none of the backends measured can enqueue inside your own transaction"
+    ranked = _ranked(declared, lambda e: med(e, "enqueue", "single"), higher=True)
+    if not ranked:
+        return ", ".join(e["name"] for e in declared) + " (declared; enqueue not measured)"
+    value, name = ranked[0]
+    others = [n for _, n in ranked[1:]]
+    also = f" (also possible: {', '.join(others)})" if others else ""
+    return (f"{name}: its enqueue can join your own database transaction, and it enqueued {num(value)} jobs/s "
+            f"one at a time, the fastest of those that can{also}")
+
+
+def _ordering_pick(entries: list[Entry]) -> str | None:
+    measured = [e for e in _shared(entries) if scenario(e, "ordering")]
+    if not measured:
+        return None
+    kept = [e for e in measured
+            if guarantees(e)["fifo"].verdict == KEPT and guarantees(e)["priorities"].verdict == KEPT]
+    if not kept:
+        return "none: every backend measured here either does not promise FIFO and priorities or broke them"
+    ordering = scenario(kept[0], "ordering") or {}
+    jobs_fifo = count((ordering.get("fifo_1") or {}).get("jobs"))
+    jobs_prio = count((ordering.get("priority") or {}).get("jobs"))
+    names = [name for _, name in _ranked(kept, _drain_max, higher=True)] or [e["name"] for e in kept]
+    names += [e["name"] for e in kept if e["name"] not in names]
+    who = f"any of {', '.join(names)}" if len(kept) == len(measured) and len(kept) > 1 else ", ".join(names)
+    return (f"{who}: 0 FIFO inversions in {jobs_fifo} jobs with one consumer and 0 priority inversions in "
+            f"{jobs_prio}; with several consumers no broker keeps strict order")
+
+
+def recommend(entries: list[Entry]) -> list[Advice]:
+    """The short answer: one backend per workload, each with the figure that decided it."""
+    lines = [
+        ("Throughput", _throughput_pick(entries)),
+        ("Latency", _latency_pick(entries)),
+        ("Durability", _durability_pick(entries)),
+        ("Transactional enqueue", _transactional_pick(entries)),
+        ("Ordering", _ordering_pick(entries)),
+    ]
+    return [Advice(need, answer or "not measured in this run") for need, answer in lines]
 
 
 def overhead_text(entry: Entry) -> str:

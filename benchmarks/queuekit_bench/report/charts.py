@@ -91,6 +91,6 @@ def charts(document: dict[str, Any]) -> dict[str, str]:
         "latency": latency(entries),
         "backlog": _scaled(entries, "backlog", "Reserve+ack cost against backlog depth (dashed: raw client)",
                            "jobs waiting (log scale)", "microseconds per job"),
-        "payload": _scaled(entries, "payload", "Round trips by message size (dashed: raw client)",
-                           "argument bytes (log scale)", "jobs/s"),
+        "payload": _scaled(entries, "payload", "Jobs/s by message size, each enqueued, reserved and acked "
+                           "one at a time (dashed: raw client)", "argument bytes (log scale)", "jobs/s"),
     }

@@ -63,6 +63,14 @@ def with_spread(found: dict[str, Any] | None) -> str:
     return f"{num(found.get('median'))} ({num(found.get('min'))}-{num(found.get('max'))})"
 
 
+def load_text(environment: dict[str, Any]) -> str:
+    """The 1, 5 and 15-minute load averages as ``1.42 1.10 0.95`` ('unknown' when not recorded)."""
+    load = environment.get("load_average")
+    if not isinstance(load, list) or not all(isinstance(v, (int, float)) for v in load):
+        return "unknown"
+    return " ".join(f"{v:.2f}" for v in load)
+
+
 def count(value: Any) -> str:
     """An integer count, or '-' when missing."""
     return str(int(value)) if isinstance(value, (int, float)) else "-"

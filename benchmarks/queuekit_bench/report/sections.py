@@ -8,10 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from queuekit_bench.report.advice import advise
-from queuekit_bench.report.data import Entry, count, fig, num, ok_backends, pct, scenario, with_spread
+from queuekit_bench.report.advice import advise, recommend
+from queuekit_bench.report.data import Entry, count, fig, load_text, num, ok_backends, pct, scenario, with_spread
 from queuekit_bench.report.matrix import COLUMNS, guarantees
-from queuekit_bench.report.terminal import HEADERS, row
+from queuekit_bench.report.terminal import HEADERS, footnotes, in_process, row
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ def _run(document: dict[str, Any]) -> Section:
         ["profile / repeats", f"{settings.get('profile')} / {settings.get('repeats')}"],
         ["seed", str(settings.get("seed"))], ["Python", f"{env.get('python')} ({env.get('implementation')})"],
         ["platform", str(env.get("platform"))], ["CPUs", str(env.get("cpu_count"))],
-        ["load average at start", str(env.get("load_average"))],
+        ["load average at start (1, 5, 15 min)", load_text(env)],
         ["queuekit distributions", ", ".join(f"{k} {v}" for k, v in env.get("queuekit", {}).items())],
         ["client libraries", ", ".join(f"{k} {v}" for k, v in env.get("client_libraries", {}).items())],
     ]
@@ -142,7 +142,7 @@ def _failure(entries: list[Entry]) -> Section:
             drained = f.get("drain_after_last_kill_s")
             redelivery = f.get("redelivery_ms") or {}
             rows.append([entry["name"], str(f.get("mode")), str(f.get("seed")), str(len(f.get("kills", []))),
-                         count(f.get("accepted")), count(f.get("lost")), count(f.get("duplicated")),
+                         count(f.get("accepted")), _lost(entry, f), count(f.get("duplicated")),
                          count(f.get("unexpected")), count(f.get("max_exec")),
                          "never" if drained is None else num(drained),
                          f"{num(redelivery.get('p50'))}/{num(redelivery.get('p99'))}"])
@@ -153,6 +153,11 @@ def _failure(entries: list[Entry]) -> Section:
         "1-20 ms run. The ledger, written by producers and workers to files outside the broker, decides: "
         "lost = accepted and never finished; duplicated = finished more than once; unexpected = finished but "
         "never accepted (must be 0).", Table(headers, rows)])
+
+
+def _lost(entry: Entry, failure: dict[str, Any]) -> str:
+    lost = count(failure.get("lost"))
+    return f"{lost}: memory keeps nothing across a kill" if in_process(entry) else lost
 
 
 def _scaled(entries: list[Entry], name: str, title: str, unit: str, intro: str) -> Section:
@@ -167,17 +172,26 @@ def _scaled(entries: list[Entry], name: str, title: str, unit: str, intro: str) 
 def build_sections(document: dict[str, Any]) -> list[Section]:
     """Every section of the report, in order."""
     entries = ok_backends(document)
-    summary = Section("Summary", [Table(list(HEADERS), [row(e) for e in entries])])
+    summary = Section("Summary", [Table(list(HEADERS), [row(e) for e in entries]), *footnotes(entries),
+                                  "raw% = queuekit's rate as a share of the raw client's on the same server in the "
+                                  "same run. lost/dup (kills): jobs never finished / finished twice after worker "
+                                  "processes were killed. backlog growth: cost per job at the deepest backlog over "
+                                  "the shallowest (1.0 = depth is free)."])
+    left_out = [e["name"] for e in entries if not (e.get("capabilities") or {}).get("cross_process", True)]
     advice = Section("Which broker for what", [
-        "Derived from this run's figures by fixed rules (best value and its margin over the next backend); "
-        "rerun on your own machine and workload before deciding.",
+        "In short, from this run's figures"
+        + (f" ({', '.join(left_out)} left out: it cannot be shared between processes)" if left_out else "") + ":",
+        Bullets([f"**{a.need}**: {a.answer}" for a in recommend(entries)]),
+        "The rules behind it, need by need (best value and its margin over the next backend). Rerun on your "
+        "own machine and workload before deciding.",
         Bullets([f"**{a.need}**: {a.answer}" for a in advise(entries)])])
     return [
-        _run(document), summary, _throughput(entries), _drain(entries), _latency(entries), _matrix(entries),
+        advice, summary, _throughput(entries), _drain(entries), _latency(entries), _matrix(entries),
         _failure(entries),
         _scaled(entries, "backlog", "Backlog scaling (microseconds per reserve+ack)", "jobs waiting",
                 "Cost of one reserve plus one ack with this many jobs waiting; a flat line means depth is free."),
-        _scaled(entries, "payload", "Payload size (round trips/s)", "argument bytes",
-                "Enqueue, reserve and ack of one message at a time, for each argument size."),
-        advice,
+        _scaled(entries, "payload", "Payload size (jobs/s, one at a time)", "argument bytes",
+                "Jobs per second when each job is enqueued, then reserved and acknowledged, one at a time, "
+                "for each argument size."),
+        _run(document),
     ]

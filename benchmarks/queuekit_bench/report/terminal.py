@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from queuekit_bench.report.data import Entry, count, med, not_run, num, ok_backends, pct, scenario
+from queuekit_bench.report.advice import recommend
+from queuekit_bench.report.data import Entry, count, load_text, med, not_run, num, ok_backends, pct, scenario
 from queuekit_bench.report.matrix import violations
 
 HEADERS = ("backend", "enqueue/s (raw%)", "batch/s (raw%)", "drain/s 1w (raw%)", "drain/s max",
-           "p50/p99 start ms", "FIFO inv", "prio inv", "lost/dup", "backlog x")
+           "p50/p99 start ms", "FIFO inv", "prio inv", "lost/dup (kills)", "backlog growth")
 
 
 def _rate_cell(entry: Entry, name: str, key: str) -> str:
@@ -38,9 +39,27 @@ def _order(entry: Entry, key: str) -> str:
     return count(part.get("inversions")) if isinstance(part, dict) else "-"
 
 
+IN_PROCESS_NOTE = ("* {names}: the broker lives in the memory of the process that was killed, and memory keeps "
+                   "nothing across a kill: every job not yet done was lost (by design, not a fault)")
+
+
+def in_process(entry: Entry) -> bool:
+    """True when the failure run killed the broker itself (``memory://``): nothing survives that."""
+    found = scenario(entry, "failure")
+    return bool(found) and str(found.get("mode", "")).startswith("broker")  # type: ignore[union-attr]
+
+
 def _failure(entry: Entry) -> str:
     found = scenario(entry, "failure")
-    return f"{count(found.get('lost'))}/{count(found.get('duplicated'))}" if found else "-"
+    if not found:
+        return "-"
+    return f"{count(found.get('lost'))}/{count(found.get('duplicated'))}" + ("*" if in_process(entry) else "")
+
+
+def footnotes(entries: list[Entry]) -> list[str]:
+    """Notes the table's starred cells point to."""
+    killed = [e["name"] for e in entries if in_process(e)]
+    return [IN_PROCESS_NOTE.format(names=", ".join(killed))] if killed else []
 
 
 def _backlog(entry: Entry) -> str:
@@ -67,7 +86,8 @@ def format_table(headers: tuple[str, ...] | list[str], rows: list[list[str]]) ->
 
 def summary_table(document: dict[str, Any]) -> str:
     """The table, then skipped backends, failed scenarios and declared guarantees the run saw broken."""
-    parts = ["", format_table(HEADERS, [row(e) for e in ok_backends(document)])]
+    entries = ok_backends(document)
+    parts = ["", format_table(HEADERS, [row(e) for e in entries]), *footnotes(entries)]
     notes = [f"  {e['name']}: {e['status']}: {e.get('reason')}" for e in not_run(document)]
     for entry in ok_backends(document):
         for name, result in entry.get("scenarios", {}).items():
@@ -78,9 +98,12 @@ def summary_table(document: dict[str, Any]) -> str:
             notes.append(f"  {entry['name']}: declared but not kept in this run: {', '.join(broken)}")
     if notes:
         parts += ["", "not run / problems:", *notes]
+    if entries:
+        parts += ["", "which broker for what (details in the report):",
+                  *(f"  {a.need}: {a.answer}" for a in recommend(entries))]
     parts.append("\nraw% = queuekit's rate as a share of the raw client on the same server in the same run. "
-                 f"Noisy machine? Compare ratios, not rates. (load average at start: "
-                 f"{document.get('environment', {}).get('load_average')})")
+                 "Noisy machine? Compare ratios, not rates. "
+                 f"(load average at start: {load_text(document.get('environment', {}))})")
     if document.get("interrupted"):
         parts.append("INTERRUPTED: figures above cover only what finished.")
     return "\n".join(parts)

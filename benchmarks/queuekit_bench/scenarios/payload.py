@@ -12,7 +12,7 @@ from queuekit_bench.stats import rate
 
 
 def run(ctx: BackendRun) -> dict[str, Any]:
-    """One figure per size in round trips per second (enqueue + reserve + ack), with the raw client's."""
+    """One figure per size in jobs per second (each enqueued, reserved and acked), with the raw client's."""
     s = ctx.settings
     figures: dict[str, Figure] = {}
     limit = ctx.capabilities.max_message_size
