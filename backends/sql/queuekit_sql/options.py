@@ -111,10 +111,10 @@ def _existing_only(settings: Settings) -> Settings:
     sqlite_file = settings.family == "sqlite" and not settings.memory and database and not database.startswith("file:")
     if sqlite_file and database and not os.path.exists(database):
         raise BrokerError(
-                f"no SQLite database at {os.path.abspath(database)}: nothing was enqueued there "
+            f"no SQLite database at {os.path.abspath(database)}: nothing was enqueued there "
             "(is the app's URL another one? give the app, e.g. queuekit status myapp.tasks:app, or --url)"
         )
-    return Settings(**{**settings.__dict__, "migrate": "check"})
+    return Settings(**{**settings.__dict__, "migrate": "read"})  # like check, but says "nothing enqueued"
 
 
 _KEYS = frozenset(

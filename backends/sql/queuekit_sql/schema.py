@@ -18,7 +18,7 @@ from typing import Any
 
 import sqlalchemy
 
-from queuekit.errors import ConfigurationError
+from queuekit.errors import BrokerError, ConfigurationError
 from queuekit_sql.database import Database
 from queuekit_sql.dialects import collation
 from queuekit_sql.statements import Names
@@ -93,10 +93,15 @@ class Migrator:
         if mode == "auto":
             self.upgrade()
             return
+        if mode == "read" and current is None:  # create=False: a command that only reads
+            raise BrokerError(
+                f"no queuekit tables (prefix {self.db.settings.prefix!r}) in {self.db.settings.redacted}: nothing was "
+                "enqueued there (is the app's URL another one? give the app, e.g. queuekit status myapp.tasks:app)"
+            )
         state = "missing" if current is None else f"at schema version {current}, need {self.latest}"
         raise ConfigurationError(
             f"the queuekit tables in {self.db.settings.redacted} are {state}: "
-            "run `queuekit sql migrate URL` (or add ?migrate=auto to the URL)"
+            "run `queuekit sql migrate URL` (or drop migrate=false from the URL to create them on first use)"
         )
 
     def upgrade(self) -> list[int]:
