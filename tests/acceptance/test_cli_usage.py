@@ -23,9 +23,8 @@ class Shell:
     def __init__(self, tmp: Path) -> None:
         self.cwd = tmp
         self.mail_db = tmp / "mail.db"
-        self.vars = {
-            key: value for key, value in os.environ.items() if key not in ("QUEUEKIT_BROKER_URL", "QUEUEKIT_RESULTS_URL")
-        }
+        unset = ("QUEUEKIT_BROKER_URL", "QUEUEKIT_RESULTS_URL")
+        self.vars = {key: value for key, value in os.environ.items() if key not in unset}
         self.vars.update(
             QK_MAIL_URL=f"sqlite:///{self.mail_db}",
             QK_LEDGER=str(tmp / "ledger.txt"),
