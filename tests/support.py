@@ -1,9 +1,17 @@
-"""Helpers for tests: waiting on conditions with a deadline (never bare sleeps)."""
+"""Helpers for tests: waiting on conditions with a deadline (never bare sleeps), and
+skipping a test whose service is missing (a failure in CI).
+"""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
+from typing import NoReturn
+
+import pytest
+
+REQUIRE_SERVICES = "QUEUEKIT_REQUIRE_SERVICES"
 
 
 def wait_until(predicate: Callable[[], object], timeout: float = 10.0, what: str = "condition") -> None:
@@ -15,3 +23,27 @@ def wait_until(predicate: Callable[[], object], timeout: float = 10.0, what: str
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(pause)
         pause = min(pause * 2, 0.1)
+
+
+# pytest exposes its Skipped class only as the attribute pytest.skip.Exception, which mypy
+# cannot see as a class.
+class ServiceUnavailable(pytest.skip.Exception):  # type: ignore[misc,name-defined]
+    """The skip raised by :func:`service_unavailable`; tests/conftest.py lists these skips by type."""
+
+
+def services_required() -> bool:
+    """True under ``QUEUEKIT_REQUIRE_SERVICES=1`` (CI: .ci/run), where a missing service fails."""
+    return os.environ.get(REQUIRE_SERVICES) == "1"
+
+
+def service_unavailable(reason: str) -> NoReturn:
+    """Skip the current test because a server, tool or driver it needs is missing.
+
+    Under ``QUEUEKIT_REQUIRE_SERVICES=1`` the test fails instead, with the same reason: CI
+    has every service, so a missing one is a broken run, never a quiet skip. Every test
+    that needs a service says so through this one function, never with ``pytest.skip``.
+    """
+    if services_required():  # from None: the reason says it all, without the probe's traceback
+        raise pytest.fail.Exception(f"service required ({REQUIRE_SERVICES}=1) but unavailable: {reason}",
+                                    pytrace=False) from None
+    raise ServiceUnavailable(f"service unavailable: {reason}", allow_module_level=True) from None

@@ -10,6 +10,8 @@ import pytest
 from queuekit_bench.raw import RawUnavailable, open_raw
 from queuekit_bench.targets import DEFAULT_SERVICES
 
+from tests.support import service_unavailable
+
 
 def _drain(url: str, name: str) -> int:
     queue = open_raw(url, name, "disk")
@@ -56,7 +58,7 @@ def test_service_baselines(service: str) -> None:
     try:
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
     except OSError as exc:
-        pytest.skip(f"service unavailable: {service} at 127.0.0.1:{port}: {exc}")
+        service_unavailable(f"{service} at 127.0.0.1:{port}: {exc}")
     try:
         assert _drain(url, f"t{uuid.uuid4().hex[:8]}") == 10
     except RawUnavailable as exc:

@@ -12,6 +12,7 @@ from endtoend import Project, order_then_receipt
 
 from queuekit.errors import UnknownSchemeError
 from queuekit.registry import backend_class
+from tests.support import service_unavailable
 
 pytestmark = pytest.mark.service
 
@@ -30,7 +31,7 @@ def _need(scheme: str, port: int, what: str) -> None:
     except UnknownSchemeError:
         pytest.skip(f"capability not declared: no installed backend for {scheme}://")
     if not _reachable(port):
-        pytest.skip(f"service unavailable: {what} on 127.0.0.1:{port}")
+        service_unavailable(f"{what} on 127.0.0.1:{port}")
 
 
 @pytest.fixture
@@ -51,7 +52,10 @@ def redis_project(tmp_path: Path) -> Iterator[Project]:
 @pytest.fixture
 def postgres_project() -> Iterator[Project]:
     _need("postgresql", 5432, "PostgreSQL")
-    psycopg = pytest.importorskip("psycopg", reason="service unavailable: psycopg is not installed")
+    try:
+        import psycopg
+    except ImportError:
+        service_unavailable("psycopg is not installed")
     name = f"qk_django_{uuid.uuid4().hex[:10]}"
     with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')

@@ -6,9 +6,10 @@ import os
 from collections.abc import Iterable
 
 import kombu
-import pytest
 from queuekit_kombu import KombuBroker
 from queuekit_kombu.broker import dead_queue
+
+from tests.support import service_unavailable
 
 REDIS_URL = os.environ.get("QUEUEKIT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 AMQP_URL = os.environ.get("QUEUEKIT_TEST_AMQP_URL_KOMBU", "amqp://guest:guest@127.0.0.1:5672//")
@@ -19,7 +20,7 @@ def _reachable_or_skip(url: str, what: str) -> str:
     try:
         connection.ensure_connection(max_retries=1)
     except Exception as exc:
-        pytest.skip(f"service unavailable: {what}: {type(exc).__name__}: {exc}")
+        service_unavailable(f"{what}: {type(exc).__name__}: {exc}")
     finally:
         connection.release()
     return url

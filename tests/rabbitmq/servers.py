@@ -13,9 +13,10 @@ import subprocess
 from collections.abc import Iterable
 
 import pika
-import pytest
 from pika.exceptions import AMQPError
 from queuekit_rabbitmq.topology import LEVELS, dead_queue, delay_level
+
+from tests.support import service_unavailable
 
 SHARED_URL = os.environ.get("QUEUEKIT_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
 
@@ -28,7 +29,7 @@ def shared_url_or_skip() -> str:
     try:
         pika.BlockingConnection(params).close()
     except (AMQPError, OSError) as exc:
-        pytest.skip(f"service unavailable: rabbitmq at 127.0.0.1:5672: {type(exc).__name__}: {exc}")
+        service_unavailable(f"rabbitmq at 127.0.0.1:5672: {type(exc).__name__}: {exc}")
     return SHARED_URL
 
 
@@ -54,10 +55,10 @@ def rabbitmqctl_or_skip() -> str:
     """Path of rabbitmqctl; skip when it is missing or cannot talk to the node."""
     path = shutil.which("rabbitmqctl")
     if path is None:
-        pytest.skip("service unavailable: rabbitmqctl is not installed")
+        service_unavailable("rabbitmqctl is not installed")
     probe = subprocess.run([path, "-q", "list_connections", "name"], capture_output=True, text=True, timeout=60)
     if probe.returncode != 0:
-        pytest.skip(f"service unavailable: rabbitmqctl cannot reach the node: {probe.stderr.strip()[:200]}")
+        service_unavailable(f"rabbitmqctl cannot reach the node: {probe.stderr.strip()[:200]}")
     return path
 
 

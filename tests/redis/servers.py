@@ -16,8 +16,9 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
-import pytest
 import redis
+
+from tests.support import service_unavailable
 
 SHARED_URL = os.environ.get("QUEUEKIT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -28,7 +29,7 @@ def shared_url_or_skip() -> str:
     try:
         client.ping()
     except redis.RedisError as exc:
-        pytest.skip(f"service unavailable: redis at {SHARED_URL}: {exc}")
+        service_unavailable(f"redis at {SHARED_URL}: {exc}")
     finally:
         client.close()
     return SHARED_URL
@@ -78,7 +79,7 @@ class PrivateRedis:
     def __init__(self, workdir: Path, extra: Sequence[str] = (), *, bus: bool = False, tls: Path | None = None) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
-            pytest.skip("service unavailable: no redis-server binary to start a private server")
+            service_unavailable("no redis-server binary to start a private server")
         self.binary = binary
         self.workdir = workdir
         self.extra = list(extra)
@@ -150,7 +151,7 @@ class PrivateCluster:
             node.start()
         cli = shutil.which("redis-cli")
         if cli is None:
-            pytest.skip("service unavailable: no redis-cli to create a private cluster")
+            service_unavailable("no redis-cli to create a private cluster")
         addresses = [f"127.0.0.1:{node.port}" for node in self.nodes]
         subprocess.run([cli, "--cluster", "create", *addresses, "--cluster-replicas", "0", "--cluster-yes"],
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
@@ -180,7 +181,7 @@ def make_certificates(folder: Path) -> Path:
     """A throwaway CA and a server certificate for 127.0.0.1, made with the openssl CLI."""
     openssl = shutil.which("openssl")
     if openssl is None:
-        pytest.skip("service unavailable: no openssl to make TLS certificates for a private server")
+        service_unavailable("no openssl to make TLS certificates for a private server")
     folder.mkdir(parents=True, exist_ok=True)
 
     def run(*args: str) -> None:

@@ -11,8 +11,9 @@ import hashlib
 import os
 import uuid
 
-import pytest
 import sqlalchemy
+
+from tests.support import service_unavailable
 
 POSTGRES_URL = os.environ.get("QUEUEKIT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 MARIADB_URL = os.environ.get("QUEUEKIT_TEST_MARIADB_URL", "mariadb://root@127.0.0.1:3306/test")
@@ -33,7 +34,7 @@ def url_or_skip(kind: str) -> str:
         with engine.connect() as connection:
             connection.exec_driver_sql("SELECT 1")
     except Exception as exc:
-        pytest.skip(f"service unavailable: {kind} at {URLS[kind]}: {type(exc).__name__}: {str(exc)[:200]}")
+        service_unavailable(f"{kind} at {URLS[kind]}: {type(exc).__name__}: {str(exc)[:200]}")
     finally:
         engine.dispose()
     return URLS[kind]

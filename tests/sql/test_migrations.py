@@ -75,7 +75,7 @@ def test_a_newer_schema_is_refused(db_url: str) -> None:
     table = broker._sql.names.versions
     broker._db.write(lambda cur: cur.execute(f"INSERT INTO {table} (version, name, applied_at) VALUES (99, 'x', 0)"))
     broker.close()
-    with pytest.raises(ConfigurationError, match="schema version 99, newer than this queuekit .*pip install --upgrade queuekit"):
+    with pytest.raises(ConfigurationError, match=r"schema version 99, newer than this queuekit .*--upgrade"):
         SQLBroker.from_url(db_url)
 
 
