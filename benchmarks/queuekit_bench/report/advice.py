@@ -183,21 +183,28 @@ def _durability_pick(entries: list[Entry]) -> str | None:
     measured = [e for e in _shared(entries) if guarantees(e)["at_least_once"].verdict != "not measured"]
     if not measured:
         return None
-    safe = [e for e in measured if (e.get("capabilities") or {}).get("durability") == "disk"
-            and guarantees(e)["at_least_once"].verdict == KEPT]
-    if not safe:
-        return "none: no backend measured here both commits jobs to disk and finished every job after worker kills"
+    kept = [e for e in measured if guarantees(e)["at_least_once"].verdict == KEPT]
+    level = next((d for d in ("disk", "server") if any(_durability(e) == d for e in kept)), None)
+    if level is None:
+        return "none: no backend measured here both keeps jobs across a restart and finished every job after kills"
+    safe = [e for e in kept if _durability(e) == level]
     ranked = _ranked(safe, _drain_max, higher=True)
     value, name = ranked[0] if ranked else (None, safe[0]["name"])
     failure = scenario(next(e for e in safe if e["name"] == name), "failure") or {}
     others = [e["name"] for e in safe if e["name"] != name]
-    text = (f"{name}: writes each job to disk before enqueue returns, and lost 0 of {count(failure.get('accepted'))} "
+    promise = ("writes each job to disk before enqueue returns" if level == "disk"
+               else "keeps jobs across a clean restart (not every crash: none here writes to disk before returning)")
+    text = (f"{name}: {promise}, and lost 0 of {count(failure.get('accepted'))} "
             f"jobs over {len(failure.get('kills', []))} worker kills")
     if value is not None:
         text += f"; drains {num(value)} jobs/s"
     if others:
         text += f", the fastest of those that do both ({', '.join([name, *others])})"
     return text
+
+
+def _durability(entry: Entry) -> str:
+    return str((entry.get("capabilities") or {}).get("durability"))
 
 
 def _transactional_pick(entries: list[Entry]) -> str | None:

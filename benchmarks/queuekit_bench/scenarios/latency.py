@@ -50,7 +50,7 @@ def _one_run(ctx: BackendRun, count: int, index: int) -> tuple[list[float], list
     folder = ctx.folder("latency")
     queue = ctx.queue("latency")
     (agent,) = ctx.workers(1)
-    ask(agent, {"op": "work", "queue": queue, "burst": False, "concurrency": s.concurrency, "poll": 1.0,
+    ask(agent, {"op": "work", "queue": queue, "burst": False, "concurrency": s.concurrency, "poll": 0.25,
                 "ledger": ctx.ledger_path(folder, agent)})
     try:
         ctx.producer.produce({"queue": queue, "count": count, "rate": s.latency_rate, "tracked": True,
