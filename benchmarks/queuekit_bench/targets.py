@@ -42,7 +42,7 @@ DRIVERS: dict[str, tuple[str, str]] = {
 
 
 def install_hint(scheme: str) -> str:
-    """The command that installs what a scheme needs (``pip install -e ".[x]"`` from a clone)."""
+    """The command that installs what a scheme needs (from a clone: ``pip install -e ".[redis]"``)."""
     extra = DRIVERS.get(scheme.split("+", 1)[0], (None, None))[1]
     return f'pip install "queuekit[{extra}]"' if extra else "install the backend that handles this scheme"
 

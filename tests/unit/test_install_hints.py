@@ -16,6 +16,7 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
+from queuekit_bench.targets import install_hint as bench_install_hint
 
 from queuekit.registry import install_hint
 
@@ -29,9 +30,9 @@ PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 EXTRAS = set(PROJECT["optional-dependencies"])
 
 # Where a hint can be: the code of every package, the tests' skip reasons, the scripts
-# and every page of documentation.
+# and every page of documentation (not CHANGELOG.md: history names former distributions).
 _SOURCES = ["queuekit", "backends", "benchmarks", "examples", "tests", "docs"]
-_FILES = ["README.md", "CONTRIBUTING.md", "CHANGELOG.md", "scripts/test", ".ci/run"]
+_FILES = ["README.md", "CONTRIBUTING.md", "scripts/test", ".ci/run"]
 _SKIP_PARTS = {".venv", "__pycache__", "build", "dist"}
 
 # One requirement inside a pip command: `queuekit[redis]`, `".[dev,all]"`, `-e .`, ...
@@ -98,6 +99,14 @@ def test_install_hint_picks_the_narrowest_extra_bringing_the_missing_module() ->
     assert install_hint(point, "sqlalchemy") == ""  # a base dependency: no extra brings it
     assert install_hint(point, None) == ""
     assert install_hint(cast(Any, SimpleNamespace(dist=None)), "redis") == ""
+
+
+def test_the_bench_skip_reason_names_a_declared_extra_for_every_scheme() -> None:
+    schemes = [scheme for scheme in PROJECT["entry-points"]["queuekit.backends"] if scheme not in {"memory", "sqlite"}]
+    for scheme in schemes:
+        hint = bench_install_hint(scheme)
+        extras = _EXTRAS_OF.findall(hint)
+        assert extras and set(extras[0].split(",")) <= EXTRAS, f"{scheme}: {hint}"
 
 
 # Each server backend of this distribution with the module its driver imports. The
