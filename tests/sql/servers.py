@@ -67,7 +67,7 @@ def drop_prefix(kind: str, prefix: str) -> None:
 
 
 def with_prefix(url: str, prefix: str, **extra: str) -> str:
-    """``url`` with queuekit's table prefix (and other options) in its query."""
-    options = {"prefix": prefix, "migrate": "auto", **extra}
+    """``url`` with queuekit's table prefix (and other options) in its query (tables created on first use)."""
+    options = {"prefix": prefix, **extra}
     query = "&".join(f"{key}={value}" for key, value in options.items())
     return f"{url}{'&' if '?' in url else '?'}{query}"

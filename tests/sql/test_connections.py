@@ -8,6 +8,7 @@ import sys
 import threading
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from queuekit_sql import SQLBroker
@@ -15,6 +16,7 @@ from queuekit_sql import broker as broker_module
 
 from queuekit.broker import Delivery, Envelope
 from queuekit.errors import ConnectionLost
+from tests.sql.proxy import Proxy
 from tests.support import wait_until
 
 pytestmark = pytest.mark.service
@@ -82,7 +84,24 @@ def test_an_unreachable_server_is_connection_lost_without_the_password(url: str)
     with pytest.raises(ConnectionLost) as caught:
         SQLBroker.from_url(url)
     assert "s3cret-pw" not in str(caught.value)
-    assert "127.0.0.1" in str(caught.value)
+    assert str(caught.value).startswith("could not connect to ")  # never "lost": no connection was made
+    assert "127.0.0.1:1/test" in str(caught.value)
+
+
+def test_a_server_gone_after_connecting_is_a_lost_connection(server_url: str) -> None:
+    port = urlsplit(server_url).port
+    with Proxy(("127.0.0.1", port or 0)) as proxy:
+        broker = SQLBroker.from_url(server_url.replace(f"127.0.0.1:{port}", f"127.0.0.1:{proxy.port}", 1))
+        try:
+            assert broker.enqueue([Envelope("before", "q", b"x")]) == ["before"]
+            proxy.cut()
+            with pytest.raises(ConnectionLost) as caught:
+                broker.enqueue([Envelope("after", "q", b"y")])
+        finally:
+            broker.close()
+    message = str(caught.value)
+    assert message.startswith("enqueue failed: lost the connection to "), message
+    assert "could not reconnect" in message and f"127.0.0.1:{proxy.port}" in message
 
 
 def test_listen_notify_wakes_a_blocked_reserve_for_an_enqueue_from_another_process(

@@ -24,7 +24,8 @@ def _queuekit(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def _check(url: str) -> str:
-    return url.replace("migrate=auto", "migrate=check") if "migrate=auto" in url else url + "?migrate=check"
+    """``url`` for a role that may not run DDL: ``?migrate=false``."""
+    return f"{url}{'&' if '?' in url else '?'}migrate=false"
 
 
 def test_every_family_ships_the_same_numbered_versions() -> None:
@@ -34,8 +35,8 @@ def test_every_family_ships_the_same_numbered_versions() -> None:
     )
 
 
-def test_check_mode_refuses_missing_tables_and_names_the_command(db_url: str) -> None:
-    with pytest.raises(ConfigurationError, match=r"missing: run `queuekit sql migrate URL`"):
+def test_migrate_false_refuses_missing_tables_and_names_the_command(db_url: str) -> None:
+    with pytest.raises(ConfigurationError, match=r"missing: run `queuekit sql migrate URL` \(or drop migrate=false"):
         SQLBroker.from_url(_check(db_url))
 
 
@@ -107,7 +108,7 @@ def test_upgrade_keeps_queued_jobs_and_their_order(db_url: str, monkeypatch: pyt
         old = SQLBroker.from_url(db_url)
         ids = old.enqueue([Envelope(f"job-{n}", "upgrade", b"{}", priority=n % 2) for n in range(6)])
         old.close()
-    broker = SQLBroker.from_url(db_url)  # migrate=auto applies what is missing
+    broker = SQLBroker.from_url(db_url)  # the default (migrate=auto) applies what is missing
     try:
         assert Migrator(broker._db, broker._sql.names).current() == migrations(broker.settings.family)[-1].version
         taken = broker.reserve(["upgrade"], 10, 30)

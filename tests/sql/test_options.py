@@ -43,10 +43,18 @@ def test_queuekit_options_leave_the_query_and_driver_options_stay() -> None:
     assert "pw" not in settings.redacted
 
 
-def test_defaults_differ_by_family() -> None:
-    assert parse("sqlite:///x.db", {}).migrate == "auto"
-    assert parse("postgresql://u@h/db", {}).migrate == "check"
-    assert parse("mysql://u@h/db", {}).migrate == "check"
+def test_every_family_creates_its_tables_on_first_use_unless_migrate_is_false() -> None:
+    for url in ("sqlite:///x.db", "postgresql://u@h/db", "mysql://u@h/db", "mariadb://u@h/db"):
+        assert parse(url, {}).migrate == "auto", url
+        assert parse(url + "?migrate=false", {}).migrate == "check", url
+        assert parse(url + "?migrate=true", {}).migrate == "auto", url
+        assert parse(url, {"migrate": False}).migrate == "check", url
+        assert parse(url + "?migrate=check", {}).migrate == "check", url
+
+
+def test_a_bad_migrate_value_names_the_choices() -> None:
+    with pytest.raises(ConfigurationError, match=r"migrate='sometimes' is not one of auto, check, true, false"):
+        parse("postgresql://u@h/db?migrate=sometimes", {})
 
 
 @pytest.mark.parametrize(

@@ -63,6 +63,9 @@ class Database:
         # checkout, checkin and a new cursor cost about 20 us, a tenth of a one-row commit.
         self._spare: collections.deque[_Held] = collections.deque()
         self._keep = 0 if settings.memory or settings.pre_ping else settings.pool_size
+        # Set once a connection was made: a later failure to connect is a lost connection,
+        # one before it is "could not connect" (the server was never reached).
+        self._connected = False
 
     @property
     def sa_dialect(self) -> Any:
@@ -128,7 +131,7 @@ class Database:
                 raise self._error(what, failure.cause) from None  # busy_timeout already waited it out
             if failure.dropped:
                 if dropped:
-                    raise self._lost(what, failure.cause) from None
+                    raise self._lost(what, failure.cause, connecting=failure.connecting) from None
                 dropped = True
                 continue
             if attempt == _ATTEMPTS:
@@ -145,7 +148,8 @@ class Database:
             held = self._take()
         except (DBAPIError, self.dbapi.Error) as exc:
             cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-            raise _Retry(cause, dropped=not self.retryable(cause)) from None
+            raise _Retry(cause, dropped=not self.retryable(cause), connecting=True) from None
+        self._connected = True
         raw, cursor = held.raw, held.cursor
         try:
             if begin:
@@ -189,8 +193,13 @@ class Database:
 
     # -- errors ----------------------------------------------------------------------------
 
-    def _lost(self, what: str, exc: BaseException) -> ConnectionLost:
-        return ConnectionLost(f"{what} failed: lost the connection to {self.settings.redacted}: {_message(exc)}")
+    def _lost(self, what: str, exc: BaseException, *, connecting: bool = False) -> ConnectionLost:
+        """A connection failure: could not connect (none was ever made), else lost the connection."""
+        where = self.settings.redacted
+        if connecting and not self._connected:
+            return ConnectionLost(f"could not connect to {where}: {_message(exc)}")
+        again = " and could not reconnect" if connecting else ""
+        return ConnectionLost(f"{what} failed: lost the connection to {where}{again}: {_message(exc)}")
 
     def _error(self, what: str, exc: BaseException) -> BrokerError:
         if self.dialect.family == "sqlite" and "locked" in str(exc).lower():
@@ -229,10 +238,11 @@ class _Held:
 
 
 class _Retry(Exception):
-    def __init__(self, cause: BaseException, dropped: bool) -> None:
+    def __init__(self, cause: BaseException, dropped: bool, connecting: bool = False) -> None:
         super().__init__(str(cause))
         self.cause = cause
         self.dropped = dropped
+        self.connecting = connecting  # the failure was taking a connection, not using one
 
 
 def _rollback(cursor: Any, begin: str | None) -> None:
@@ -325,7 +335,7 @@ def _sqlite_pragmas(engine: Engine, settings: Settings) -> None:
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute(f"PRAGMA busy_timeout = {int(settings.busy_timeout * 1000)}")
-            if not settings.memory:
+            if not settings.memory and settings.migrate != "read":  # a reading command changes no file
                 _wal(cursor, settings.busy_timeout)
             cursor.execute(f"PRAGMA synchronous = {settings.synchronous.upper()}")  # validated choice
         finally:

@@ -174,8 +174,8 @@ def _apply(base: Settings, given: Mapping[str, Any]) -> Settings:
         elif key == "schema":
             values["schema"] = _identifier("schema", raw, SCHEMA_PATTERN) if raw else None
         elif key == "migrate":
-            flag = str(raw).lower() if isinstance(raw, str) else {True: "true", False: "false"}.get(raw, raw)
-            values["migrate"] = _choice("migrate", _MIGRATE_ALIASES.get(str(flag), flag), _MIGRATE + tuple(_MIGRATE_ALIASES))
+            word = str(raw).lower()  # True/False as keyword options, "true"/"false" in the URL
+            values["migrate"] = _choice("migrate", _MIGRATE_ALIASES.get(word, word), (*_MIGRATE, *_MIGRATE_ALIASES))
         elif key == "synchronous":
             values["synchronous"] = _choice("synchronous", raw, _SYNCHRONOUS)
         elif key == "timeout":
