@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 import sys
 import threading
-from collections.abc import Callable, Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar, overload
 
 from queuekit import config
-from queuekit.broker import Broker, Envelope, ResultStore, TransactionalEnqueue
+from queuekit.broker import Broker, Envelope, JobStatus, Outcome, ResultStore, TransactionalEnqueue
 from queuekit.errors import CapabilityError, ConfigurationError, TaskNotRegistered, UnknownQueue
 from queuekit.job import Job
 from queuekit.message import DEFAULT_MAX_SIZE, Message, Signer, encode
@@ -229,11 +230,13 @@ class App:
         nothing half-written. With ``connection`` (a database connection in an open
         transaction) the jobs are written in that transaction, on brokers that can.
         """
-        envelopes = [self.envelope(message) for message in messages]
+        batch = [(message, self.envelope(message)) for message in messages]
+        envelopes = [envelope for _, envelope in batch]
         if not envelopes:
             return []
         broker = self.broker
         if connection is None:
+            self._record_pending(broker, batch)
             return broker.enqueue(envelopes)
         if not (broker.capabilities.transactional_enqueue and isinstance(broker, TransactionalEnqueue)):
             raise CapabilityError(
@@ -241,6 +244,25 @@ class App:
                 "use a SQL broker on the same database, or enqueue after commit"
             )
         return broker.enqueue_in(connection, envelopes)
+
+    def _record_pending(self, broker: Broker, batch: Sequence[tuple[Message, Envelope]]) -> None:
+        """On a broker that cannot say where a job is (no ``job_state``), note in the result store it exists.
+
+        Written before the enqueue, so the worker's outcome always lands after it and
+        replaces it; ``Job.status()`` then reads ``pending`` rather than ``unknown``. Not
+        for tasks that store no result (nothing would replace the record), nor for keyed
+        jobs on a broker with dedup (the id may not be the one stored).
+        """
+        if broker.capabilities.job_state or (store := self.results) is None:
+            return
+        now = time.time()
+        records = [
+            Outcome(envelope.id, JobStatus.PENDING, finished_at=now)
+            for message, envelope in batch
+            if self.get_task(message.task).options.store_result and not (envelope.key and broker.capabilities.dedup)
+        ]
+        if records:
+            store.save_outcomes(records, self.result_ttl)
 
     def envelope(self, message: Message) -> Envelope:
         """Validate and encode one message into what the broker stores."""

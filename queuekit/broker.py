@@ -100,13 +100,21 @@ class DeadLetter:
 
 
 class JobStatus(str, enum.Enum):
-    """Where a job stands. ``failed``: raised on its last attempt; ``dead``: set aside unrun."""
+    """Where a job stands. ``failed``: raised on its last attempt; ``dead``: set aside unrun.
+
+    ``pending``: enqueued and not finished, on a broker that cannot tell queued from running
+    (no ``job_state``; a separate result store remembers the enqueue). ``unknown``: neither
+    the broker nor the result store holds the id: never enqueued here (or its transaction
+    is not committed yet), or finished and its outcome expired or was never stored.
+    """
 
     QUEUED = "queued"
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     DEAD = "dead"
+    PENDING = "pending"
+    UNKNOWN = "unknown"
 
     @property
     def finished(self) -> bool:

@@ -191,7 +191,7 @@ def _print_job(job_id: str, outcome: Outcome | None, state: JobStatus | None, *,
     status = outcome.status if outcome is not None else state
     assert status is not None
     fields: dict[str, Any] = {"id": job_id, "status": status.value, "created": _when(_created_at(job_id))}
-    if outcome is not None:
+    if outcome is not None and outcome.status.finished:  # not the enqueue record of a pending job
         fields.update(attempts=outcome.attempts, finished=_when(outcome.finished_at))
         if outcome.status is JobStatus.SUCCEEDED:
             fields["result"] = outcome.result

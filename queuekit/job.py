@@ -35,34 +35,58 @@ class Job(Generic[R]):
 
     def outcome(self) -> Outcome | None:
         """The final outcome if the job finished and a result store holds it."""
+        found = self._record()
+        return found if found is not None and found.status.finished else None
+
+    def _record(self) -> Outcome | None:
+        """What the result store holds: the final outcome, or the enqueue record of a pending job."""
         store = self.app.results
         return None if store is None else store.load_outcome(self.id)
 
     def status(self) -> JobStatus:
-        """queued, running, succeeded, failed or dead.
+        """queued, running, succeeded, failed or dead; pending or unknown where that is the truth.
 
         The result store answers for finished jobs; the broker, where it declares
-        ``job_state``, for unfinished ones. A job neither knows reads as queued.
+        ``job_state``, for unfinished ones; on a broker without it, the enqueue record the
+        app kept in the result store says the job is ``pending`` (queued or running). An id
+        neither holds is ``unknown`` (see :class:`JobStatus`). Raises
+        :class:`ResultUnavailable`, naming the fix, where no true answer can be given: no
+        result store on a broker that keeps no job states.
         """
-        found = self.outcome()
-        if found is not None:
-            return found.status
         broker = self.app.broker
-        if broker.capabilities.job_state and isinstance(broker, StateReporter):
-            state = broker.state(self.id)
-            if state is not None:
-                return state
-        return JobStatus.QUEUED
+        reporter = broker if broker.capabilities.job_state and isinstance(broker, StateReporter) else None
+        if reporter is None and self.app.results is None:
+            raise ResultUnavailable(
+                f"job {self.id}: broker {self.app.redacted_url} keeps no job states and no results; "
+                f"give App(url, results=...) a result store (e.g. results='redis://...') to track status and results"
+            )
+        record = self._record()
+        if record is not None and (record.status.finished or reporter is None):
+            return record.status  # final, or pending (the enqueue record on a broker without job states)
+        if reporter is None:
+            return JobStatus.UNKNOWN
+        state = reporter.state(self.id)
+        if state is not None:
+            return state
+        if self.app.results is None:
+            raise ResultUnavailable(
+                f"job {self.id} is not held by {self.app.redacted_url}: it finished or never existed, and no "
+                "result store can tell which; give App(url, results=...) a result store"
+            )
+        final = self.outcome()  # it may have finished since: the outcome is stored before the ack
+        return final.status if final is not None else JobStatus.UNKNOWN
 
     def result(self, timeout: float | None = None, poll: float = 0.02) -> R:
         """Wait for the job to finish and return its result.
 
-        Raises :class:`JobFailed` if it failed or was dead-lettered and ``TimeoutError``
-        if it has not finished within ``timeout`` seconds (forever when None).
+        Raises :class:`JobFailed` if it failed or was dead-lettered, ``TimeoutError``
+        if it has not finished within ``timeout`` seconds (forever when None), and
+        :class:`ResultUnavailable`, naming the fix, when no result store is configured.
         """
         if self.app.results is None:
             raise ResultUnavailable(
-                f"broker {self.app.redacted_url} keeps no results; configure App(..., results=URL)"
+                f"job {self.id}: broker {self.app.redacted_url} keeps no results; "
+                f"give App(url, results=...) a result store (e.g. results='redis://...') to track status and results"
             )
         deadline = None if timeout is None else time.monotonic() + timeout
         delay = poll

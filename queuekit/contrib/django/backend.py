@@ -145,7 +145,7 @@ class QueuekitBackend(BaseTaskBackend):
             raise NotImplementedError(
                 f"{app.redacted_url} keeps no results; set {settings.path('results')} to a result store URL"
             )
-        final = store.load_outcome(result_id)
+        final = app.job(result_id).outcome()  # finished only: never the app's pending record
         pending = store.load_outcome(pending_key(result_id))
         path = task_path(final, pending)
         if path is None:
