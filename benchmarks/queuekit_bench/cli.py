@@ -172,7 +172,7 @@ def _compare_documents(old: dict[str, Any], new: dict[str, Any]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m queuekit_bench`` / ``queuekit-bench``."""
+    """``python -m queuekit_bench`` (the same as ``queuekit bench``)."""
     parser = argparse.ArgumentParser(prog="queuekit bench", description=__doc__, epilog=EPILOG,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(parser)
