@@ -14,8 +14,6 @@ import pytest
 
 from tests.support import wait_until
 
-pytest.importorskip("queuekit_sql", reason="capability not declared: queuekit-sql is not installed")
-
 HERE = Path(__file__).parent
 APP = "ledger_app:app"
 

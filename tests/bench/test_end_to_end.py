@@ -14,11 +14,7 @@ from queuekit_bench.schema import validate
 from queuekit_bench.settings import SCENARIOS
 
 from queuekit import App
-from queuekit.registry import installed_schemes
 from tests.support import wait_until
-
-needs_sqlite = pytest.mark.skipif("sqlite" not in installed_schemes(),
-                                  reason="capability not declared: queuekit-sql (sqlite://) is not installed")
 
 
 def bench(*argv: str) -> subprocess.Popen[str]:
@@ -26,7 +22,6 @@ def bench(*argv: str) -> subprocess.Popen[str]:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
-@needs_sqlite
 def test_quick_run_on_memory_and_sqlite_writes_a_valid_report(tmp_path: Path) -> None:
     out = tmp_path / "report"
     process = bench("--quick", "--backends", "memory,sqlite", "--seed", "7", "--out", str(out))
@@ -64,7 +59,6 @@ def _run_processes(tag: str) -> list[int]:
     return found
 
 
-@needs_sqlite
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="capability not declared: /proc")
 def test_ctrl_c_stops_agents_and_removes_queues(tmp_path: Path) -> None:
     workdir = tmp_path / "work"

@@ -12,20 +12,9 @@ from pathlib import Path
 import pytest
 from endtoend import Project, as_documented, order_then_receipt, worker_serves_until_stopped
 
-from queuekit.errors import UnknownSchemeError
-from queuekit.registry import backend_class
-
-
-def _require_sqlite_backend() -> None:
-    try:
-        backend_class("sqlite:///x.db")
-    except UnknownSchemeError:
-        pytest.skip("capability not declared: the queuekit-sql backend (sqlite://) is not installed")
-
 
 @pytest.fixture
 def project(tmp_path: Path) -> Iterator[Project]:
-    _require_sqlite_backend()
     made = Project(database=f"sqlite:///{tmp_path / 'shop.sqlite3'}", broker=f"sqlite:///{tmp_path / 'jobs.db'}")
     yield made
     made.stop_all()
@@ -46,7 +35,6 @@ def test_long_running_worker_stops_gracefully(project: Project) -> None:
 
 
 def test_the_example_as_documented(tmp_path: Path) -> None:
-    _require_sqlite_backend()
     shop = Project(database=f"sqlite:///{tmp_path / 'shop.sqlite3'}", broker=f"sqlite:///{tmp_path / 'jobs.db'}",
                    settings="bookshop.settings")
     try:

@@ -47,16 +47,8 @@ def unique_queue() -> str:
     return f"qkf-{uuid.uuid4().hex[:10]}"
 
 
-_DISTRIBUTIONS = {  # what each target needs installed (RabbitMQ keeps its outcomes in SQLite)
-    "sqlite": ("queuekit_sql",), "postgresql": ("queuekit_sql",), "mariadb": ("queuekit_sql",),
-    "redis": ("queuekit_redis",), "rabbitmq": ("queuekit_rabbitmq", "queuekit_sql"),
-}
-
-
 def open_target(kind: str, tmp_path: Path) -> Target:
     """An isolated target of ``kind``; skips when its server does not answer."""
-    for module in _DISTRIBUTIONS.get(kind, ()):
-        pytest.importorskip(module, reason=f"capability not declared: {module.replace('_', '-')} is not installed")
     queue = unique_queue()
     if kind == "sqlite":
         return Target(kind, f"sqlite:///{tmp_path / 'faults.db'}", queue)
