@@ -270,7 +270,13 @@ class TransactionalEnqueue(Protocol):
 
 
 class BrokerFactory(Protocol):
-    """What the ``queuekit.backends`` entry point names: a class that opens from a URL."""
+    """What the ``queuekit.backends`` entry point names: a class that opens from a URL.
+
+    A backend that keeps its data in a file may also define a classmethod
+    ``anchor_url(url: str, base: pathlib.Path) -> str`` returning ``url`` with a relative
+    path made relative to ``base``: a URL read from a config file is then relative to that
+    file (``queuekit.registry.anchor_url``), not to the working directory.
+    """
 
     schemes: ClassVar[tuple[str, ...]]
 

@@ -15,6 +15,7 @@ import difflib
 import importlib
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -282,6 +283,9 @@ def cmd_backends(args: argparse.Namespace) -> int:
 # -- parser --------------------------------------------------------------------------------
 
 
+_APP_SPEC = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")  # module:attribute
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors (no usage block) that name a close match for a mistyped choice."""
 
@@ -292,6 +296,10 @@ class _Parser(argparse.ArgumentParser):
             close = difflib.get_close_matches(wrong, choices, n=1)
             if close and "did you mean" not in message:
                 message += f"; did you mean {close[0]!r}?"
+        elif "unrecognized arguments: " in message:
+            apps = [word for word in message.split("unrecognized arguments: ", 1)[1].split() if _APP_SPEC.match(word)]
+            if apps:  # `queuekit dlq list emails myapp.tasks:app`, as status and job take it
+                message += f"; dlq and purge take the app as an option: --app {apps[0]}"
         self.exit(2, f"{self.prog}: error: {message} (see: {self.prog} --help)\n")
 
 

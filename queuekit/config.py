@@ -2,7 +2,9 @@
 
 The config file is the ``[tool.queuekit]`` table of the nearest ``pyproject.toml``
 or the top level of the nearest ``queuekit.toml``, searched from the working
-directory upwards.
+directory upwards. Its keys are checked (a mistyped one is an error, not a silent
+fall-back to the default), and a relative file path in one of its URLs is relative to the
+file, so every directory below it opens the same database.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from queuekit.errors import ConfigurationError
+from queuekit.registry import anchor_url
+from queuekit.urls import check_options
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -24,19 +28,34 @@ DEFAULT_URL = "sqlite:///queuekit.db"
 ENV_URL = "QUEUEKIT_BROKER_URL"
 ENV_RESULTS = "QUEUEKIT_RESULTS_URL"
 ENV_SECRET = "QUEUEKIT_SECRET"
+KEYS = ("url", "results", "secret")  # what a config file may set
+_URL_KEYS = ("url", "results")
 
 
 def _read_file(start: Path) -> tuple[dict[str, Any], Path | None]:
     for folder in (start, *start.parents):
         dedicated = folder / "queuekit.toml"
         if dedicated.is_file():
-            return _load(dedicated), dedicated
+            return _checked(_load(dedicated), dedicated), dedicated
         project = folder / "pyproject.toml"
         if project.is_file():
             table = _load(project).get("tool", {}).get("queuekit")
             if isinstance(table, dict):
-                return table, project
+                return _checked(table, project), project
     return {}, None
+
+
+def _where(path: Path) -> str:
+    return f"[tool.queuekit] in {path}" if path.name == "pyproject.toml" else str(path)
+
+
+def _checked(table: dict[str, Any], path: Path) -> dict[str, Any]:
+    """The table, once every key is known and every value a string."""
+    check_options(table, KEYS, where=_where(path))
+    for key, value in table.items():
+        if not isinstance(value, str):
+            raise ConfigurationError(f"{key} in {_where(path)} must be a string, got {type(value).__name__}")
+    return table
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -58,9 +77,10 @@ def _pick(explicit: str | None, env: str, key: str, default: str | None) -> str 
         return explicit
     if os.environ.get(env):
         return os.environ[env]
-    value = file_settings().get(key)
-    if value is not None and not isinstance(value, str):
-        raise ConfigurationError(f"[tool.queuekit] {key} must be a string, got {type(value).__name__}")
+    settings, path = _read_file(Path.cwd())
+    value: str | None = settings.get(key)
+    if value and key in _URL_KEYS and path is not None:
+        value = anchor_url(value, path.parent)  # sqlite:///jobs.db next to the file, from any directory
     return value or default
 
 

@@ -11,6 +11,7 @@ import contextvars
 import enum
 import json
 import logging
+import sys
 import time
 import traceback
 from collections.abc import Mapping
@@ -83,6 +84,19 @@ def _class_path(exc: BaseException) -> str:
     return f"{kind.__module__}.{kind.__qualname__}"
 
 
+def _unknown_hint(name: str, queue: str) -> str:
+    """Why a worker may not know a task: its module was never imported here, or another app sent it."""
+    parts = name[:200].split(".")
+    modules = [".".join(parts[:end]) for end in range(len(parts) - 1, 0, -1)]
+    other = f"does another app send to queue {queue!r}? give each app its own queues"
+    if modules and not any(module in sys.modules for module in modules):
+        return (
+            f"module {modules[0][:100]!r} is not imported in this worker: if the task is this app's, import "
+            f"that module from the one that defines the app, so that loading the app registers it; {other}"
+        )
+    return other
+
+
 class Runner:
     """Turns deliveries into completions for one app."""
 
@@ -101,10 +115,8 @@ class Runner:
             return self._dead(delivery, reason, None, JobStatus.DEAD)
         task = self.app.tasks.get(message.task)
         if task is None:
-            reason = (
-                f"unknown task {message.task[:100]!r}: not registered on this worker's app "
-                f"(does another app send to queue {delivery.queue!r}? give each app its own queues)"
-            )
+            hint = _unknown_hint(message.task, delivery.queue)
+            reason = f"unknown task {message.task[:100]!r}: not registered on this worker's app ({hint})"
             log.warning("dead-lettering %s: %s", delivery.id, reason)
             return self._dead(delivery, reason, message, JobStatus.DEAD)
         # Attempts are counted at reservation, so a job that kills its worker every time

@@ -7,7 +7,7 @@ import time
 from typing import TYPE_CHECKING, Generic, TypeVar, cast
 
 from queuekit.broker import JobStatus, Outcome, StateReporter
-from queuekit.errors import JobFailed, ResultUnavailable
+from queuekit.errors import JobFailed, QueuekitError, ResultUnavailable
 
 if TYPE_CHECKING:
     from queuekit.app import App
@@ -95,10 +95,21 @@ class Job(Generic[R]):
             if found is not None:
                 return self._unwrap(found)
             if deadline is not None and time.monotonic() >= deadline:
-                raise TimeoutError(f"job {self.id} did not finish within {timeout} s")
+                raise TimeoutError(f"job {self.id} did not finish within {timeout:g} s{self._waiting()}")
             pause = delay if deadline is None else min(delay, max(deadline - time.monotonic(), 0))
             time.sleep(pause)
             delay = min(delay * 1.5, 0.5)
+
+    def _waiting(self) -> str:
+        """Where an unfinished job stands, for the timeout message: a job nobody ran names the worker."""
+        try:
+            status = self.status()
+        except QueuekitError:
+            return ""
+        if status in (JobStatus.QUEUED, JobStatus.PENDING):
+            return (f" (still {status.value}: is a worker running for this app? e.g. queuekit worker "
+                    "myapp.tasks:app, or app.worker().start() in this process)")
+        return f" (status {status.value})"
 
     async def aresult(self, timeout: float | None = None) -> R:
         """Async form of :meth:`result`; waits in a thread so the loop stays free."""

@@ -9,11 +9,12 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
 from typing import Any, cast
 
 from queuekit.broker import Broker, BrokerFactory
 from queuekit.errors import ConfigurationError, UnknownSchemeError
-from queuekit.urls import redact, scheme_of
+from queuekit.urls import near_url, redact, scheme_of
 
 GROUP = "queuekit.backends"
 
@@ -68,7 +69,9 @@ def backend_class(url: str) -> BrokerFactory:
     try:
         scheme = scheme_of(url)
     except ValueError as exc:
-        raise ConfigurationError(str(exc)) from None
+        meant = near_url(url)
+        hint = f" (did you mean {redact(meant)!r}?)" if meant and scheme_of(meant) in _entry_points() else ""
+        raise ConfigurationError(f"{exc}{hint}") from None
     points = _entry_points()
     point = points.get(scheme)
     if point is None and "+" in scheme and scheme.split("+", 1)[0] in points:
@@ -85,6 +88,21 @@ def backend_class(url: str) -> BrokerFactory:
             f"backend for {scheme!r} is registered but cannot be imported: {exc}{install_hint(point, exc.name)}"
         ) from None
     return cast(BrokerFactory, loaded)
+
+
+def anchor_url(url: str, base: Path) -> str:
+    """``url`` with a relative file path in it made relative to ``base`` (a config file's folder).
+
+    Only a backend that stores in a file knows what a relative path looks like in its URLs
+    (``sqlite:///jobs.db``): it says so with an optional ``anchor_url(url, base)`` classmethod.
+    Any other URL, or one whose backend cannot be loaded (its error comes at ``App()``), is
+    returned as it is.
+    """
+    try:
+        anchor = getattr(backend_class(url), "anchor_url", None)
+    except ConfigurationError:
+        return url
+    return str(anchor(url, base)) if callable(anchor) else url
 
 
 def open_broker(url: str, **options: Any) -> Broker:

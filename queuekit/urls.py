@@ -14,7 +14,8 @@ from urllib.parse import parse_qsl, urlsplit
 from queuekit.errors import UnknownOption
 
 _SECRET_PARAMS = re.compile(r"(?i)((?:^|[?&;\s])(?:password|passwd|pwd|secret|token|sentinel_password)=)[^&;\s]*")
-_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*://[^:/@\s]*):[^@/\s]*@")
+# The userinfo's password, also in a URL whose "://" is mistyped (amqp//user:pw@host).
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*:?/*[^:/@\s]*):[^@/\s]*@")
 _DSN_PASSWORD = re.compile(r"(?i)(\bpassword\s*=\s*)('[^']*'|\S+)")
 
 MASK = "***"
@@ -25,12 +26,21 @@ MASK = "***"
 CREATE = "create"
 
 
+_NEAR_URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)(?::/?|//)([^/:].*)$")  # redis:/h, redis:h, amqp//h
+
+
 def scheme_of(url: str) -> str:
     """The URL's scheme in lower case, e.g. ``redis`` or ``kombu+sqs``."""
     head, sep, _ = url.partition("://")
     if not sep or not head:
         raise ValueError(f"{redact(url)!r} is not a URL of the form scheme://...")
     return head.lower()
+
+
+def near_url(text: str) -> str | None:
+    """What a URL with a mistyped separator (``redis:/host``, ``amqp//host``) meant, else None."""
+    near = _NEAR_URL.match(text) if "://" not in text else None
+    return f"{near.group(1)}://{near.group(2)}" if near else None
 
 
 def redact(url: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -73,3 +74,36 @@ def test_servers_without_what_the_claim_needs_are_refused(
 def test_supported_servers_pass() -> None:
     check_server("mysql", SimpleNamespace(server_version_info=(10, 11, 6), is_mariadb=True))
     check_server("postgresql", SimpleNamespace(server_version_info=(15, 4), is_mariadb=False))
+
+
+@pytest.mark.parametrize(
+    ("url", "meant"),
+    [("sqlite://jobs.db", "sqlite:///jobs.db"), ("sqlite://data/jobs.db", "sqlite:///data/jobs.db"),
+     ("sqlite://user:S3cret@host/jobs.db", "sqlite:///host/jobs.db")],
+)
+def test_a_sqlite_url_with_two_slashes_is_one_line_naming_the_three_slash_form(url: str, meant: str) -> None:
+    """SQLAlchemy's own error is four lines about sqlite+pysqlite://, a URL the user never wrote."""
+    with pytest.raises(ConfigurationError) as caught:
+        parse(url, {})
+    message = str(caught.value)
+    assert "\n" not in message and "pysqlite" not in message and "S3cret" not in message
+    assert "names a host, and SQLite has none" in message and message.endswith(f"(did you mean {meant!r}?)")
+
+
+def test_a_sqlite_file_in_a_missing_folder_names_the_folder(tmp_path: Path) -> None:
+    """Not 'could not connect ...: unable to open database file'."""
+    missing = tmp_path / "var" / "queues"
+    with pytest.raises(ConfigurationError, match=rf"^no folder {missing} for the SQLite file 'jobs\.db': create it"):
+        parse(f"sqlite:///{missing}/jobs.db", {})
+    assert not missing.exists()
+    assert parse(f"sqlite:///{tmp_path}/jobs.db", {}).url.database == f"{tmp_path}/jobs.db"
+    assert parse("sqlite://", {}).memory and parse("sqlite:///:memory:", {}).memory
+
+
+def test_anchor_makes_a_relative_sqlite_path_relative_to_the_given_folder(tmp_path: Path) -> None:
+    from queuekit_sql.options import anchor
+
+    assert anchor("sqlite:///jobs.db?timeout=5", tmp_path) == f"sqlite:///{tmp_path.resolve()}/jobs.db?timeout=5"
+    for kept in ("sqlite:////abs/jobs.db", "sqlite://", "sqlite:///:memory:", "sqlite:///file:x?uri=true",
+                 "postgresql://u@h/db"):
+        assert anchor(kept, tmp_path) == kept

@@ -146,3 +146,56 @@ def test_every_backend_takes_create_false_for_commands_that_only_read(scheme: st
     with pytest.raises(UnknownOption, match=r"^unknown option 'no_such_optoin'"):  # create passed, the typo did not
         registry.open_broker(url, create=False, no_such_optoin=1)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_relative_sqlite_path_in_a_config_file_is_relative_to_that_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A producer in the project root and a worker in a subdirectory open the same database."""
+    monkeypatch.delenv("QUEUEKIT_BROKER_URL", raising=False)
+    monkeypatch.delenv("QUEUEKIT_RESULTS_URL", raising=False)
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.queuekit]\nurl = "sqlite:///jobs.db?synchronous=full"\nresults = "sqlite:///var/results.db"\n'
+    )
+    nested = tmp_path / "src" / "pkg"
+    nested.mkdir(parents=True)
+    monkeypatch.chdir(nested)
+    root = tmp_path.resolve()
+    assert App().url == f"sqlite:///{root / 'jobs.db'}?synchronous=full"
+    assert App().results_url == f"sqlite:///{root / 'var' / 'results.db'}"
+    monkeypatch.chdir(tmp_path)
+    assert App().url == f"sqlite:///{root / 'jobs.db'}?synchronous=full"
+    assert App("sqlite:///jobs.db").url == "sqlite:///jobs.db"  # an explicit URL is the caller's, left alone
+
+
+@pytest.mark.parametrize("url", ["sqlite:////abs/jobs.db", "sqlite://", "sqlite:///:memory:", "memory://name",
+                                 "redis+unix:///run/redis.sock"])
+def test_absolute_and_non_file_urls_in_a_config_file_are_kept(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("QUEUEKIT_BROKER_URL", raising=False)
+    (tmp_path / "queuekit.toml").write_text(f'url = "{url}"\n')
+    monkeypatch.chdir(tmp_path)
+    assert resolve_url() == url
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[tool.queuekit]\nbroker_url = "redis://127.0.0.1/0"\n',
+         r"^unknown option 'broker_url' for \[tool\.queuekit\] in .*pyproject\.toml; "
+         r"known options: results, secret, url$"),
+        ('[tool.queuekit]\nrsults = "memory://"\n', r"'rsults' .* \(did you mean 'results'\?\)"),
+        ('[tool.queuekit]\nurl = 5\n', r"^url in \[tool\.queuekit\] in .*pyproject\.toml must be a string, got int$"),
+    ],
+)
+def test_a_mistyped_config_key_is_an_error_not_the_default(
+    text: str, message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A config file whose url key is misspelt must not fall back to sqlite:///queuekit.db in silence."""
+    monkeypatch.delenv("QUEUEKIT_BROKER_URL", raising=False)
+    (tmp_path / "pyproject.toml").write_text(text)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigurationError, match=message):
+        App()
+    assert not (tmp_path / "queuekit.db").exists()

@@ -16,6 +16,7 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
 from queuekit.broker import Capabilities, Delivery, Durability, Envelope
@@ -25,7 +26,7 @@ from queuekit_sql.admin import AdminOps
 from queuekit_sql.base import INT64, MAX_NAME, digest_key, rows, run, wall_clock
 from queuekit_sql.database import Database
 from queuekit_sql.dialects import check_server
-from queuekit_sql.options import Settings, parse
+from queuekit_sql.options import Settings, anchor, parse
 from queuekit_sql.results import ResultOps
 from queuekit_sql.schema import Migrator
 from queuekit_sql.statements import Names, Statements
@@ -72,6 +73,11 @@ class SQLBroker(AdminOps, ResultOps):
     def from_url(cls, url: str, **options: Any) -> SQLBroker:
         """Open ``sqlite:///path``, ``postgresql://...``, ``mysql://...`` or ``mariadb://...``."""
         return cls(parse(url, options))
+
+    @classmethod
+    def anchor_url(cls, url: str, base: Path) -> str:
+        """A relative SQLite path made relative to ``base`` (the folder of the config file that named it)."""
+        return anchor(url, base)
 
     def __repr__(self) -> str:
         return f"<SQLBroker {self.settings.redacted} prefix={self.settings.prefix}>"

@@ -12,6 +12,7 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import URL, make_url
@@ -40,6 +41,11 @@ _FAMILY = {
 _MIGRATE = ("auto", "check")
 _MIGRATE_ALIASES = {"true": "auto", "false": "check"}  # ?migrate=false: never run DDL (a role without it)
 _SYNCHRONOUS = ("off", "normal", "full", "extra")
+# What a reading command says after "nothing was enqueued there": every command's way to name the app.
+ANOTHER_URL = (
+    "does the app use another URL? name the app: queuekit status myapp.tasks:app, queuekit job ID "
+    "myapp.tasks:app, queuekit dlq list QUEUE --app myapp.tasks:app; or give --url"
+)
 _BOOL = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
 
 
@@ -100,9 +106,50 @@ def parse(url: str, options: Mapping[str, Any]) -> Settings:
     family = _FAMILY[base]
     settings = Settings(url=parsed.set(query=query), family=family, given=url, **_defaults(family))
     settings = _apply(settings, merged)
+    if family == "sqlite":
+        _check_sqlite_path(url, parsed)
     if not create:
         settings = _existing_only(settings)
+    elif family == "sqlite" and not settings.memory:
+        _check_sqlite_folder(settings.url.database or "")
     return settings
+
+
+_SQLITE_FORMS = "sqlite:///relative/to/the/working/directory.db or sqlite:////absolute/path.db"
+
+
+def _check_sqlite_path(url: str, parsed: URL) -> None:
+    """``sqlite://jobs.db`` (two slashes) names a host, which SQLite has none of."""
+    if parsed.host or parsed.username or parsed.port:
+        scheme, _, rest = url.partition("://")
+        meant = f"{scheme}:///{rest.rpartition('@')[2]}"
+        raise ConfigurationError(
+            f"{redact(url)!r} names a host, and SQLite has none: a file is {_SQLITE_FORMS} "
+            f"(did you mean {redact(meant)!r}?)"
+        )
+
+
+def _check_sqlite_folder(database: str) -> None:
+    """A SQLite file can be created, not the folders above it: name the missing one."""
+    if database.startswith("file:"):
+        return  # a URI filename (uri=true): SQLite reads its own syntax
+    folder = os.path.dirname(os.path.abspath(database))
+    if not os.path.isdir(folder):
+        raise ConfigurationError(
+            f"no folder {folder} for the SQLite file {os.path.basename(database)!r}: create it "
+            f"(mkdir -p {folder}) or fix the path ({_SQLITE_FORMS})"
+        )
+
+
+def anchor(url: str, base: Path) -> str:
+    """A ``sqlite:///relative.db`` URL made ``sqlite:////base/relative.db``; any other URL unchanged."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower().partition("+")[0] != "sqlite" or not rest.startswith("/"):
+        return url  # a server URL, or sqlite:// (in memory)
+    path, mark, query = rest[1:].partition("?")
+    if not path or path.startswith(("/", ":memory:", "file:")) or os.path.isabs(path):
+        return url
+    return f"{scheme}:///{(base / path).resolve()}{mark}{query}"
 
 
 def _existing_only(settings: Settings) -> Settings:
@@ -112,7 +159,7 @@ def _existing_only(settings: Settings) -> Settings:
     if sqlite_file and database and not os.path.exists(database):
         raise BrokerError(
             f"no SQLite database at {os.path.abspath(database)}: nothing was enqueued there "
-            "(is the app's URL another one? give the app, e.g. queuekit status myapp.tasks:app, or --url)"
+            f"({ANOTHER_URL})"
         )
     return Settings(**{**settings.__dict__, "migrate": "read"})  # like check, but says "nothing enqueued"
 

@@ -21,6 +21,7 @@ import sqlalchemy
 from queuekit.errors import BrokerError, ConfigurationError
 from queuekit_sql.database import Database
 from queuekit_sql.dialects import collation
+from queuekit_sql.options import ANOTHER_URL
 from queuekit_sql.statements import Names
 
 _FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -96,7 +97,7 @@ class Migrator:
         if mode == "read" and current is None:  # create=False: a command that only reads
             raise BrokerError(
                 f"no queuekit tables (prefix {self.db.settings.prefix!r}) in {self.db.settings.redacted}: nothing was "
-                "enqueued there (is the app's URL another one? give the app, e.g. queuekit status myapp.tasks:app)"
+                f"enqueued there ({ANOTHER_URL})"
             )
         state = "missing" if current is None else f"at schema version {current}, need {self.latest}"
         raise ConfigurationError(
