@@ -1,4 +1,4 @@
-"""The quick-start app: `queuekit worker tasks:app` runs it (see docs/quickstart.md)."""
+"""The quick-start app (docs/quickstart.md): `python tasks.py` enqueues, `queuekit worker tasks:app` runs."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def add(a: int, b: int) -> int:
     return a + b
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # not when the worker imports this module
     job = send.delay("a@example.org", "hi")
     later = send.enqueue(args=("b@example.org", "hello again"), delay=5, priority=9, key="welcome-b")
     jobs = app.enqueue_many([add.message(i, i) for i in range(3)])
