@@ -124,11 +124,6 @@ class Worker:
         if self.switch_interval is not None:
             sys.setswitchinterval(self.switch_interval)
         broker = self.app.broker
-        if self.prefetch.fixed is None and isinstance(broker, Pausable):
-            # A push-based broker sizes its own window from the limits asked (RabbitMQ's
-            # basic.qos); a window that keeps growing made it redeliver (seen in the
-            # malformed-message fault test), so it gets the old fixed 3 x concurrency.
-            self.prefetch = Prefetch(self.concurrency, 3 * self.concurrency)
         shown = "adaptive" if self.prefetch.fixed is None else str(self.prefetch.fixed)
         durability = broker.capabilities.durability
         log.info("worker started: %s queues=%s concurrency=%d prefetch=%s lease=%.0fs durability=%s%s%s",

@@ -15,7 +15,7 @@ from queuekit_rabbitmq import RabbitBroker, Unroutable
 from queuekit_rabbitmq.topology import delay_route
 
 from queuekit import App
-from queuekit.broker import Envelope, QueueStats
+from queuekit.broker import Delivery, Envelope, QueueStats
 from queuekit.errors import ConfigurationError
 from tests.rabbitmq.servers import close_connections, connections_from, delete_queues, shared_url_or_skip
 from tests.support import wait_until
@@ -225,3 +225,73 @@ def test_stop_consuming_hands_back_the_prefetch_and_keeps_handed_back_jobs_away(
     finally:
         stopping.close()
         other.close()
+
+
+def test_raising_the_prefetch_strands_no_delivery_in_flight(broker: RabbitBroker, queue: str) -> None:
+    """Each round acks what it holds and at once reserves more than the window allows.
+
+    The ack frees the window, so RabbitMQ is pushing the next messages while the larger
+    reserve raises the prefetch: those deliveries are in flight during the raise. Every
+    message must reach the caller on its first delivery, none twice, and before a deadline.
+    """
+    rounds = 24
+    jobs = [env(queue) for _ in range(rounds * (rounds + 1) // 2 + rounds)]
+    broker.enqueue(jobs)
+    seen: dict[str, int] = {}
+    held: list[Delivery] = []
+    for limit in range(1, rounds + 1):
+        broker.ack(held)
+        held = broker.reserve([queue], limit, 30.0, wait=10.0)
+        assert held, f"round {limit}: nothing delivered within the wait"
+        for delivery in held:
+            seen[delivery.id] = delivery.attempts
+    broker.ack(held)
+
+    def drained() -> bool:
+        got = broker.reserve([queue], 50, 30.0, wait=0.5)
+        seen.update((d.id, d.attempts) for d in got)
+        broker.ack(got)
+        return len(seen) == len(jobs)
+
+    wait_until(drained, timeout=60, what="every message to be delivered")
+    assert sorted(seen) == sorted(job.id for job in jobs)
+    redelivered = {job_id: n for job_id, n in seen.items() if n != 1}
+    assert not redelivered, f"{len(redelivered)} deliveries came back as a second attempt during a prefetch raise"
+    assert broker.stats([queue])[queue] == QueueStats()
+
+
+def test_stop_consuming_spends_no_attempt_of_a_delivery_in_flight(queue: str) -> None:
+    """An ack frees the window and ``stop_consuming`` follows at once, while RabbitMQ pushes.
+
+    What RabbitMQ sent before its ``cancel-ok`` is handed back unspent like the rest of
+    the prefetch: another consumer gets every message on its first attempt.
+    """
+    url = shared_url_or_skip()
+    rounds, size = 8, 20
+    jobs = [env(queue) for _ in range(rounds * size * 2)]
+    other = RabbitBroker(url)
+    seen: dict[str, int] = {}
+    try:
+        other.enqueue(jobs)
+        for _ in range(rounds):
+            stopping = RabbitBroker(url + f"?prefetch={size}")
+            try:
+                held = stopping.reserve([queue], size, 30.0, wait=10.0)
+                seen.update((d.id, d.attempts) for d in held)
+                stopping.ack(held)
+                stopping.stop_consuming([queue])
+            finally:
+                stopping.close()
+
+        def drained() -> bool:
+            got = other.reserve([queue], 100, 30.0, wait=0.5)
+            seen.update((d.id, d.attempts) for d in got)
+            other.ack(got)
+            return len(seen) == len(jobs)
+
+        wait_until(drained, timeout=60, what="every message to be delivered")
+    finally:
+        other.close()
+    assert sorted(seen) == sorted(job.id for job in jobs)
+    spent = {job_id: n for job_id, n in seen.items() if n != 1}
+    assert not spent, f"{len(spent)} deliveries in flight at stop_consuming came back as a second attempt"

@@ -3,6 +3,15 @@
 * RabbitMQ pushes up to ``prefetch`` unacknowledged deliveries per queue
   (``basic.qos``, per consumer). They wait in a buffer ordered by priority, then arrival;
   ``reserve`` moves them to the held set and hands them out.
+* The prefetch only grows, and it grows on the live channel without cancelling anything:
+  a queue that needs more room gets one more consumer whose own prefetch is the
+  difference, so its consumers' limits add up to the new prefetch. Per-consumer qos
+  (``global=false``) is the one RabbitMQ applies to consumers created after it, and the
+  only one quorum queues honour; channel-wide qos (``global=true``) would apply live but
+  quorum queues refuse consumers on such a channel, and RabbitMQ deprecates it.
+  Cancelling and re-creating the consumer instead strands what RabbitMQ sent before the
+  ``cancel-ok``: pika rejects (requeues) a delivery for a consumer being cancelled, and
+  it comes back flagged ``redelivered``, which counts as a crash and spends an attempt.
 * A receipt is ``"<channel generation>.<delivery tag>"``. Acks for a receipt of an
   older channel are dropped, never sent on the new channel (RabbitMQ would close it
   with ``PRECONDITION_FAILED - unknown delivery tag``); the broker has already put that
@@ -36,6 +45,8 @@ from queuekit_rabbitmq.topology import Topology
 
 log = logging.getLogger("queuekit.rabbitmq")
 
+MAX_PREFETCH = 65535  # basic.qos prefetch_count is a 16-bit field; the most one queue gets here
+
 
 class Consumer:
     """Buffer, held set and ack batching for one consumer connection."""
@@ -56,8 +67,9 @@ class Consumer:
         self._prefetch = 0
         # I/O thread only:
         self._io_generation = 0
-        self._queue_of: dict[str, str] = {}
-        self._active: dict[str, str] = {}
+        self._queue_of: dict[str, str] = {}  # consumer tag -> queue
+        self._active: dict[str, list[str]] = {}  # queue -> its consumer tags
+        self._granted: dict[str, int] = {}  # queue -> the sum of its consumers' prefetch
         self._window = AckWindow()
         self._gets = Getter(self.link, self._window, self._checkpoint)
 
@@ -148,7 +160,11 @@ class Consumer:
         # without acking them can always reserve more (the worker never needs a bump).
         with self._cond:
             held = len(self._held)
-        prefetch = max(self.settings.prefetch or 0, self._prefetch, held + limit)
+        prefetch = min(MAX_PREFETCH, max(self.settings.prefetch or 0, self._prefetch, held + limit))
+        if prefetch > self._prefetch > 0:
+            # Each raise adds a consumer per queue: grow by a quarter at least, so a
+            # window that climbs one job at a time still adds only a few consumers.
+            prefetch = min(MAX_PREFETCH, max(prefetch, self._prefetch + self._prefetch // 4))
         if prefetch == self._prefetch and all(q in self._wanted for q in queues):
             return
         with self._sub_lock:
@@ -156,10 +172,9 @@ class Consumer:
             for queue in new:
                 self.topology.ensure_queue(queue)
             self.link.wait_ready(self.settings.connect_timeout)
-            changed = prefetch > self._prefetch
             self._prefetch = max(prefetch, self._prefetch)
             self._wanted = [*self._wanted, *new]
-            self.io.call(partial(self._subscribe_io, changed), self.settings.connect_timeout)
+            self.io.call(partial(self._subscribe_io, self._prefetch), self.settings.connect_timeout)
 
     # -- settling (any thread) -----------------------------------------------------------
 
@@ -204,6 +219,8 @@ class Consumer:
         """Wait until every delivery RabbitMQ sent on the consumer channel so far is buffered.
 
         A round trip on the channel: its answer comes after every frame sent before it.
+        The ``basic.qos`` it sends changes nothing: per-consumer qos applies only to
+        consumers created later, and :meth:`_consume` sends its own before each one.
         """
         if not self.link.ready.is_set():
             return
@@ -284,16 +301,14 @@ class Consumer:
         self._io_generation = generation
         self._queue_of.clear()
         self._active.clear()
+        self._granted.clear()
         self._window.reset()
         with self._cond:
             self._generation = generation
             self._buffer.clear()
         channel.add_on_cancel_callback(self._cancelled_by_server)
         self._gets.attach(channel)
-        if not self._wanted:
-            ready()
-            return
-        channel.basic_qos(prefetch_count=self._prefetch, callback=lambda _f: self._consume(channel, ready))
+        self._consume(channel, self._prefetch, ready)
 
     def _lost(self, _generation: int, _error: BaseException | None) -> None:
         self._gets.abandon()
@@ -301,48 +316,56 @@ class Consumer:
             self._generation = 0
             self._buffer.clear()
 
-    def _subscribe_io(self, changed: bool, resolve: Resolve, reject: Reject) -> None:
+    def _subscribe_io(self, prefetch: int, resolve: Resolve, _reject: Reject) -> None:
         channel = self.link.channel
         if channel is None or not channel.is_open:
             resolve(None)  # the next channel subscribes everything in _wanted
             return
-        if not changed:
-            self._consume(channel, lambda: resolve(None))
-            return
-        for tag in list(self._active.values()):
-            channel.basic_cancel(tag)
-        self._active.clear()
-        channel.basic_qos(
-            prefetch_count=self._prefetch, callback=lambda _f: self._consume(channel, lambda: resolve(None))
-        )
+        self._consume(channel, prefetch, lambda: resolve(None))
 
-    def _consume(self, channel: Any, done: Callable[[], None]) -> None:
-        missing = [queue for queue in self._wanted if queue not in self._active]
-        if not missing:
+    def _consume(self, channel: Any, prefetch: int, done: Callable[[], None]) -> None:
+        """Give every wanted queue consumers whose prefetch adds up to ``prefetch``; then ``done()``.
+
+        A queue short of it gets one more consumer for the difference; no consumer is
+        ever cancelled here. pika sends synchronous methods one at a time in the order
+        asked, so each ``basic.qos`` applies to the ``basic.consume`` that follows it.
+        """
+        short: dict[int, list[str]] = {}
+        for queue in self._wanted:
+            room = prefetch - self._granted.get(queue, 0)
+            if room > 0:
+                short.setdefault(room, []).append(queue)
+        if not short:
             done()
             return
-        remaining = [len(missing)]
+        remaining = [sum(len(queues) for queues in short.values())]
 
         def consumed(_frame: Any) -> None:
             remaining[0] -= 1
             if remaining[0] == 0:
                 done()
 
-        for queue in missing:
-            tag = channel.basic_consume(queue, self._deliver, callback=consumed)
-            self._queue_of[tag] = queue
-            self._active[queue] = tag
+        for room, queues in short.items():
+            channel.basic_qos(prefetch_count=room)
+            for queue in queues:
+                tag = channel.basic_consume(queue, self._deliver, callback=consumed)
+                self._queue_of[tag] = queue
+                self._active.setdefault(queue, []).append(tag)
+                self._granted[queue] = prefetch
 
     def _cancel_io(self, queues: frozenset[str] | None, resolve: Resolve, _reject: Reject) -> None:
         """Cancel the consumers of ``queues`` (None: all); resolve on the last ``cancel-ok``.
 
-        Deliveries RabbitMQ sent before a ``cancel-ok`` reach the buffer before it, so the
-        buffer holds all of them once this resolves. A channel that closes meanwhile
+        Deliveries RabbitMQ sent before a ``cancel-ok`` reach the buffer before it (the
+        link's channels hand them to the consumer instead of rejecting them, see
+        ``queuekit_rabbitmq.io``), so the buffer holds all of them once this resolves. A channel that closes meanwhile
         resolves it too: RabbitMQ takes back everything unacked of a closed channel.
         """
         channel = self.link.channel
         stopping = [q for q in self._active if queues is None or q in queues]
-        tags = [self._active.pop(q) for q in stopping]
+        tags = [tag for q in stopping for tag in self._active.pop(q)]
+        for queue in stopping:
+            self._granted.pop(queue, None)
         self._wanted = [] if queues is None else [q for q in self._wanted if q not in queues]
         if channel is None or not channel.is_open or not tags:
             resolve(None)
@@ -360,8 +383,11 @@ class Consumer:
 
     def _cancelled_by_server(self, frame: Any) -> None:
         queue = self._queue_of.get(frame.method.consumer_tag, "?")
+        if queue not in self._active:
+            return  # another consumer of the same queue was cancelled already
         log.warning("RabbitMQ cancelled the consumer of queue %r (deleted?); it will be declared again", queue)
         self._active.pop(queue, None)
+        self._granted.pop(queue, None)
         self._wanted = [q for q in self._wanted if q != queue]
         self.topology.forget()
 

@@ -8,7 +8,9 @@ code, it answers AMQP heartbeats however long tasks run.
 
 A :class:`Link` is one ``SelectConnection`` with one main channel. When the connection
 or the channel is lost it tells its owner (so stale delivery tags are never used on a
-new channel) and reconnects with capped exponential backoff and jitter.
+new channel) and reconnects with capped exponential backoff and jitter. Its channels
+hand a consumer being cancelled what RabbitMQ sent it before the ``cancel-ok``, where
+pika would requeue it (:class:`_KeepingChannel`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, TypeVar
 
 import pika  # type: ignore[import-untyped]
+import pika.channel  # type: ignore[import-untyped]
 from pika import exceptions as pika_errors
 from pika.adapters.select_connection import IOLoop  # type: ignore[import-untyped]
 from pika.adapters.utils.connection_workflow import (  # type: ignore[import-untyped]
@@ -53,6 +56,34 @@ for _name in ("pika.connection", "pika.adapters.utils.io_services_utils", "pika.
               "pika.adapters.utils.selector_ioloop_adapter", "pika.adapters.base_connection",
               "pika.adapters.blocking_connection"):
     logging.getLogger(_name).addFilter(_ReportedByQueuekit())
+
+class _KeepingChannel(pika.channel.Channel):  # type: ignore[misc]
+    """A pika channel that gives a consumer being cancelled what RabbitMQ sent it before ``cancel-ok``.
+
+    AMQP lets a server send deliveries between a client's ``basic.cancel`` and its
+    ``cancel-ok``; their tags belong to the channel, so they can be buffered, handed out
+    and acked like any other. pika instead rejects them with ``requeue=True``, and
+    RabbitMQ then delivers them flagged ``redelivered``, which queuekit must read as a
+    crash and count as an attempt. So the consumer's callback, which pika keeps until the
+    ``cancel-ok``, gets them. ``tests/rabbitmq/test_rabbitmq.py`` checks this through
+    ``stop_consuming`` (it fails if a pika release renames what is overridden here).
+    """
+
+    def _on_deliver(self, method_frame: Any, header_frame: Any, body: bytes) -> None:
+        tag = method_frame.method.consumer_tag
+        callback = self._consumers.get(tag)
+        if tag in self._cancelled and callback is not None:
+            callback(self, method_frame.method, header_frame.properties, body)
+            return
+        super()._on_deliver(method_frame, header_frame, body)
+
+
+class _Connection(pika.SelectConnection):  # type: ignore[misc]
+    """A ``SelectConnection`` whose channels are :class:`_KeepingChannel`."""
+
+    def _create_channel(self, channel_number: int, on_open_callback: Any) -> Any:
+        return _KeepingChannel(self, channel_number, on_open_callback)
+
 
 T = TypeVar("T")
 Resolve = Callable[[Any], None]
@@ -250,7 +281,7 @@ class Link:
     def _connect(self) -> None:
         if self._closing:
             return
-        pika.SelectConnection(
+        _Connection(
             self._params,
             on_open_callback=self._opened,
             on_open_error_callback=self._open_failed,
