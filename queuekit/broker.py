@@ -39,6 +39,7 @@ class Capabilities:
     transactional_enqueue: bool = False  # enqueue can join the caller's transaction
     cross_process: bool = True  # producers and workers may be different processes
     delete_queue: bool = False  # the broker implements QueueDeletion
+    stop_consuming: bool = False  # push-based: the broker implements Pausable
     max_message_size: int | None = None  # the broker's own hard cap, if any
 
     def as_dict(self) -> dict[str, object]:
@@ -234,7 +235,8 @@ class StateReporter(Protocol):
 class Pausable(Protocol):
     """Push-based brokers (deliveries arrive before they are reserved) can stop the flow.
 
-    Pull-based brokers need nothing: they hand out only what ``reserve`` asks for.
+    Brokers that declare ``stop_consuming`` implement it. Pull-based brokers need
+    nothing: they hand out only what ``reserve`` asks for.
     """
 
     def stop_consuming(self, queues: Sequence[str]) -> None:

@@ -10,8 +10,8 @@ Threads, each with one job:
 * the **acker** applies completions to the broker in batches (results first, then
   acks) and renews the leases of running jobs at a third of their length.
 
-Graceful stop (SIGTERM, SIGINT or :meth:`Worker.stop`): stop reserving (and, on a
-:class:`~queuekit.broker.Pausable` broker, stop its deliveries to this process), hand back
+Graceful stop (SIGTERM, SIGINT or :meth:`Worker.stop`): stop reserving (and, on a broker
+that declares ``stop_consuming``, stop its deliveries to this process), hand back
 unstarted jobs at once without spending an attempt, give running jobs ``grace``
 seconds, hand back the rest, exit 0. A second signal exits at once; the leases of
 anything still running expire, so nothing is lost.
@@ -392,7 +392,7 @@ class Worker:
     def _stop_consuming(self) -> None:
         """A push-based broker stops delivering first, so handed-back jobs are not pushed back to us."""
         broker = self.app.broker
-        if not isinstance(broker, Pausable):
+        if not (broker.capabilities.stop_consuming and isinstance(broker, Pausable)):
             return
         try:
             broker.stop_consuming(self.queues)

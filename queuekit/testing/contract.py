@@ -35,6 +35,7 @@ from queuekit.testing.contract_leases import LeaseContract
 from queuekit.testing.contract_optional import (
     DedupContract,
     JobStateContract,
+    PausableContract,
     QueueDeletionContract,
     ResultsContract,
 )
@@ -49,6 +50,7 @@ class BrokerContract(
     ResultsContract,
     JobStateContract,
     QueueDeletionContract,
+    PausableContract,
     ConcurrencyContract,
     AppContract,
 ):

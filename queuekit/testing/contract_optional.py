@@ -1,4 +1,4 @@
-"""Conformance tests for optional capabilities: dedup keys, results, job state and queue deletion."""
+"""Conformance tests for optional capabilities: dedup keys, results, job state, queue deletion, pausing."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from queuekit.broker import JobStatus, Outcome, QueueDeletion, QueueStats, ResultStore, StateReporter
+from queuekit.broker import JobStatus, Outcome, Pausable, QueueDeletion, QueueStats, ResultStore, StateReporter
 from queuekit.testing.capabilities import requires
 from queuekit.testing.harness import HOLD, Harness
 
@@ -193,3 +193,30 @@ class QueueDeletionContract:
         queue = kit.queue("never-used")
         kit.broker.delete_queue(queue)
         assert kit.stats(queue) == QueueStats()
+
+
+class PausableContract:
+    """``stop_consuming`` returns what was delivered here and never reserved, and keeps what was."""
+
+    @requires("stop_consuming")
+    def test_stop_consuming_returns_the_unreserved_unspent_and_keeps_the_reserved(self, kit: Harness) -> None:
+        assert isinstance(kit.broker, Pausable), "a broker declaring `stop_consuming` must implement Pausable"
+        queue = kit.queue("paused")
+        sent = kit.put(queue, 4)
+        held = kit.broker.reserve([queue], 2, HOLD, wait=kit.patience)  # blocking, as a worker reserves
+        assert held, "a blocking reserve delivers"
+        kit.broker.stop_consuming([queue])
+        other = kit.open_another()
+        rest: list[str] = []
+
+        def the_rest() -> bool:
+            got = other.reserve([queue], len(sent), HOLD)
+            assert {d.attempts for d in got} <= {1}, "stop_consuming spent an attempt"
+            other.ack(got)
+            rest.extend(d.id for d in got)
+            return len(rest) + len(held) >= len(sent)
+
+        kit.eventually(the_rest, "the jobs this broker did not reserve to be ready for another")
+        assert sorted(rest + [d.id for d in held]) == sorted(e.id for e in sent)
+        kit.broker.ack(held)  # reserved deliveries can still be settled
+        kit.eventually(lambda: kit.stats(queue) == QueueStats(), "the queue to be empty")

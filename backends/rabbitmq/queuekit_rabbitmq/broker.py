@@ -46,6 +46,7 @@ def capabilities_for(settings: Settings) -> Capabilities:
         cross_process=True,
         max_message_size=MAX_MESSAGE_SIZE,
         delete_queue=True,
+        stop_consuming=True,  # basic.consume pushes deliveries: a stopping worker pauses them
     )
 
 

@@ -8,7 +8,8 @@
   difference, so its consumers' limits add up to the new prefetch. Per-consumer qos
   (``global=false``) is the one RabbitMQ applies to consumers created after it, and the
   only one quorum queues honour; channel-wide qos (``global=true``) would apply live but
-  quorum queues refuse consumers on such a channel, and RabbitMQ deprecates it.
+  quorum queues refuse consumers on such a channel, and it is a deprecated feature
+  (``global_qos``) that RabbitMQ 4.3 rejects by default.
   Cancelling and re-creating the consumer instead strands what RabbitMQ sent before the
   ``cancel-ok``: pika rejects (requeues) a delivery for a consumer being cancelled, and
   it comes back flagged ``redelivered``, which counts as a crash and spends an attempt.
