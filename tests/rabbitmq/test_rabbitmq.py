@@ -295,3 +295,19 @@ def test_stop_consuming_spends_no_attempt_of_a_delivery_in_flight(queue: str) ->
     assert sorted(seen) == sorted(job.id for job in jobs)
     spent = {job_id: n for job_id, n in seen.items() if n != 1}
     assert not spent, f"{len(spent)} deliveries in flight at stop_consuming came back as a second attempt"
+
+
+def test_a_queue_deleted_under_grown_consumers_is_consumed_again(broker: RabbitBroker, queue: str) -> None:
+    """A grown prefetch means several consumers on the queue; RabbitMQ cancels them all when it goes."""
+    broker.enqueue([env(queue) for _ in range(12)])
+    for limit in (1, 4, 8):  # each raise adds a consumer
+        broker.ack(broker.reserve([queue], limit, 30.0, wait=10.0))
+    assert len(broker.consumer._active[queue]) == 3
+    delete_queue_behind_its_back(queue)
+    wait_until(lambda: queue not in broker.consumer._active, timeout=30, what="the server's cancels")
+    job = env(queue)
+    broker.enqueue([job])  # declares the queue again
+    got = broker.reserve([queue], 1, 30.0, wait=10.0)
+    assert [(d.id, d.attempts) for d in got] == [(job.id, 1)]
+    broker.ack(got)
+    assert len(broker.consumer._active[queue]) == 1, "one consumer, with the whole window, on the new queue"

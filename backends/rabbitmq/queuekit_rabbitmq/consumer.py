@@ -383,8 +383,9 @@ class Consumer:
             channel.basic_cancel(tag, callback=cancelled)
 
     def _cancelled_by_server(self, frame: Any) -> None:
-        queue = self._queue_of.get(frame.method.consumer_tag, "?")
-        if queue not in self._active:
+        tag = frame.method.consumer_tag
+        queue = self._queue_of.get(tag, "?")
+        if tag not in self._active.get(queue, ()):
             return  # another consumer of the same queue was cancelled already
         log.warning("RabbitMQ cancelled the consumer of queue %r (deleted?); it will be declared again", queue)
         self._active.pop(queue, None)
