@@ -87,7 +87,10 @@ class Worker:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
         self.app = app
-        self.queues = list(queues) if queues else default_queues(app)
+        # Without given queues the worker takes its app's when it starts, so tasks declared
+        # after the worker was built are consumed too.
+        self._given_queues = list(queues) if queues else None
+        self.queues = self._given_queues or default_queues(app)
         self.concurrency = concurrency
         # Default: a buffer of about 0.1 s of work at the observed rate, at least 3 x
         # concurrency (Celery's multiplier): no-op jobs move in batches of hundreds, slow
@@ -123,10 +126,12 @@ class Worker:
         switching = sys.getswitchinterval()
         if self.switch_interval is not None:
             sys.setswitchinterval(self.switch_interval)
+        if self._given_queues is None:
+            self.queues = default_queues(self.app)
         broker = self.app.broker
         shown = "adaptive" if self.prefetch.fixed is None else str(self.prefetch.fixed)
         durability = broker.capabilities.durability
-        log.info("worker started: %s queues=%s concurrency=%d prefetch=%s lease=%.0fs durability=%s%s%s",
+        log.info("worker started: %s queues=%s concurrency=%d prefetch=%s lease=%gs durability=%s%s%s",
                  self.app.redacted_url, ",".join(self.queues), self.concurrency, shown, self.lease,
                  durability.value, " (a broker restart loses queued jobs)" if durability is Durability.NONE else "",
                  " burst" if self.burst else "")
@@ -373,12 +378,12 @@ class Worker:
                 self._completions.put(Completion(delivery, Action.RELEASE))
                 released += 1
         if released:
-            log.info("handing back %d unstarted jobs", released)
+            log.info("handing back %s", _jobs(released, "unstarted"))
         with self._cond:
             finished = self._cond.wait_for(lambda: not self._inflight, timeout=self.grace)
             leftover = [entry.delivery for entry in self._inflight.values()]
         if not finished:
-            log.warning("grace period of %.0fs over; handing back %d running jobs", self.grace, len(leftover))
+            log.warning("grace period of %gs over; handing back %s", self.grace, _jobs(len(leftover), "running"))
             for delivery in leftover:
                 self._completions.put(Completion(delivery, Action.RETRY))
         for _ in range(self.concurrency):
@@ -408,7 +413,7 @@ class Worker:
             if self._stopping.is_set():
                 log.warning("second signal: exiting now; running jobs return when their leases expire")
                 os._exit(1)
-            log.info("signal %d: stopping gracefully (grace %.0fs)", signum, self.grace)
+            log.info("signal %d: stopping gracefully (grace %gs)", signum, self.grace)
             self.stop()
 
         previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGTERM, signal.SIGINT)}
@@ -434,6 +439,10 @@ def _apply(broker: Broker, completion: Completion) -> None:
         broker.nack(completion.delivery, count_attempt=False)
     elif completion.action is Action.DEAD:
         broker.dead_letter(completion.delivery, completion.reason)
+
+
+def _jobs(count: int, kind: str) -> str:
+    return f"{count} {kind} job{'' if count == 1 else 's'}"
 
 
 def default_queues(app: App) -> list[str]:

@@ -30,6 +30,36 @@ def test_a_worker_consumes_the_queues_its_tasks_use_and_default_only_if_one_does
     assert App("memory://").worker().queues == ["default"]  # no tasks yet: the default queue
 
 
+def test_a_worker_built_before_its_tasks_consumes_their_queues_when_it_runs() -> None:
+    app = App("memory://")
+    worker = app.worker(burst=True)
+    done: list[str] = []
+
+    @app.task(queue="emails")
+    def send(to: str) -> None:
+        """Record the call."""
+        done.append(to)
+
+    send.delay("a@example.org")
+    assert worker.run(install_signals=False) == 0
+    assert worker.queues == ["emails"]
+    assert done == ["a@example.org"]
+
+
+def test_given_queues_are_kept_when_the_worker_runs() -> None:
+    app = App("memory://")
+    worker = app.worker(queues=["other"], burst=True)
+
+    @app.task(queue="emails")
+    def send() -> None:
+        """Nothing."""
+
+    send.delay()
+    assert worker.run(install_signals=False) == 0
+    assert worker.queues == ["other"]
+    assert app.broker.stats(["emails"])["emails"].ready == 1
+
+
 def test_a_foreign_task_on_a_consumed_queue_is_dead_lettered_naming_the_queue() -> None:
     from queuekit.message import Message, encode
 
