@@ -170,3 +170,11 @@ def test_report_text_a_person_reads(tmp_path: Path) -> None:
     assert "Round trips" not in payload and "Jobs/s by message size" in payload
     assert markdown.index("## Which broker for what") < markdown.index("## Summary")
     assert "memory left out" in markdown
+
+
+def test_a_lone_shared_broker_beside_memory_is_not_called_the_only_one_measured() -> None:
+    document = sample_document(1000.0, 100.0)
+    alone = [backend("memory", 5000.0, caps={"cross_process": False, "durability": "none"}), document["backends"][0]]
+    throughput = {a.need: a.answer for a in recommend(alone)}["Throughput"]
+    assert throughput.startswith("alpha: ") and "other processes can share" in throughput
+    assert "the only one measured" not in throughput

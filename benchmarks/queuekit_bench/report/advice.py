@@ -154,7 +154,7 @@ def _ranked(entries: list[Entry], metric: Metric, *, higher: bool) -> list[tuple
 
 def _next(ranked: list[tuple[float, str]], unit: str, *, higher: bool) -> str:
     if len(ranked) < 2:
-        return "; the only one measured"
+        return "; the only broker measured that other processes can share (memory:// is in-process only)"
     (top, _), (value, name) = ranked[0], ranked[1]
     if top > 0 and value > 0:
         if higher:
