@@ -247,17 +247,23 @@ def test_raising_the_prefetch_strands_no_delivery_in_flight(broker: RabbitBroker
             seen[delivery.id] = delivery.attempts
     broker.ack(held)
 
-    def drained() -> bool:
-        got = broker.reserve([queue], 50, 30.0, wait=0.5)
-        seen.update((d.id, d.attempts) for d in got)
-        broker.ack(got)
-        return len(seen) == len(jobs)
-
-    wait_until(drained, timeout=60, what="every message to be delivered")
+    _drain_into(seen, broker, queue, len(jobs))
     assert sorted(seen) == sorted(job.id for job in jobs)
     redelivered = {job_id: n for job_id, n in seen.items() if n != 1}
     assert not redelivered, f"{len(redelivered)} deliveries came back as a second attempt during a prefetch raise"
     assert broker.stats([queue])[queue] == QueueStats()
+
+
+def _drain_into(seen: dict[str, int], broker: RabbitBroker, queue: str, total: int) -> None:
+    """Reserve and ack until ``seen`` (job id -> attempts of its last delivery) holds ``total`` jobs."""
+
+    def drained() -> bool:
+        got = broker.reserve([queue], 100, 30.0, wait=0.5)
+        seen.update((d.id, d.attempts) for d in got)
+        broker.ack(got)
+        return len(seen) == total
+
+    wait_until(drained, timeout=60, what="every message to be delivered")
 
 
 def test_stop_consuming_spends_no_attempt_of_a_delivery_in_flight(queue: str) -> None:
@@ -282,14 +288,7 @@ def test_stop_consuming_spends_no_attempt_of_a_delivery_in_flight(queue: str) ->
                 stopping.stop_consuming([queue])
             finally:
                 stopping.close()
-
-        def drained() -> bool:
-            got = other.reserve([queue], 100, 30.0, wait=0.5)
-            seen.update((d.id, d.attempts) for d in got)
-            other.ack(got)
-            return len(seen) == len(jobs)
-
-        wait_until(drained, timeout=60, what="every message to be delivered")
+        _drain_into(seen, other, queue, len(jobs))
     finally:
         other.close()
     assert sorted(seen) == sorted(job.id for job in jobs)
