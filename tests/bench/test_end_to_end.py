@@ -18,8 +18,12 @@ from tests.support import wait_until
 
 
 def bench(*argv: str) -> subprocess.Popen[str]:
+    # A shell without job control starts background commands with SIGINT ignored, and a
+    # Python started that way never turns SIGINT into KeyboardInterrupt: the child gets
+    # the default disposition back, as a terminal's Ctrl-C would find it.
     return subprocess.Popen([sys.executable, "-m", "queuekit_bench", *argv], text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def test_quick_run_on_memory_and_sqlite_writes_a_valid_report(tmp_path: Path) -> None:
