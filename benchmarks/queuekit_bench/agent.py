@@ -11,11 +11,13 @@ Commands (each answered by one line carrying the same ``id``)::
     {"op": "work", "queue": q, "burst": true, ...}    -> {"t_start", "t_end", "counts"} once idle
     {"op": "work", "queue": q, "burst": false, ...}   -> {"started": true} at once
     {"op": "stop"}                                    -> {"t_end", "counts"} after a graceful stop
+    {"op": "stats", "queue": q}                       -> {"ready", "delayed", "in_flight", "dead"} seen from here
     {"op": "exit"}                                    -> {} and the process ends
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -59,6 +61,8 @@ class AgentCore:
             return self.work(command)
         if op == "stop":
             return self.stop()
+        if op == "stats":
+            return self.stats(str(command["queue"]))
         if op in ("ping", "exit"):
             return {"pid": os.getpid()}
         raise ValueError(f"unknown agent command {op!r}")
@@ -163,6 +167,16 @@ class AgentCore:
         self.worker.stop()
         self.worker.join(timeout=60.0)
         return self._finish()
+
+    def stats(self, queue: str) -> Reply:
+        """The queue's counts as this process's broker client sees them.
+
+        A broker may count in ``in_flight`` only what the asking process holds (RabbitMQ
+        does: unacknowledged deliveries are in none of its counts), so what a worker
+        process has reserved or prefetched is seen here, not from the harness.
+        """
+        stats = self.app.broker.stats([queue]).get(queue)
+        return dataclasses.asdict(stats) if stats is not None else {"ready": 0, "delayed": 0, "in_flight": 0, "dead": 0}
 
     def _finish(self) -> Reply:
         assert self.worker is not None

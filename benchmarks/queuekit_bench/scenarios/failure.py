@@ -6,6 +6,12 @@ ledger, kept in files outside the broker, then says which accepted jobs never
 finished (lost), which finished more than once (duplicated), and how long after the
 last kill the backlog was drained.
 
+The wait for the drain ends early only when nothing can finish any more
+(:class:`Settled`): no job is ready, delayed or in flight as the harness *and every live
+worker process* see the queue, twice in a row with no job finished in between. A broker
+may count in flight only what the asking process holds (RabbitMQ does), so the harness
+alone would see a job a live worker is running as gone, and count it as lost.
+
 A broker that lives inside the worker's process (``memory://``) cannot be shared, so
 its run puts producer, broker and worker into one process and kills that once: the
 result is what such a crash costs (everything not yet done).
@@ -16,10 +22,11 @@ from __future__ import annotations
 import dataclasses
 import random
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from queuekit_bench.agents import AgentProcess, ask
+from queuekit_bench.agents import Agent, AgentProcess, BenchError, ask
 from queuekit_bench.context import BackendRun, all_done
 from queuekit_bench.ledger import Ledger, account, read_ledger, redelivery_delays
 from queuekit_bench.stats import latency_summary
@@ -68,7 +75,7 @@ def _chaos(ctx: BackendRun, rng: random.Random) -> dict[str, Any]:
             agents[slot] = _start(ctx, f"victim{WORKERS + number}", queue, folder)
         last_kill = kills[-1][1] if kills else began
         timeout = s.failure_lease * 4 + 60.0
-        ledger = ctx.wait_for(folder, all_done(s.failure_jobs), timeout, give_up=lambda: ctx.settled(queue))
+        ledger = ctx.wait_for(folder, all_done(s.failure_jobs), timeout, give_up=Settled(ctx, queue, folder, agents))
         drained = all_done(s.failure_jobs)(ledger)
         finished_at = max((e.t for e in ledger.dones), default=last_kill)
     finally:
@@ -87,6 +94,59 @@ def _chaos(ctx: BackendRun, rng: random.Random) -> dict[str, Any]:
         "dead_lettered": len(dead), "dead_reasons": sorted({d.reason[:120] for d in dead})[:5],
         **account(ledger).as_dict(),
     }
+
+
+class Harness(Protocol):
+    """What :class:`Settled` needs of the run: the harness's own view of a queue."""
+
+    def settled(self, queue: str) -> bool:
+        """True when the harness sees no ready, delayed or in-flight job of ``queue``."""
+        ...
+
+
+class Settled:
+    """``give_up`` for the drain wait: True once no accepted job can still finish.
+
+    Each call asks the harness and every live worker agent for the queue's counts; a
+    worker process counts what it has prefetched or reserved, which the harness may not
+    see. Only the second such "nothing anywhere" in a row, with no new finish between the
+    two, counts: a job moving between views meanwhile (a redelivery being counted and
+    republished, a killed worker's deliveries on their way back) shows up in one of them.
+    """
+
+    def __init__(self, harness: Harness, queue: str, folder: Path, agents: Sequence[Agent]) -> None:
+        self.harness = harness
+        self.queue = queue
+        self.folder = folder
+        self.agents = agents  # the live workers; the scenario replaces killed ones in place
+        self._finished_when_idle: int | None = None
+
+    def __call__(self) -> bool:
+        finished = len(read_ledger(self.folder).dones)
+        idle = self.idle()
+        seen_before, self._finished_when_idle = self._finished_when_idle, finished if idle else None
+        return idle and seen_before == finished
+
+    def idle(self) -> bool:
+        """True when neither the harness nor any live worker sees a job of the queue."""
+        if not self.harness.settled(self.queue):
+            return False
+        return all(_holds_nothing(agent, self.queue) for agent in self.agents)
+
+
+def _holds_nothing(agent: Agent, queue: str) -> bool:
+    """True when ``agent`` sees no ready, delayed or in-flight job of ``queue``, or has exited.
+
+    An exited agent's deliveries go back to the broker with its connection or lease,
+    where the harness sees them.
+    """
+    try:
+        counts = ask(agent, {"op": "stats", "queue": queue}, timeout=60.0)
+    except BenchError:
+        if isinstance(agent, AgentProcess) and agent.process.poll() is not None:
+            return True
+        raise
+    return not (counts.get("ready") or counts.get("delayed") or counts.get("in_flight"))
 
 
 def _in_process(ctx: BackendRun, rng: random.Random) -> dict[str, Any]:
