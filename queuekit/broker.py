@@ -40,6 +40,7 @@ class Capabilities:
     cross_process: bool = True  # producers and workers may be different processes
     delete_queue: bool = False  # the broker implements QueueDeletion
     stop_consuming: bool = False  # push-based: the broker implements Pausable
+    browse: bool = False  # the broker implements JobBrowser (lists waiting jobs without taking them)
     max_message_size: int | None = None  # the broker's own hard cap, if any
 
     def as_dict(self) -> dict[str, object]:
@@ -98,6 +99,23 @@ class DeadLetter:
     reason: str
     attempts: int
     dead_at: float
+
+
+@dataclass(frozen=True)
+class WaitingJob:
+    """A job waiting in a queue, as :class:`JobBrowser` lists it (nothing is reserved).
+
+    ``attempts``: reservations it has had so far (a retry waits with attempts > 0);
+    ``due``: when a delayed job becomes ready (epoch seconds on the broker's clock), None
+    for a ready one.
+    """
+
+    id: str
+    queue: str
+    body: bytes
+    priority: int = 0
+    attempts: int = 0
+    due: float | None = None
 
 
 class JobStatus(str, enum.Enum):
@@ -258,6 +276,22 @@ class QueueDeletion(Protocol):
         ``stats()`` no longer lists it and a later enqueue creates it afresh. Deleting an
         unknown queue does nothing. Call it once no worker consumes the queue: what becomes
         of deliveries still held is the backend's to define.
+        """
+        ...
+
+
+@runtime_checkable
+class JobBrowser(Protocol):
+    """Brokers that declare ``browse`` list a queue's waiting jobs without reserving them."""
+
+    def waiting(self, queue: str, *, delayed: bool = False, limit: int = 50) -> list[WaitingJob]:
+        """Up to ``limit`` jobs of ``queue`` no worker holds, leaving them where they are.
+
+        Ready jobs (``delayed=False``) in the order ``reserve`` takes them: highest priority
+        first, oldest first within one. Delayed jobs (``delayed=True``, retries waiting out
+        their backoff included) soonest due first, each with its ``due`` time; a delayed job
+        whose time has come may be listed here until a reserve moves it. An unknown queue
+        lists nothing.
         """
         ...
 

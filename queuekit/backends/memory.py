@@ -27,6 +27,7 @@ from queuekit.broker import (
     JobStatus,
     Outcome,
     QueueStats,
+    WaitingJob,
 )
 from queuekit.urls import CREATE, check_options, query_options
 
@@ -50,7 +51,7 @@ class MemoryBroker:
     schemes: ClassVar[tuple[str, ...]] = ("memory",)
     capabilities = Capabilities(
         durability=Durability.NONE, dedup=True, results=True, job_state=True, cross_process=False,
-        delete_queue=True,
+        delete_queue=True, browse=True,
     )
     _shared: ClassVar[dict[str, MemoryBroker]] = {}
     _shared_lock: ClassVar[threading.Lock] = threading.Lock()
@@ -313,6 +314,22 @@ class MemoryBroker:
             for letter in letters:
                 self._dead_priority.pop(letter.id, None)
             return len(letters)
+
+    def waiting(self, queue: str, *, delayed: bool = False, limit: int = 50) -> list[WaitingJob]:
+        """Ready jobs in reserve order, or delayed ones soonest due first; nothing is taken."""
+        with self._lock:
+            self._promote(self._clock())
+            if delayed:
+                found = sorted((job.due, job.seq, job) for job in self._jobs.values()
+                               if job.state == "delayed" and job.envelope.queue == queue)
+            else:
+                found = sorted((-job.envelope.priority, job.seq, job) for job in self._jobs.values()
+                               if job.state == "ready" and job.envelope.queue == queue)
+            return [
+                WaitingJob(job.envelope.id, queue, job.envelope.body, job.envelope.priority, job.attempts,
+                           job.due if delayed else None)
+                for _, _, job in found[: max(limit, 0)]
+            ]
 
     def state(self, job_id: str) -> JobStatus | None:
         """Where an unfinished job is, or None."""

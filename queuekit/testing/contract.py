@@ -34,6 +34,7 @@ from queuekit.testing.contract_concurrency import ConcurrencyContract
 from queuekit.testing.contract_leases import LeaseContract
 from queuekit.testing.contract_optional import (
     DedupContract,
+    JobBrowserContract,
     JobStateContract,
     PausableContract,
     QueueDeletionContract,
@@ -51,6 +52,7 @@ class BrokerContract(
     JobStateContract,
     QueueDeletionContract,
     PausableContract,
+    JobBrowserContract,
     ConcurrencyContract,
     AppContract,
 ):

@@ -1,4 +1,4 @@
-"""Conformance tests for optional capabilities: dedup keys, results, job state, queue deletion, pausing."""
+"""Conformance tests for optional capabilities: dedup keys, results, job state, queue deletion, pausing, browsing."""
 
 from __future__ import annotations
 
@@ -8,7 +8,16 @@ from typing import Any
 
 import pytest
 
-from queuekit.broker import JobStatus, Outcome, Pausable, QueueDeletion, QueueStats, ResultStore, StateReporter
+from queuekit.broker import (
+    JobBrowser,
+    JobStatus,
+    Outcome,
+    Pausable,
+    QueueDeletion,
+    QueueStats,
+    ResultStore,
+    StateReporter,
+)
 from queuekit.testing.capabilities import requires
 from queuekit.testing.harness import HOLD, Harness
 
@@ -220,3 +229,54 @@ class PausableContract:
         assert sorted(rest + [d.id for d in held]) == sorted(e.id for e in sent)
         kit.broker.ack(held)  # reserved deliveries can still be settled
         kit.eventually(lambda: kit.stats(queue) == QueueStats(), "the queue to be empty")
+
+
+class JobBrowserContract:
+    """``waiting`` lists ready jobs in reserve order and delayed ones by due time, taking nothing."""
+
+    def _browser(self, kit: Harness) -> JobBrowser:
+        assert isinstance(kit.broker, JobBrowser), "a broker declaring `browse` must implement JobBrowser"
+        return kit.broker
+
+    @requires("browse")
+    def test_ready_jobs_in_reserve_order_with_their_bodies(self, kit: Harness) -> None:
+        browser, queue = self._browser(kit), kit.queue("browse")
+        low = kit.put(queue, 2)
+        high = kit.put(queue, 2, priority=5)
+        listed = browser.waiting(queue)
+        assert [job.id for job in listed] == [e.id for e in high + low]
+        assert [job.body for job in listed] == [e.body for e in high + low]
+        assert [job.priority for job in listed] == [5, 5, 0, 0]
+        assert {(job.queue, job.attempts, job.due) for job in listed} == {(queue, 0, None)}
+        assert [job.id for job in browser.waiting(queue, limit=3)] == [e.id for e in (high + low)[:3]]
+        assert kit.stats(queue) == QueueStats(ready=4), "listing took nothing"
+        assert [d.id for d in kit.take(queue, 4, limit=4)] == [job.id for job in listed]
+
+    @requires("browse")
+    def test_held_jobs_and_other_queues_are_not_listed(self, kit: Harness) -> None:
+        browser, queue, other = self._browser(kit), kit.queue("browse"), kit.queue("other")
+        sent = kit.put(queue, 2)
+        kit.put(other, 1)
+        held = kit.take_one(queue)
+        assert [job.id for job in browser.waiting(queue)] == [e.id for e in sent if e.id != held.id]
+        kit.broker.nack(held)
+        back = {job.id: job for job in browser.waiting(queue)}
+        assert set(back) == {e.id for e in sent}
+        assert back[held.id].attempts == 1, "a job that was reserved before shows its attempts"
+        assert browser.waiting(kit.queue("never-used")) == []
+        assert browser.waiting(queue, delayed=True) == []
+
+    @requires("browse", "delays")
+    def test_delayed_jobs_soonest_first_with_due_times(self, kit: Harness) -> None:
+        browser, queue = self._browser(kit), kit.queue("browse-later")
+        later = kit.put(queue, 1, delay=HOLD * 2)
+        sooner = kit.put(queue, 1, delay=HOLD)
+        ready = kit.put(queue, 1)
+        listed = browser.waiting(queue, delayed=True)
+        assert [job.id for job in listed] == [sooner[0].id, later[0].id]
+        first, second = (job.due for job in listed)
+        assert first is not None and second is not None
+        assert second > first, "the later job is due later"
+        assert abs((second - first) - HOLD) < 60, "due times are the delays apart"
+        assert [job.id for job in browser.waiting(queue)] == [ready[0].id]
+        assert kit.stats(queue) == QueueStats(ready=1, delayed=2)

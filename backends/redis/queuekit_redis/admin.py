@@ -7,7 +7,7 @@ from typing import Any
 
 import redis
 
-from queuekit.broker import DeadLetter, JobStatus, QueueStats
+from queuekit.broker import DeadLetter, JobStatus, QueueStats, WaitingJob
 from queuekit_redis.connection import Call, Connection
 from queuekit_redis.keys import SUFFIXES
 
@@ -71,6 +71,20 @@ def dead_letters(conn: Connection, queue: str, limit: int) -> list[DeadLetter]:
         attempts, dead_ms, _score, reason = info.decode().split("|", 3)
         letters.append(DeadLetter(job_id.decode(), queue, body, reason, int(attempts), int(dead_ms) / 1000))
     return letters
+
+
+def waiting(conn: Connection, queue: str, delayed: bool, limit: int) -> list[WaitingJob]:
+    """Ready jobs in reserve order, or delayed ones soonest due first (one script call, nothing taken)."""
+    if limit < 1:
+        return []
+    reply = conn.call("waiting", queue, ("delayed" if delayed else "ready", limit))
+    jobs = []
+    for i in range(0, len(reply), 4):
+        job_id, body, meta, due = reply[i : i + 4]
+        attempts, _receipt, score, _key = (meta.decode() or "0||0|").split("|", 3)
+        jobs.append(WaitingJob(job_id.decode(), queue, body, -int(float(score or 0)), int(attempts or 0),
+                               int(due) / 1000 if due else None))
+    return jobs
 
 
 def requeue_dead(conn: Connection, queue: str, ids: Sequence[str] | None) -> int:

@@ -13,7 +13,17 @@ import time
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from queuekit.broker import Capabilities, DeadLetter, Delivery, Durability, Envelope, JobStatus, Outcome, QueueStats
+from queuekit.broker import (
+    Capabilities,
+    DeadLetter,
+    Delivery,
+    Durability,
+    Envelope,
+    JobStatus,
+    Outcome,
+    QueueStats,
+    WaitingJob,
+)
 from queuekit_redis import admin, results
 from queuekit_redis.connection import Connection, StateReset
 from queuekit_redis.durability import Fingerprint
@@ -25,7 +35,7 @@ MAX_PRIORITY = 2**53 - 1  # priorities are zset scores (doubles): exact up to he
 MAX_DELAY_MS = 10**14  # about 3,000 years; longer delays are clamped
 
 BASE_CAPABILITIES = Capabilities(durability=Durability.NONE, dedup=True, results=True, job_state=True,
-                                 delete_queue=True)
+                                 delete_queue=True, browse=True)
 
 
 def _meta(env: Envelope) -> str:
@@ -251,6 +261,10 @@ class RedisBroker:
     def dead_letters(self, queue: str, limit: int = 100) -> list[DeadLetter]:
         """The oldest ``limit`` dead letters of a queue."""
         return admin.dead_letters(self._conn, queue, limit)
+
+    def waiting(self, queue: str, *, delayed: bool = False, limit: int = 50) -> list[WaitingJob]:
+        """Ready jobs in reserve order, or delayed ones soonest due first; nothing is taken."""
+        return admin.waiting(self._conn, queue, delayed, limit)
 
     def requeue_dead(self, queue: str, ids: Sequence[str] | None = None) -> int:
         """Move dead letters (all, or those ids) back to ready, attempts reset."""

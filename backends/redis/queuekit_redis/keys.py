@@ -42,6 +42,7 @@ SCRIPT_KEYS = {
     "state": ("body", "leased", "dinfo"),
     "purge": ("ready", "delayed", "leased", "body", "meta", "keys"),
     "dead_list": ("dead", "dbody", "dinfo"),
+    "waiting": ("ready", "delayed", "body", "meta"),
     "requeue_dead": ("ready", "body", "meta", "info", "dead", "dbody", "dinfo", "wake"),
     "purge_dead": ("dead", "dbody", "dinfo"),
 }

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 QUEUE_SCRIPTS = (
     "enqueue", "reserve", "ack", "extend", "nack", "dead_letter", "stats", "state",
-    "purge", "dead_list", "requeue_dead", "purge_dead",
+    "purge", "dead_list", "requeue_dead", "purge_dead", "waiting",
 )  # each takes the keys of one queue (keys.SCRIPT_KEYS), enqueue and reserve one or more
 NAMES = (*QUEUE_SCRIPTS, "save_results")  # save_results takes result keys
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from queuekit.broker import DeadLetter, JobStatus, QueueStats
+from queuekit.broker import DeadLetter, JobStatus, QueueStats, WaitingJob
 from queuekit_sql import statements as S
 from queuekit_sql.base import BrokerBase, as_bytes, rows, run
 
@@ -68,6 +68,16 @@ class AdminOps(BrokerBase):
         found = self._db.read(lambda cur: rows(cur, self._sql.get(S.DEAD_LIST), {"queue": queue, "limit": limit}),
                               what="list dead letters")
         return [DeadLetter(r[0], r[1], as_bytes(r[2]), r[3], int(r[4]), float(r[5])) for r in found]
+
+    def waiting(self, queue: str, *, delayed: bool = False, limit: int = 50) -> list[WaitingJob]:
+        """Ready jobs in claim order, or delayed ones soonest due first; nothing is taken."""
+        if limit <= 0:
+            return []
+        template = S.WAITING_DELAYED if delayed else S.WAITING_READY
+        found = self._db.read(lambda cur: rows(cur, self._sql.get(template), {"queue": queue, "limit": limit}),
+                              what="list waiting jobs")
+        return [WaitingJob(r[0], r[1], as_bytes(r[2]), int(r[4]), int(r[3]),
+                           float(r[5]) if delayed and r[5] is not None else None) for r in found]
 
     def requeue_dead(self, queue: str, ids: Sequence[str] | None = None) -> int:
         """Move dead letters (all, or those ids) back to ready with attempts reset; forget their results."""

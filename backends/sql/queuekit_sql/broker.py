@@ -91,7 +91,7 @@ class SQLBroker(AdminOps, ResultOps):
         else:
             durability = Durability.DISK
         return Capabilities(
-            durability=durability, dedup=True, results=True, job_state=True, delete_queue=True,
+            durability=durability, dedup=True, results=True, job_state=True, delete_queue=True, browse=True,
             transactional_enqueue=not settings.memory, cross_process=not settings.memory,
             max_message_size=self._max_body,
         )

@@ -134,6 +134,13 @@ PURGE_DEAD = "DELETE FROM {dead} WHERE queue = :queue"
 DELETE_QUEUE = "DELETE FROM {jobs} WHERE queue = :queue"
 JOB_STATE = "SELECT state, CASE WHEN wake_at > {now} THEN 1 ELSE 0 END FROM {jobs} WHERE id = :id"
 IS_DEAD = "SELECT 1 FROM {dead} WHERE id = :id"
+# Browsing (JobBrowser): ready rows in claim order off the ready index, delayed ones by wake time.
+WAITING_READY = """
+SELECT id, queue, body, attempts, priority, wake_at FROM {jobs} WHERE queue = :queue AND state = 'ready'
+ORDER BY priority DESC, due, pk LIMIT :limit"""
+WAITING_DELAYED = """
+SELECT id, queue, body, attempts, priority, wake_at FROM {jobs} WHERE queue = :queue AND state = 'delayed'
+ORDER BY wake_at, pk LIMIT :limit"""
 
 SAVE_RESULT = """
 INSERT INTO {results} (job_id, status, data, expires_at) VALUES (:job_id, :status, :data, {now} + :ttl)
