@@ -1,0 +1,119 @@
+"""The dashboard in a real browser on SQLite and Redis: counts, a dead letter requeued, a script
+payload shown as text and never run, an action refused without the token.
+
+The SQLite run writes a screenshot of each page to docs/images/dashboard-*.png.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from queuekit import App
+from queuekit.contrib.dashboard.server import Running
+from queuekit.contrib.dashboard.web import create_app
+from tests.dashboard.jobs import SCRIPT, Filled, build, fill
+
+TOKEN = "browser-test-token-" + "z" * 16
+IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
+
+
+@pytest.fixture
+def filled(broker_url: str) -> Iterator[Filled]:
+    app = build(broker_url)
+    try:
+        yield fill(app, f"emails-{uuid.uuid4().hex[:6]}")
+    finally:
+        app.close()
+
+
+@pytest.fixture
+def served(broker_url: str, filled: Filled) -> Iterator[str]:
+    """The dashboard of a separate App on the same broker (as another process would see it), with a token."""
+    with Running(create_app(App(broker_url), token=TOKEN)) as running:
+        yield running.url
+
+
+def shoot(page: Any, broker_url: str, name: str) -> None:
+    """Keep a screenshot for the docs (from the SQLite run only: one picture per page)."""
+    if broker_url.startswith("sqlite"):
+        IMAGES.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(IMAGES / f"dashboard-{name}.png"), full_page=True)
+
+
+def dead_count(broker_url: str, queue: str) -> int:
+    app = App(broker_url)
+    try:
+        return app.broker.stats([queue])[queue].dead
+    finally:
+        app.close()
+
+
+def test_the_overview_shows_the_counts(page: Any, served: str, filled: Filled, broker_url: str) -> None:
+    page.goto(served + "/")
+    row = page.locator(f'tr[data-queue="{filled.queue}"]')
+    for field, count in (("ready", "3"), ("delayed", "1"), ("in_flight", "0"), ("dead", "2")):
+        expect(row.locator(f'[data-field="{field}"]')).to_have_text(count)
+    expect(page.locator("#durability")).not_to_be_empty()
+    with page.expect_response(lambda response: response.url.endswith("/api/queues")):
+        pass  # one poll has come back: the row was redrawn by the script, from the JSON API
+    expect(row.locator('[data-field="history"] svg')).to_have_count(1)
+    expect(row.locator('[data-field="ready"]')).to_have_text("3")
+    shoot(page, broker_url, "overview")
+
+
+def test_a_dead_letter_is_requeued_and_leaves_the_list(page: Any, served: str, filled: Filled, broker_url: str) -> None:
+    page.goto(served + "/")
+    page.locator(f'tr[data-queue="{filled.queue}"] [data-field="dead"] a').click()
+    rows = page.locator("#dead tbody tr")
+    expect(rows).to_have_count(2)
+    page.fill("#token", TOKEN)
+    page.click("#unlock-button")
+    page.locator(f'#dead tr[data-id="{filled.dead[1]}"] button.action').click()
+    expect(page.locator(f'#dead tr[data-id="{filled.dead[1]}"]')).to_have_count(0)
+    expect(page.locator("#flash")).to_have_text("requeued: 1")
+    expect(rows).to_have_count(1)
+    assert dead_count(broker_url, filled.queue) == 1
+
+
+def test_a_script_payload_is_text_and_never_runs(page: Any, served: str, filled: Filled, broker_url: str) -> None:
+    page.goto(f"{served}/queues/{filled.queue}/dead")
+    row = page.locator(f'#dead tr[data-id="{filled.dead[0]}"]')
+    expect(row.locator("code")).to_contain_text(SCRIPT)
+    with page.expect_response(lambda response: response.url.endswith(f"/api/queues/{filled.queue}/dead")):
+        pass  # the script's own redraw from the JSON API must not run it either
+    expect(row.locator("code")).to_contain_text(SCRIPT)
+    assert page.title() != "pwned" and page.evaluate("document.querySelectorAll('main script').length") == 0
+    row.locator("summary").click()
+    shoot(page, broker_url, "dead")
+    page.goto(f"{served}/jobs/{filled.dead[0]}")
+    expect(page.locator('[data-field="status"]')).to_have_text("failed")
+    expect(page.locator('[data-field="error"]')).to_contain_text(SCRIPT)
+    assert page.title() != "pwned"
+    shoot(page, broker_url, "job")
+
+
+def test_an_action_without_the_token_is_refused(page: Any, served: str, filled: Filled, broker_url: str) -> None:
+    page.goto(f"{served}/queues/{filled.queue}/dead")
+    page.locator(f'#dead tr[data-id="{filled.dead[1]}"] button.action').click()
+    expect(page.locator("#flash")).to_contain_text("refused: this action needs the dashboard token")
+    expect(page.locator("#dead tbody tr")).to_have_count(2)
+    assert dead_count(broker_url, filled.queue) == 2
+
+
+def test_the_queue_workers_and_schedules_pages(page: Any, served: str, filled: Filled, broker_url: str) -> None:
+    page.goto(f"{served}/queues/{filled.queue}")
+    expect(page.locator("#ready tbody tr")).to_have_count(3)
+    expect(page.locator("#delayed tbody tr")).to_have_count(1)
+    expect(page.locator("#ready tbody tr").first).to_contain_text(filled.ready[0])
+    shoot(page, broker_url, "queue")
+    for name in ("workers", "schedules"):
+        page.goto(f"{served}/{name}")
+        expect(page.locator("h1")).to_have_text(name.capitalize())
+        expect(page.locator(f"#note, #{name}").first).to_be_visible()
+        shoot(page, broker_url, name)
