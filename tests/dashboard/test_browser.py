@@ -65,6 +65,14 @@ def test_the_overview_shows_the_counts(page: Any, served: str, filled: Filled, b
     expect(row.locator('[data-field="history"] svg')).to_have_count(1)
     expect(row.locator('[data-field="ready"]')).to_have_text("3")
     shoot(page, broker_url, "overview")
+    producer = build(broker_url)
+    try:
+        for i in range(2):
+            producer.get_task("tests.dash.ok").enqueue([f"more {i}"], queue=filled.queue)
+    finally:
+        producer.close()
+    expect(row.locator('[data-field="ready"]')).to_have_text("5")  # live: the page polls, nobody reloads it
+    assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
 
 
 def test_a_dead_letter_is_requeued_and_leaves_the_list(page: Any, served: str, filled: Filled, broker_url: str) -> None:

@@ -171,3 +171,27 @@ def test_workers_and_schedules_answer_with_rows_or_a_reason(app: App) -> None:
         answer = http.get(path).json()
         assert (answer[key] is None) == (answer["note"] is not None), answer
     assert http.get("/workers").status_code == 200 and http.get("/schedules").status_code == 200
+
+
+class Reset:
+    queue = "emails"
+    detected_at = 1_700_000_000.0
+    last_known_backlog = 42
+
+
+class ResettingBroker(MemoryBroker):
+    """A broker that noticed lost state (as Redis does after a restart without persistence)."""
+
+    @property
+    def resets(self) -> list[Reset]:
+        return [Reset()]
+
+
+def test_a_state_reset_is_shown_in_red() -> None:
+    app = App(broker=ResettingBroker(), url="memory://resets")
+    http = client(app)
+    assert http.get("/api/broker").json()["resets"] == [
+        {"queue": "emails", "detected_at": 1_700_000_000.0, "last_known_backlog": 42}]
+    page = http.get("/").text
+    assert '<p class="reset">State reset: queue emails lost its data at 2023-11-14 22:13:20 UTC' in page
+    assert "(last known backlog: 42)" in page

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from types import TracebackType
 
 import uvicorn
@@ -51,14 +52,15 @@ class Running:
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]},
                                         name="queuekit-dashboard", daemon=True)
 
-    def start(self) -> Running:
-        """Start serving and wait until the server accepts requests."""
+    def start(self, timeout: float = 30.0) -> Running:
+        """Start serving and wait until the server accepts requests (at most ``timeout`` seconds)."""
         self._thread.start()
-        started = threading.Event()
-        while not (self._server.started or not self._thread.is_alive()):
-            started.wait(0.01)
+        pause, deadline = threading.Event(), time.monotonic() + timeout
+        while not self._server.started and self._thread.is_alive() and time.monotonic() < deadline:
+            pause.wait(0.01)
         if not self._server.started:
-            raise RuntimeError("the dashboard server did not start (see the log above)")
+            self.stop()
+            raise RuntimeError(f"the dashboard server did not start within {timeout:g} s (see the log above)")
         return self
 
     def stop(self) -> None:
