@@ -41,6 +41,7 @@ from queuekit.errors import (
     UnknownQueue,
     UnknownSchemeError,
 )
+from queuekit.execution import current_job
 from queuekit.job import Job
 from queuekit.message import Message
 from queuekit.task import Task, TaskOptions
@@ -51,7 +52,7 @@ __version__ = "0.1.0"
 __all__ = [
     "App", "Broker", "BrokerError", "Capabilities", "CapabilityError", "ConfigurationError",
     "ConnectionLost", "DeadLetter", "Delivery", "Durability", "Envelope", "Job", "JobFailed",
-    "JobStatus", "MalformedMessage", "Message", "MessageTooLarge", "Outcome", "QueueStats",
+    "JobStatus", "MalformedMessage", "current_job", "Message", "MessageTooLarge", "Outcome", "QueueStats",
     "QueuekitError", "ResultStore", "ResultUnavailable", "SerializationError", "SignatureError",
     "Task", "TaskNotRegistered", "TaskOptions", "TimeLimitExceeded", "UnknownOption", "UnknownQueue",
     "UnknownSchemeError", "Worker", "__version__",

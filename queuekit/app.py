@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import sys
 import threading
@@ -14,8 +15,11 @@ from queuekit import config
 from queuekit.broker import Broker, Envelope, JobStatus, Outcome, ResultStore, TransactionalEnqueue
 from queuekit.errors import CapabilityError, ConfigurationError, TaskNotRegistered, UnknownQueue
 from queuekit.job import Job
+from queuekit.keyvalue import LocalKeyValue, SharedState, state_for
 from queuekit.message import DEFAULT_MAX_SIZE, Message, Signer, encode
+from queuekit.ratelimit import RateLimit
 from queuekit.registry import backend_class, open_broker
+from queuekit.schedules import CatchUp, Schedule, describe_every
 from queuekit.task import Task, TaskOptions
 from queuekit.urls import redact
 
@@ -90,6 +94,9 @@ class App:
         self.max_message_size = max_message_size
         self.broker_options = dict(broker_options or {})
         self.tasks: dict[str, Task[Any, Any]] = {}
+        self.schedules: dict[str, Schedule] = {}
+        self.local_state = LocalKeyValue()  # shared state when neither broker nor result store keeps any
+        self._state: SharedState | None = None
         self._broker: Broker | None = broker
         self._results: ResultStore | None = None
         self._results_opened = False
@@ -132,6 +139,13 @@ class App:
                     self._results_opened = True
         return self._results
 
+    @property
+    def state(self) -> SharedState:
+        """Where schedules, rate limits, cancel flags, progress and heartbeats live (:mod:`queuekit.keyvalue`)."""
+        if self._state is None:
+            self._state = state_for(self)
+        return self._state
+
     def _open_results(self) -> ResultStore | None:
         if self.results_url:
             store = open_broker(self.results_url)
@@ -149,6 +163,7 @@ class App:
                 if thing is not None:
                     thing.close()
             self._broker, self._results, self._results_opened = None, None, False
+            self._state = None
 
     # -- tasks ---------------------------------------------------------------------------
 
@@ -169,6 +184,7 @@ class App:
         lease: float | None = None,
         store_result: bool = True,
         retry_on: tuple[type[BaseException], ...] = (Exception,),
+        rate_limit: str | None = None,
     ) -> TaskDecorator: ...
 
     def task(
@@ -185,18 +201,21 @@ class App:
         lease: float | None = None,
         store_result: bool = True,
         retry_on: tuple[type[BaseException], ...] = (Exception,),
+        rate_limit: str | None = None,
     ) -> Any:
         """Register a function as a task; use bare (``@app.task``) or with options.
 
         ``retries``: further attempts after the first; ``backoff``: base of the exponential
         backoff in seconds (app default otherwise); ``timeout``: time limit per attempt;
         ``lease``: how long a worker holds the job between heartbeats; ``retry_on``:
-        exception types worth retrying.
+        exception types worth retrying; ``rate_limit``: at most this many starts, e.g. ``"100/s"``,
+        ``"10/m"``, across every worker sharing the broker's state (:mod:`queuekit.ratelimit`).
         """
         opts = TaskOptions(
             queue=check_queue_name(queue or self.default_queue), priority=priority, retries=retries,
             backoff=backoff, max_backoff=max_backoff, timeout=timeout, lease=lease,
             store_result=store_result, retry_on=retry_on,
+            rate_limit=RateLimit.parse(rate_limit) if rate_limit is not None else None,
         )
 
         def register(func: Callable[..., Any]) -> Task[Any, Any]:
@@ -208,6 +227,59 @@ class App:
             return created
 
         return register(fn) if fn is not None else register
+
+    # -- periodic jobs -------------------------------------------------------------------
+
+    def periodic(
+        self,
+        *,
+        every: float | dt.timedelta | None = None,
+        cron: str | None = None,
+        tz: str = "UTC",
+        name: str | None = None,
+        queue: str | None = None,
+        catch_up: CatchUp = "latest",
+        **task_options: Any,
+    ) -> TaskDecorator:
+        """Register a function as a task and run it on a schedule: ``every=`` seconds or ``cron=``.
+
+        ``tz``: the time zone of a cron expression (IANA name); ``catch_up``: what to do with
+        ticks missed while no worker ran (``latest``, the default: once; ``all``; ``none``).
+        Other keywords are task options (retries, timeout, ...). Workers run the schedules
+        unless started with ``--no-schedules``; see :mod:`queuekit.schedules`.
+        """
+        def register(func: Callable[..., Any]) -> Task[Any, Any]:
+            created: Task[Any, Any] = self.task(queue=queue, **task_options)(func)
+            self.schedule(created, every=every, cron=cron, tz=tz, name=name, catch_up=catch_up)
+            return created
+
+        return register
+
+    def schedule(
+        self,
+        task: Task[Any, Any],
+        *,
+        every: float | dt.timedelta | None = None,
+        cron: str | None = None,
+        tz: str = "UTC",
+        args: Sequence[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        name: str | None = None,
+        queue: str | None = None,
+        catch_up: CatchUp = "latest",
+    ) -> Schedule:
+        """Enqueue ``task(*args, **kwargs)`` on a schedule (the imperative form of :meth:`periodic`)."""
+        if task.app is not self or self.tasks.get(task.name) is None:
+            raise ConfigurationError(f"schedule: {task!r} is not a task of this app; register it with @app.task first")
+        chosen = name or task.name
+        if chosen in self.schedules:
+            raise ConfigurationError(f"a schedule named {chosen!r} already exists; give this one name=...")
+        created = Schedule(
+            chosen, task.name, describe_every(every) if every is not None else None, cron, tz,
+            tuple(args), dict(kwargs or {}), check_queue_name(queue) if queue else None, catch_up,
+        )
+        self.schedules[chosen] = created
+        return created
 
     def get_task(self, name: str) -> Task[Any, Any]:
         """A task by full name, or by its short name when that is unambiguous."""

@@ -41,6 +41,8 @@ class Capabilities:
     delete_queue: bool = False  # the broker implements QueueDeletion
     stop_consuming: bool = False  # push-based: the broker implements Pausable
     browse: bool = False  # the broker implements JobBrowser (lists waiting jobs without taking them)
+    key_value: bool = False  # the broker (or result store) implements KeyValue: shared, atomic small state
+    remove: bool = False  # the broker implements JobRemoval (deletes a waiting job by id)
     max_message_size: int | None = None  # the broker's own hard cap, if any
 
     def as_dict(self) -> dict[str, object]:
@@ -132,13 +134,14 @@ class JobStatus(str, enum.Enum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     DEAD = "dead"
+    CANCELLED = "cancelled"
     PENDING = "pending"
     UNKNOWN = "unknown"
 
     @property
     def finished(self) -> bool:
-        """True for the three terminal states."""
-        return self in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.DEAD)
+        """True for the terminal states: succeeded, failed, dead and cancelled."""
+        return self in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.DEAD, JobStatus.CANCELLED)
 
 
 @dataclass(frozen=True)
@@ -293,6 +296,61 @@ class JobBrowser(Protocol):
         whose time has come may be listed here until a reserve moves it. An unknown queue
         lists nothing.
         """
+        ...
+
+
+@runtime_checkable
+class JobRemoval(Protocol):
+    """Brokers that declare ``remove`` delete a waiting job by id, so that it never runs."""
+
+    def remove(self, job_id: str) -> bool:
+        """Delete the job if it is ready or delayed (no worker holds it); True if it was deleted.
+
+        A reserved job (running, or buffered by a worker) is left alone and gives False,
+        as do dead letters and unknown ids. Its dedup key, if any, is released.
+        """
+        ...
+
+
+@runtime_checkable
+class KeyValue(Protocol):
+    """Small shared state with atomic updates: what periodic jobs, rate limits, cancel and progress need.
+
+    Brokers (or result stores) that declare ``key_value`` implement it. Keys are strings
+    of at most 200 characters; values are bytes of at most 64 KiB. Every operation is
+    atomic on its own; ``ttl`` is in seconds on the backend's clock and a key past its TTL
+    reads as absent everywhere. Implementations must be safe from several threads and, for
+    a backend other processes share, from several processes.
+    """
+
+    def kv_get(self, key: str) -> bytes | None:
+        """The value, or None when the key is absent or expired."""
+        ...
+
+    def kv_set(
+        self, key: str, value: bytes, *, ttl: float | None = None, if_absent: bool = False,
+        if_equal: bytes | None = None,
+    ) -> bool:
+        """Write ``value`` (expiring after ``ttl``, or never); True if written.
+
+        ``if_absent``: only when the key is absent (or expired). ``if_equal``: only when the
+        current value is exactly ``if_equal`` (a compare-and-set). Without either it always writes.
+        """
+        ...
+
+    def kv_incr(self, key: str, amount: int = 1, *, ttl: float | None = None) -> int:
+        """Add ``amount`` to an integer counter (absent counts as 0) and return the new value.
+
+        ``ttl`` is set when the counter is created and left alone afterwards.
+        """
+        ...
+
+    def kv_delete(self, key: str, *, if_equal: bytes | None = None) -> bool:
+        """Delete the key (only if its value is ``if_equal``, when given); True if something was deleted."""
+        ...
+
+    def kv_scan(self, prefix: str, limit: int = 1000) -> dict[str, bytes]:
+        """Up to ``limit`` live keys starting with ``prefix``, with their values (in no given order)."""
         ...
 
 

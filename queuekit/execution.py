@@ -19,8 +19,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from queuekit.broker import Delivery, JobStatus, Outcome
+from queuekit.control import CancelWatch, make_progress, save_progress
 from queuekit.errors import MalformedMessage, TimeLimitExceeded
 from queuekit.message import Message, decode, describe
+from queuekit.ratelimit import HORIZON, book
 from queuekit.retry import backoff_delay
 from queuekit.time_limits import Watchdog
 
@@ -65,6 +67,28 @@ class Prepared:
     message: Message
     task: Task[Any, Any]
     notes: dict[str, Any] = field(default_factory=dict, compare=False)  # JSON entries for the outcome's extra
+    runner: Runner | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def id(self) -> str:
+        """The job id."""
+        return self.delivery.id
+
+    @property
+    def cancelled(self) -> bool:
+        """True once someone cancelled this job (``Job.cancel()``); a task may check it and stop early."""
+        watch = self.runner.cancels if self.runner is not None else None
+        return watch is not None and watch.flagged(self.delivery.id)
+
+    def progress(self, fraction: float, note: str | None = None) -> None:
+        """Report how far the job is (``fraction`` from 0 to 1, an optional note), for ``Job.progress()``.
+
+        Each call is one write to the shared state; the final outcome keeps the last value.
+        """
+        record = make_progress(fraction, note)
+        self.notes["progress"] = record.to_json()
+        if self.runner is not None:
+            save_progress(self.runner.app, self.delivery.id, record)
 
 
 _current: contextvars.ContextVar[Prepared | None] = contextvars.ContextVar("queuekit_current_job", default=None)
@@ -103,6 +127,7 @@ class Runner:
     def __init__(self, app: App, watchdog: Watchdog | None = None) -> None:
         self.app = app
         self.watchdog = watchdog or Watchdog()
+        self.cancels: CancelWatch | None = None  # set by the worker that refreshes it
 
     def prepare(self, delivery: Delivery) -> Prepared | Completion:
         """Decode and check a delivery; a completion means it must not run."""
@@ -129,10 +154,29 @@ class Runner:
             )
             log.warning("dead-lettering %s (%s): %s", delivery.id, task.name, reason)
             return self._dead(delivery, reason, message, JobStatus.DEAD)
-        return Prepared(delivery, message, task)
+        job = Prepared(delivery, message, task, runner=self)
+        if self.cancels is not None and self.cancels.flagged(delivery.id):
+            log.info("%s %s was cancelled before it started", task.name, delivery.id)
+            return self.cancelled(job, error="cancelled before it started")
+        return job
+
+    def _rate_wait(self, job: Prepared) -> Completion | float:
+        """Book the job's start under its task's rate limit: seconds to wait, or a hand-back to the broker."""
+        limit = job.task.options.rate_limit
+        if limit is None:
+            return 0.0
+        booked, wait = book(self.app.state.store, job.task.name, limit, time.time())
+        if booked:
+            return wait
+        return Completion(job.delivery, Action.RELEASE, delay=max(wait - HORIZON / 2, 0.0), reason="rate limited")
 
     def run(self, job: Prepared) -> Completion:
-        """Run a synchronous task on the calling thread, under its time limit."""
+        """Run a synchronous task on the calling thread, under its rate and time limits."""
+        wait = self._rate_wait(job) if job.task.options.rate_limit else 0.0
+        if isinstance(wait, Completion):
+            return wait
+        if wait > 0:
+            time.sleep(wait)  # the start booked under the rate limit: at most ratelimit.HORIZON away
         limit = self._time_limit(job)
         try:
             token = self.watchdog.arm(limit) if limit else 0
@@ -150,7 +194,12 @@ class Runner:
         return self.succeeded(job, value)
 
     async def run_async(self, job: Prepared) -> Completion:
-        """Run an ``async def`` task on the running loop, under its time limit."""
+        """Run an ``async def`` task on the running loop, under its rate and time limits."""
+        wait = self._rate_wait(job) if job.task.options.rate_limit else 0.0
+        if isinstance(wait, Completion):
+            return wait
+        if wait > 0:
+            await asyncio.sleep(wait)
         limit = self._time_limit(job)
         _current.set(job)  # this coroutine runs in its own copy of the context
         try:
@@ -166,7 +215,9 @@ class Runner:
         return job.message.timeout or job.task.options.timeout
 
     def succeeded(self, job: Prepared, value: Any) -> Completion:
-        """Ack, with the result stored if the task keeps results."""
+        """Ack, with the result stored if the task keeps results (``cancelled`` if it was cancelled meanwhile)."""
+        if job.cancelled:
+            return self.cancelled(job, value)
         if not job.task.options.store_result:
             return Completion(job.delivery, Action.ACK)
         try:
@@ -184,6 +235,8 @@ class Runner:
     def failed(self, job: Prepared, exc: BaseException) -> Completion:
         """Retry with backoff while attempts remain and the error is retryable, else dead-letter."""
         error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR]
+        if job.cancelled:
+            return self.cancelled(job, error=error)
         attempts, allowed = job.delivery.attempts, job.message.max_attempts
         if attempts < allowed and isinstance(exc, job.task.options.retry_on):
             opts = job.task.options
@@ -196,6 +249,18 @@ class Runner:
                     job.task.name, job.delivery.id, attempts, allowed, error)
         extra = {**job.notes, "exception": _class_path(exc)}
         return self._dead(job.delivery, f"exception: {error}", job.message, JobStatus.FAILED, trace, extra)
+
+    def cancelled(self, job: Prepared, value: Any = None, *, error: str | None = None) -> Completion:
+        """Ack a cancelled job with a ``cancelled`` outcome (what it returned, if JSON, or its error)."""
+        try:
+            json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError):
+            value = None
+        outcome = Outcome(
+            job.delivery.id, JobStatus.CANCELLED, result=value, error=error or "cancelled while running",
+            attempts=job.delivery.attempts, finished_at=time.time(), extra={**job.notes, "task": job.task.name},
+        )
+        return Completion(job.delivery, Action.ACK, reason="cancelled", outcome=outcome)
 
     def _dead(
         self, delivery: Delivery, reason: str, message: Message | None, status: JobStatus,

@@ -11,6 +11,7 @@ from queuekit.errors import JobFailed, QueuekitError, ResultUnavailable
 
 if TYPE_CHECKING:
     from queuekit.app import App
+    from queuekit.control import Progress
 
 R = TypeVar("R")
 
@@ -75,6 +76,24 @@ class Job(Generic[R]):
             )
         final = self.outcome()  # it may have finished since: the outcome is stored before the ack
         return final.status if final is not None else JobStatus.UNKNOWN
+
+    def cancel(self) -> bool:
+        """Cancel the job: True if it will not run or was flagged while running; False if it already finished.
+
+        A waiting job is deleted where the broker can (capability ``remove``) and never runs;
+        otherwise workers learn of the flag within half a second: a job not yet started is
+        settled unrun, a running one sees ``current_job().cancelled``. Either way its status
+        becomes ``cancelled`` and it is not retried. See :mod:`queuekit.control`.
+        """
+        from queuekit.control import cancel
+
+        return cancel(self.app, self.id)
+
+    def progress(self) -> Progress | None:
+        """What the job last reported with ``current_job().progress(...)``; after it finished, its last value."""
+        from queuekit.control import read_progress
+
+        return read_progress(self.app, self.id)
 
     def result(self, timeout: float | None = None, poll: float = 0.02) -> R:
         """Wait for the job to finish and return its result.

@@ -16,6 +16,7 @@ from queuekit.message import Message
 
 if TYPE_CHECKING:
     from queuekit.app import App
+    from queuekit.ratelimit import RateLimit
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -34,6 +35,7 @@ class TaskOptions:
     lease: float | None = None
     store_result: bool = True
     retry_on: tuple[type[BaseException], ...] = (Exception,)
+    rate_limit: RateLimit | None = None
 
     def __post_init__(self) -> None:
         if self.retries < 0:

@@ -36,8 +36,10 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from queuekit.broker import Broker, Delivery, Durability, Pausable
+from queuekit.control import forget_progress
 from queuekit.errors import BrokerError
 from queuekit.execution import Action, Completion, Prepared, Runner
+from queuekit.housekeeping import Housekeeper
 from queuekit.prefetch import Prefetch
 from queuekit.urls import redact
 
@@ -67,7 +69,8 @@ class Worker:
 
     ``switch_interval`` sets :func:`sys.setswitchinterval` while :meth:`run` runs (and
     restores it after): for a worker that owns its process; an embedded worker leaves
-    its host's setting alone by default.
+    its host's setting alone by default. ``schedules``: also run the app's periodic jobs
+    (one worker among all leads them; never in burst mode).
     """
 
     def __init__(
@@ -83,6 +86,7 @@ class Worker:
         poll: float = 1.0,
         batch: int | None = None,
         switch_interval: float | None = None,
+        schedules: bool = True,
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
@@ -101,6 +105,7 @@ class Worker:
             raise ValueError(f"switch_interval must be a positive number of seconds, got {switch_interval}")
         self.switch_interval = switch_interval
         self.burst = burst
+        self.schedules = schedules and not burst
         self.lease = lease or app.lease
         self.grace = grace
         self.poll = poll
@@ -135,11 +140,15 @@ class Worker:
                  self.app.redacted_url, ",".join(self.queues), self.concurrency, shown, self.lease,
                  durability.value, " (a broker restart loses queued jobs)" if durability is Durability.NONE else "",
                  " burst" if self.burst else "")
+        keeper = Housekeeper(self, schedules=self.schedules)
+        self.runner.cancels = keeper.cancels
+        keeper.start()
         self._start_threads()
         try:
             self._fetch_loop(broker.reserve)
         finally:
             self._shutdown()
+            keeper.stop()
             sys.setswitchinterval(switching)
             if restore:
                 restore()
@@ -300,6 +309,8 @@ class Worker:
         store = self.app.results
         if outcomes and store is not None:
             self._retrying("save results", lambda: store.save_outcomes(outcomes, self.app.result_ttl))
+        if any("progress" in outcome.extra for outcome in outcomes):
+            self._retrying("clear progress", lambda: forget_progress(self.app, outcomes))
         broker = self.app.broker
         acks = [c.delivery for c in batch if c.action is Action.ACK]
         if acks:
@@ -436,7 +447,7 @@ def _apply(broker: Broker, completion: Completion) -> None:
     if completion.action is Action.RETRY:
         broker.nack(completion.delivery, delay=completion.delay)
     elif completion.action is Action.RELEASE:
-        broker.nack(completion.delivery, count_attempt=False)
+        broker.nack(completion.delivery, delay=completion.delay, count_attempt=False)
     elif completion.action is Action.DEAD:
         broker.dead_letter(completion.delivery, completion.reason)
 

@@ -29,6 +29,7 @@ from queuekit.broker import (
     QueueStats,
     WaitingJob,
 )
+from queuekit.keyvalue import LocalKeyValue
 from queuekit.urls import CREATE, check_options, query_options
 
 Clock = Callable[[], float]
@@ -45,19 +46,19 @@ class _Job:
     lease_until: float = 0.0
 
 
-class MemoryBroker:
-    """Thread-safe in-process broker and result store; the conformance reference."""
+class MemoryBroker(LocalKeyValue):
+    """Thread-safe in-process broker, result store and key-value store; the conformance reference."""
 
     schemes: ClassVar[tuple[str, ...]] = ("memory",)
     capabilities = Capabilities(
         durability=Durability.NONE, dedup=True, results=True, job_state=True, cross_process=False,
-        delete_queue=True, browse=True,
+        delete_queue=True, browse=True, key_value=True, remove=True,
     )
     _shared: ClassVar[dict[str, MemoryBroker]] = {}
     _shared_lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self, clock: Clock = time.time) -> None:
-        self._clock = clock
+        super().__init__(clock)
         self._lock = threading.Condition()
         self._jobs: dict[str, _Job] = {}
         self._ready: dict[str, list[tuple[int, int, str]]] = {}
@@ -276,6 +277,16 @@ class MemoryBroker:
             for job_id in doomed:
                 self._forget(job_id)
             return len(doomed)
+
+    def remove(self, job_id: str) -> bool:
+        """Delete a ready or delayed job (an expired lease counts as ready); True if deleted."""
+        with self._lock:
+            self._promote(self._clock())
+            job = self._jobs.get(job_id)
+            if job is None or job.state == "leased":
+                return False
+            self._forget(job_id)
+            return True
 
     def delete_queue(self, queue: str) -> None:
         """Forget a queue: its jobs in every state, its dead letters and its name."""

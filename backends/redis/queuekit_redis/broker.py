@@ -27,6 +27,7 @@ from queuekit.broker import (
 from queuekit_redis import admin, results
 from queuekit_redis.connection import Connection, StateReset
 from queuekit_redis.durability import Fingerprint
+from queuekit_redis.keyvalue import KeyValueOps
 from queuekit_redis.settings import SCHEMES, split_options
 
 CHUNK = 1000  # jobs per script call: keeps Lua's unpack() and each call's run time bounded
@@ -35,7 +36,7 @@ MAX_PRIORITY = 2**53 - 1  # priorities are zset scores (doubles): exact up to he
 MAX_DELAY_MS = 10**14  # about 3,000 years; longer delays are clamped
 
 BASE_CAPABILITIES = Capabilities(durability=Durability.NONE, dedup=True, results=True, job_state=True,
-                                 delete_queue=True, browse=True)
+                                 delete_queue=True, browse=True, key_value=True)
 
 
 def _meta(env: Envelope) -> str:
@@ -52,8 +53,8 @@ def _ms(seconds: float) -> int:
     return max(0, min(math.ceil(seconds * 1000), MAX_DELAY_MS)) if seconds == seconds else 0
 
 
-class RedisBroker:
-    """Broker, ResultStore and StateReporter on one Redis server (or Cluster-ready keyspace)."""
+class RedisBroker(KeyValueOps):
+    """Broker, ResultStore, StateReporter and KeyValue on one Redis server (or Cluster-ready keyspace)."""
 
     schemes: ClassVar[tuple[str, ...]] = SCHEMES
 

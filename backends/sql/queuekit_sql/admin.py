@@ -48,6 +48,13 @@ class AdminOps(BrokerBase):
                                         single=True, what="purge")
         return cur_count
 
+    def remove(self, job_id: str) -> bool:
+        """Delete a ready or delayed job (a lapsed lease counts as ready); True if deleted."""
+        params = self._params(id=job_id)
+        deleted = self._db.write(lambda cur: run(cur, self._sql.get(S.REMOVE), params).rowcount,
+                                 single=True, what="remove job")
+        return bool(deleted == 1)
+
     def delete_queue(self, queue: str) -> None:
         """Delete a queue's rows in every state and its dead letters, in one transaction.
 

@@ -26,6 +26,7 @@ from queuekit_sql.admin import AdminOps
 from queuekit_sql.base import INT64, MAX_NAME, digest_key, rows, run, wall_clock
 from queuekit_sql.database import Database
 from queuekit_sql.dialects import check_server
+from queuekit_sql.keyvalue import KeyValueOps
 from queuekit_sql.options import Settings, anchor, parse
 from queuekit_sql.results import ResultOps
 from queuekit_sql.schema import Migrator
@@ -39,7 +40,7 @@ log = logging.getLogger("queuekit.sql")
 _FIRST_PAUSE = 0.005
 
 
-class SQLBroker(AdminOps, ResultOps):
+class SQLBroker(AdminOps, ResultOps, KeyValueOps):
     """Broker, result store and job-state reporter on a SQL database."""
 
     schemes: ClassVar[tuple[str, ...]] = ("sqlite", "postgresql", "postgres", "mysql", "mariadb")
@@ -92,6 +93,7 @@ class SQLBroker(AdminOps, ResultOps):
             durability = Durability.DISK
         return Capabilities(
             durability=durability, dedup=True, results=True, job_state=True, delete_queue=True, browse=True,
+            key_value=True, remove=True,
             transactional_enqueue=not settings.memory, cross_process=not settings.memory,
             max_message_size=self._max_body,
         )
@@ -294,6 +296,12 @@ class SQLBroker(AdminOps, ResultOps):
             if self._keeper is None or self._keeper.pid != os.getpid():  # none yet, or forked
                 self._keeper = VacuumKeeper(lambda work: self._db.read(work, what="vacuum"), self._sql.names.jobs)
                 self._keeper.start()
+
+    def sweep_results(self) -> int:
+        """Delete expired results, and expired key-value entries with them; return how many results."""
+        count = super().sweep_results()
+        self.sweep_key_values()
+        return count
 
     def close(self) -> None:
         """Stop listening and vacuuming, close pooled connections. Safe to call twice."""

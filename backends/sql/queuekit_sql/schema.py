@@ -141,7 +141,7 @@ class Migrator:
         cur.execute(f"SELECT MAX(version) FROM {self.names.versions}")
         current = cur.fetchall()[0][0] or 0
         fill = {
-            "jobs": self.names.jobs, "dead": self.names.dead, "results": self.names.results,
+            "jobs": self.names.jobs, "dead": self.names.dead, "results": self.names.results, "kv": self.names.kv,
             "collation": collation(self.db.sa_dialect) if self.family == "mysql" else "",
             **self.names.indexes,
         }

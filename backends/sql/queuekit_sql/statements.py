@@ -120,6 +120,7 @@ SELECT queue,
 FROM {jobs} WHERE queue {names} GROUP BY queue"""
 DEAD_COUNTS = "SELECT queue, COUNT(*) FROM {dead} WHERE queue {names} GROUP BY queue"
 PURGE = "DELETE FROM {jobs} WHERE queue = :queue AND (state <> 'leased' OR wake_at <= {now})"
+REMOVE = "DELETE FROM {jobs} WHERE id = :id AND (state <> 'leased' OR wake_at <= {now})"
 DEAD_LIST = """
 SELECT id, queue, body, reason, attempts, dead_at FROM {dead} WHERE queue = :queue ORDER BY pk LIMIT :limit"""
 DEAD_TAKE = "SELECT pk, id, queue, priority, body FROM {dead} WHERE queue = :queue{lock_rows}"
@@ -147,6 +148,23 @@ INSERT INTO {results} (job_id, status, data, expires_at) VALUES (:job_id, :statu
 {upsert_result}"""
 LOAD_RESULT = "SELECT data FROM {results} WHERE job_id = :job_id AND expires_at > {now}"
 SWEEP_RESULTS = "DELETE FROM {results} WHERE expires_at <= {now}"
+
+# The KeyValue primitive. A row past expires_at reads as absent; writes that must see
+# "absent" delete the expired row of their key first, in the same transaction.
+KV_LIVE = "(expires_at IS NULL OR expires_at > {now})"
+KV_GET = "SELECT v FROM {kv} WHERE k = :k AND " + KV_LIVE
+KV_DROP_EXPIRED = "DELETE FROM {kv} WHERE k = :k AND expires_at <= {now}"
+KV_INSERT = "INSERT {kv_ignore} INTO {kv} (k, v, expires_at) VALUES (:k, :v, {now} + :ttl) {kv_skip}"
+KV_UPSERT = "INSERT INTO {kv} (k, v, expires_at) VALUES (:k, :v, {now} + :ttl) {kv_replace}"
+KV_CAS = "UPDATE {kv} SET v = :v, expires_at = {now} + :ttl WHERE k = :k AND v = :old AND " + KV_LIVE
+KV_LOCK = "SELECT v FROM {kv} WHERE k = :k{lock_rows}"
+KV_PUT = "UPDATE {kv} SET v = :v WHERE k = :k"
+KV_DELETE = "DELETE FROM {kv} WHERE k = :k AND " + KV_LIVE
+KV_DELETE_IF = KV_DELETE + " AND v = :old"
+# LIKE finds the range on the index; SUBSTR makes the match exact where LIKE ignores case (SQLite).
+KV_SCAN = ("SELECT k, v FROM {kv} WHERE k LIKE :pattern ESCAPE '!' AND SUBSTR(k, 1, :n) = :prefix AND "
+           + KV_LIVE + " LIMIT :limit")
+KV_SWEEP = "DELETE FROM {kv} WHERE expires_at <= {now}"
 
 NOTIFY = "SELECT pg_notify(:channel, :queue)"
 
@@ -179,6 +197,7 @@ class Names:
     jobs: str
     dead: str
     results: str
+    kv: str
     versions: str
     indexes: Mapping[str, str]
     channel: str
@@ -188,16 +207,27 @@ class Names:
         """Names for ``prefix`` (and ``schema``); both were validated against a strict pattern."""
         qualify = (lambda table: f"{quote(schema)}.{quote(table)}") if schema else quote
         index_names = ("jobs_id", "jobs_key", "jobs_ready", "jobs_waiting", "dead_queue", "dead_id", "results_expiry",
+                       "kv_expiry",
                        "jobs_pkey", "jobs_id_key")  # the last two: PostgreSQL's names for schema 1's constraints
         digest = hashlib.sha256(f"{schema or ''}\0{prefix}".encode()).hexdigest()[:40]
         return cls(
             jobs=qualify(f"{prefix}jobs"),
             dead=qualify(f"{prefix}dead"),
             results=qualify(f"{prefix}results"),
+            kv=qualify(f"{prefix}kv"),
             versions=qualify(f"{prefix}schema_version"),
             indexes={f"ix_{name}": quote(f"{prefix}{name}") for name in index_names},
             channel=f"queuekit_{digest}",  # fixed length: never truncated, never shared by two tables
         )
+
+
+def _kv_fill(family: str) -> dict[str, str]:
+    """How an insert into the key-value table skips, or replaces, a taken key."""
+    if family == "mysql":  # INSERT IGNORE: 0 rows affected for a taken key, whatever the client flags
+        return {"kv_ignore": "IGNORE", "kv_skip": "",
+                "kv_replace": "ON DUPLICATE KEY UPDATE v = VALUES(v), expires_at = VALUES(expires_at)"}
+    return {"kv_ignore": "", "kv_skip": "ON CONFLICT (k) DO NOTHING",
+            "kv_replace": "ON CONFLICT (k) DO UPDATE SET v = excluded.v, expires_at = excluded.expires_at"}
 
 
 class Compiled:
@@ -224,10 +254,11 @@ class Statements:
         self.names = names
         self._sa_dialect = sa_dialect
         self._fill = {
-            "jobs": names.jobs, "dead": names.dead, "results": names.results,
+            "jobs": names.jobs, "dead": names.dead, "results": names.results, "kv": names.kv,
             "now": dialect.now(client_clock),
             "ignore_duplicate": dialect.ignore_duplicate, "upsert_result": dialect.upsert_result,
             "skip_locked": dialect.skip_locked, "lock_rows": dialect.lock_rows, "tag": dialect.tag,
+            **_kv_fill(dialect.family),
         }
         self.client_clock = self._fill["now"] == ":now"
         # Items one statement matches: PostgreSQL binds a list as one array, whatever its
