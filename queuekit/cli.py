@@ -1,4 +1,4 @@
-"""The ``queuekit`` command line: worker, status, job, dlq, enqueue, purge, backends.
+"""The ``queuekit`` command line: worker, status, job, cancel, schedules, dlq, enqueue, purge, backends.
 
 Distributions add subcommands through the ``queuekit.commands`` entry-point group:
 the entry point names a function ``register(subparsers)`` that adds one parser and
@@ -98,7 +98,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     app = load_app(args.app, args.url)
     worker = app.worker(
         queues=args.queues, concurrency=args.concurrency, prefetch=args.prefetch, burst=args.burst,
-        lease=args.lease, grace=args.grace, switch_interval=OWN_PROCESS_SWITCH,
+        lease=args.lease, grace=args.grace, switch_interval=OWN_PROCESS_SWITCH, schedules=not args.no_schedules,
     )
     try:
         return worker.run()
@@ -114,7 +114,7 @@ def _child_argv(args: argparse.Namespace) -> list[str]:
                         ("--lease", args.lease)):
         if value is not None:
             argv += [flag, str(value)]
-    return argv + (["--burst"] if args.burst else [])
+    return argv + (["--burst"] if args.burst else []) + (["--no-schedules"] if args.no_schedules else [])
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -208,6 +208,45 @@ def _print_job(job_id: str, outcome: Outcome | None, state: JobStatus | None, *,
     if trace:
         print("traceback:")
         print(trace.rstrip())
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    """Cancel a job: removed if it waits (where the broker can), else flagged for the worker."""
+    app = load_app(args.app, args.url) if args.app else App(args.url)
+    try:
+        cancelled = app.job(args.id).cancel()
+    finally:
+        app.close()
+    if not cancelled:
+        raise Failed(f"job {args.id}: nothing to cancel (it already finished, or {app.redacted_url} does not know it)")
+    print(f"cancelled {args.id}")
+    return 0
+
+
+def cmd_schedules(args: argparse.Namespace) -> int:
+    """List the app's schedules with their next run and, from the shared state, their last run."""
+    from queuekit.schedules import schedule_states
+
+    app = load_app(args.app, args.url)
+    try:
+        states = schedule_states(app)
+        where = app.state.where
+    finally:
+        app.close()
+    if args.json:
+        print(json.dumps([state.__dict__ for state in states], indent=2))
+        return 0
+    if not states:
+        print(f"{args.app} declares no schedules (@app.periodic or app.schedule)")
+        return 0
+    rows = [("schedule", "when", "next run", "last run", "last job")]
+    rows += [(s.name, s.spec, _when(s.next_run) or "", _when(s.last_run) or "never", s.last_job_id or "")
+             for s in states]
+    _print_table(rows)
+    if where == "this process":
+        print("(this broker keeps no shared state and the app has no result store that does: "
+              "last runs are known only inside each worker)")
+    return 0
 
 
 def cmd_dlq(args: argparse.Namespace) -> int:
@@ -328,6 +367,8 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--grace", type=_positive_float, default=30.0,
                         help="seconds to finish running jobs on stop (default 30)")
     worker.add_argument("--url", help="broker URL (default: the app's)")
+    worker.add_argument("--no-schedules", action="store_true",
+                        help="do not run the app's periodic jobs in this worker (by default one worker leads them)")
     worker.set_defaults(func=cmd_worker)
 
     status = sub.add_parser("status", help="queue depths: ready, delayed, in flight, dead")
@@ -343,6 +384,18 @@ def build_parser() -> argparse.ArgumentParser:
     job.add_argument("--url", help=url_help)
     job.add_argument("--json", action="store_true", help="machine-readable output")
     job.set_defaults(func=cmd_job)
+
+    cancel = sub.add_parser("cancel", help="cancel a job: a waiting one never runs, a running one is told")
+    cancel.add_argument("id", help="the job id, as enqueue printed it")
+    cancel.add_argument("app", nargs="?", help=app_help + " (and its result store)")
+    cancel.add_argument("--url", help=url_help)
+    cancel.set_defaults(func=cmd_cancel)
+
+    schedules = sub.add_parser("schedules", help="the app's periodic jobs: next run, last run, last job id")
+    schedules.add_argument("app", help="the App, as module:attribute")
+    schedules.add_argument("--url", help="broker URL (default: the app's)")
+    schedules.add_argument("--json", action="store_true", help="machine-readable output")
+    schedules.set_defaults(func=cmd_schedules)
 
     dlq = sub.add_parser("dlq", help="dead-letter queue: list, requeue or purge")
     dlq.add_argument("action", choices=["list", "requeue", "purge"])

@@ -66,9 +66,8 @@ class Scheduler:
         store, me = self.app.state.store, self.owner.encode()
         if self.leading and now < self._renew_at:
             return
-        if self.leading:
-            held = store.kv_set(LEADER_KEY, me, ttl=self.lease, if_equal=me)
-        else:
+        held = self.leading and store.kv_set(LEADER_KEY, me, ttl=self.lease, if_equal=me)
+        if not held:  # not leading, or the lease lapsed (a long pause): take it if nobody holds it
             held = store.kv_set(LEADER_KEY, me, ttl=self.lease, if_absent=True)
         if held != self.leading:
             log.info("schedules: %s the leader lease (%s)", "took" if held else "lost", self.owner[:12])

@@ -168,8 +168,8 @@ def due_ticks(schedule: Schedule, last: float, now: float) -> list[float]:
     """The ticks to enqueue now, given the last tick handled, by the schedule's catch-up policy.
 
     Returns them oldest first; an empty list when nothing is due. With ``none``, a tick
-    late by more than one interval (capped at a minute) is skipped: the caller still records
-    it as handled, so the schedule moves on.
+    late by more than half an interval (capped at a minute) is skipped: the caller still records
+    it as handled, so the schedule moves on (see :func:`on_time`).
     """
     ticks: list[float] = []
     for tick in schedule.ticks_between(last, now):
@@ -182,8 +182,8 @@ def due_ticks(schedule: Schedule, last: float, now: float) -> list[float]:
 
 
 def on_time(schedule: Schedule, tick: float, now: float) -> bool:
-    """Whether a tick is recent enough to run under ``catch_up="none"``."""
-    return now - tick <= min(schedule.interval, 60.0)
+    """Whether a tick may still run under ``catch_up="none"``: late by at most half an interval (or a minute)."""
+    return now - tick <= min(schedule.interval / 2, 60.0)
 
 
 def schedule_states(app: App) -> list[ScheduleState]:

@@ -13,7 +13,8 @@ import pytest
 # Show the values in failed assertions of the kit's own modules, as in test files.
 pytest.register_assert_rewrite(
     "queuekit.testing.contract_admin", "queuekit.testing.contract_app", "queuekit.testing.contract_basic",
-    "queuekit.testing.contract_concurrency", "queuekit.testing.contract_keyvalue", "queuekit.testing.contract_leases",
+    "queuekit.testing.contract_concurrency", "queuekit.testing.contract_control",
+    "queuekit.testing.contract_keyvalue", "queuekit.testing.contract_leases",
     "queuekit.testing.contract_optional", "queuekit.testing.harness", "queuekit.testing.machine",
     "queuekit.testing.model",
 )

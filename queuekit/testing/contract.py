@@ -31,6 +31,7 @@ from queuekit.testing.contract_admin import AdminContract
 from queuekit.testing.contract_app import AppContract
 from queuekit.testing.contract_basic import BasicContract
 from queuekit.testing.contract_concurrency import ConcurrencyContract
+from queuekit.testing.contract_control import ControlContract
 from queuekit.testing.contract_keyvalue import JobRemovalContract, KeyValueContract
 from queuekit.testing.contract_leases import LeaseContract
 from queuekit.testing.contract_optional import (
@@ -58,6 +59,7 @@ class BrokerContract(
     JobRemovalContract,
     ConcurrencyContract,
     AppContract,
+    ControlContract,
 ):
     """Subclass as ``Test<Something>`` and implement :meth:`open_broker`.
 

@@ -1,0 +1,187 @@
+"""Conformance tests for what the core builds on a broker's shared state: cancel, progress,
+rate limits and the schedules' one-enqueue-per-tick, through an App and a real Worker.
+
+They run on every broker: one without ``key_value`` uses its result store's (a separate
+in-process one here when it has none), as an application configured with ``results=`` would.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from queuekit.app import App
+from queuekit.broker import JobStatus, QueueStats
+from queuekit.execution import current_job
+from queuekit.scheduler import LEADER_KEY, Scheduler
+from queuekit.testing.harness import HOLD, Harness
+from queuekit.worker import Worker
+
+
+def _app(kit: Harness, queue: str) -> App:
+    label = f"conformance://{type(kit.broker).__name__}"
+    probe = App(broker=kit.broker, url=label, default_queue=queue)
+    separate = None if probe.results is not None else f"memory://conformance-results-{uuid.uuid4().hex}"
+    return App(broker=kit.broker, url=label, results=separate, default_queue=queue)
+
+
+@contextmanager
+def _running(app: App, queue: str, **options: Any) -> Iterator[Worker]:
+    worker = app.worker(queues=[queue], concurrency=2, grace=5.0, **options)
+    thread = worker.start()
+    try:
+        yield worker
+    finally:
+        worker.stop()
+        thread.join(60)
+        assert not thread.is_alive(), "the worker did not stop"
+
+
+class ControlContract:
+    """Cancel, progress and rate limits keep their promises on this broker."""
+
+    def test_cancel_a_queued_job_it_never_runs(self, kit: Harness) -> None:
+        queue = kit.queue("cancel")
+        app = _app(kit, queue)
+        ran: list[int] = []
+
+        @app.task(name=f"{queue}.record")
+        def record(n: int) -> int:
+            ran.append(n)
+            return n
+
+        doomed, kept = record.delay(1), record.delay(2)
+        later = record.enqueue((3,), delay=HOLD) if kit.broker.capabilities.delays else None
+        assert doomed.cancel() is True
+        assert later is None or later.cancel() is True
+        assert doomed.status() is JobStatus.CANCELLED
+        with _running(app, queue):
+            assert kept.result(timeout=kit.patience) == 2
+            kit.eventually(lambda: kit.stats(queue).ready == 0 and kit.stats(queue).in_flight == 0, "queue drained")
+        assert ran == [2]
+        assert doomed.status() is JobStatus.CANCELLED
+        assert later is None or later.status() is JobStatus.CANCELLED
+        assert kit.stats(queue).dead == 0
+
+    def test_cancel_a_running_job_it_sees_the_flag_and_is_not_retried(self, kit: Harness) -> None:
+        queue = kit.queue("cancel-running")
+        app = _app(kit, queue)
+        started = threading.Event()
+        runs: list[int] = []
+
+        @app.task(name=f"{queue}.loop", retries=3)
+        def loop() -> str:
+            job = current_job()
+            assert job is not None
+            runs.append(job.delivery.attempts)
+            started.set()
+            deadline = time.monotonic() + 60
+            while not job.cancelled:
+                if time.monotonic() > deadline:
+                    return "never saw the flag"
+                time.sleep(0.01)
+            raise RuntimeError("stopped on cancel")  # not retried: it was cancelled
+
+        with _running(app, queue):
+            job = loop.delay()
+            assert started.wait(kit.patience)
+            assert job.cancel() is True
+            kit.eventually(lambda: kit.stats(queue) == QueueStats(), "the cancelled job settled")
+        outcome = job.outcome()
+        assert outcome is not None and outcome.status is JobStatus.CANCELLED
+        assert outcome.error is not None and "stopped on cancel" in outcome.error
+        assert runs == [1]
+
+    def test_cancel_a_finished_job_changes_nothing(self, kit: Harness) -> None:
+        queue = kit.queue("cancel-done")
+        app = _app(kit, queue)
+
+        @app.task(name=f"{queue}.add")
+        def add(x: int, y: int) -> int:
+            return x + y
+
+        job = add.delay(2, 3)
+        assert app.worker(queues=[queue], concurrency=1, burst=True).run(install_signals=False) == 0
+        assert job.result(timeout=kit.patience) == 5
+        assert job.cancel() is False
+        assert job.status() is JobStatus.SUCCEEDED
+        assert app.job(uuid.uuid4().hex).cancel() is False
+
+    def test_progress_while_running_and_after(self, kit: Harness) -> None:
+        queue = kit.queue("progress")
+        app = _app(kit, queue)
+        reported, release = threading.Event(), threading.Event()
+
+        @app.task(name=f"{queue}.work")
+        def work() -> str:
+            job = current_job()
+            assert job is not None
+            job.progress(0.25, note="a quarter")
+            job.progress(0.5, note="half")
+            reported.set()
+            assert release.wait(60)
+            return "done"
+
+        with _running(app, queue):
+            job = work.delay()
+            assert reported.wait(kit.patience)
+            seen = job.progress()
+            assert seen is not None and (seen.fraction, seen.note) == (0.5, "half")
+            release.set()
+            assert job.result(timeout=kit.patience) == "done"
+        final = job.progress()
+        assert final is not None and (final.fraction, final.note) == (0.5, "half")
+        assert app.state.store.kv_get(f"progress:{job.id}") is None
+
+    def test_rate_limited_starts_are_spaced_and_nothing_fails(self, kit: Harness) -> None:
+        queue = kit.queue("rate")
+        app = _app(kit, queue)
+        starts: list[float] = []
+        lock = threading.Lock()
+
+        @app.task(name=f"{queue}.call", rate_limit="20/s")
+        def call(n: int) -> int:
+            with lock:
+                starts.append(time.monotonic())
+            return n
+
+        jobs = app.enqueue_many([call.message(i) for i in range(12)])
+        with _running(app, queue):
+            assert sorted(job.result(timeout=kit.patience) for job in jobs) == list(range(12))
+        starts.sort()
+        # 20/s: starts 50 ms apart, so no 0.5 s window holds more than 11 (10 intervals, both ends)
+        assert all(sum(1 for t in starts if first <= t < first + 0.5) <= 11 for first in starts)
+        assert starts[-1] - starts[0] >= 11 * 0.05 * 0.9
+        assert kit.stats(queue).dead == 0
+
+    def test_each_tick_is_enqueued_once_even_with_two_leaders(self, kit: Harness) -> None:
+        queue = kit.queue("sched")
+        app = _app(kit, queue)
+        name = f"{queue}-every"
+
+        @app.periodic(every=10, name=name, queue=queue)
+        def tick() -> None:
+            return None
+
+        now = [1_000_000_000.0]
+        first, second = (Scheduler(app, owner=f"{who}-{uuid.uuid4().hex}", clock=lambda: now[0]) for who in "ab")
+        app.state.store.kv_delete(LEADER_KEY)
+        first.step()  # leads; first sight of the schedule: remembers the tick just passed
+        second.step()
+        assert (first.leading, second.leading) == (True, False)
+        assert kit.stats(queue).ready == 0
+        now[0] += 35  # three ticks missed: catch_up="latest" enqueues one
+        first.step()
+        second.step()
+        assert kit.stats(queue).ready == 1
+        second.leading, second._renew_at = True, float("inf")  # a handover: both think they lead
+        now[0] += 10
+        first.step()
+        second.step()
+        assert kit.stats(queue).ready == 2
+        first.resign()
+        app.state.store.kv_delete(LEADER_KEY)
