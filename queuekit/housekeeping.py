@@ -71,8 +71,11 @@ class Housekeeper:
                 self._guard("heartbeat", self._beat)
                 self._next_beat = now + workers.BEAT
             if self.scheduler is not None and now >= self._next_step:
+                leading = self.scheduler.leading
                 pause = self._guard("schedules", self.scheduler.step)
                 self._next_step = now + (pause if isinstance(pause, float) else 1.0)
+                if self.scheduler.leading != leading:  # say so at once, not at the next beat
+                    self._next_beat = now
             wake = min(now + CANCEL_POLL, self._next_beat)
             if self.scheduler is not None:
                 wake = min(wake, self._next_step)
