@@ -63,7 +63,7 @@ class KeyValueOps:
         return bool(self._conn.run(lambda client: client.delete(name)))
 
     def kv_scan(self, prefix: str, limit: int = 1000) -> dict[str, bytes]:
-        """SCAN for the prefix (glob characters escaped), then the values in one round trip."""
+        """SCAN for the prefix (glob characters escaped), then the values in one pipelined round trip."""
         head = f"{self._conn.keys.prefix}:kv:"
         pattern = head + _GLOB.sub(r"\\\1", prefix) + "*"
 
@@ -75,7 +75,10 @@ class KeyValueOps:
                     break
             if not names:
                 return {}
-            values = client.mget(names)
+            pipe = client.pipeline(transaction=False)  # not MGET: on a cluster the keys span slots
+            for name in names:
+                pipe.get(name)
+            values = pipe.execute()
             return {
                 name.decode()[len(head):]: value for name, value in zip(names, values, strict=True) if value is not None
             }
