@@ -103,17 +103,23 @@ def cancel(app: App, job_id: str) -> bool:
     if status.finished or status is JobStatus.UNKNOWN:
         return False
     broker = app.broker
-    removed = broker.capabilities.remove and isinstance(broker, JobRemoval) and broker.remove(job_id)
-    if not removed:
-        state = app.state.store
-        state.kv_set(CANCEL_PREFIX + job_id, b"1", ttl=app.result_ttl)
-        state.kv_incr(GENERATION_KEY)
-    store = app.results
-    if store is not None:  # the worker that settles a flagged job stores its own cancelled outcome over this one
-        error = "cancelled while queued" if removed else "cancel requested"
-        store.save_outcomes([Outcome(job_id, JobStatus.CANCELLED, error=error, finished_at=time.time())],
-                            app.result_ttl)
+    if broker.capabilities.remove and isinstance(broker, JobRemoval) and broker.remove(job_id):
+        store = app.results  # removed: no worker holds it, so no outcome can race this one
+        if store is not None:
+            store.save_outcomes([Outcome(job_id, JobStatus.CANCELLED, error="cancelled while queued",
+                                         finished_at=time.time())], app.result_ttl)
+        return True
+    # Flagged, not recorded as an outcome: a worker may be storing the job's real outcome
+    # right now, which must not be overwritten. Job.status() reads the flag until then.
+    state = app.state.store
+    state.kv_set(CANCEL_PREFIX + job_id, b"1", ttl=app.result_ttl)
+    state.kv_incr(GENERATION_KEY)
     return True
+
+
+def cancel_requested(app: App, job_id: str) -> bool:
+    """True if the job was flagged as cancelled (whatever became of it since)."""
+    return app.state.store.kv_get(CANCEL_PREFIX + job_id) is not None
 
 
 class CancelWatch:

@@ -62,8 +62,14 @@ class Job(Generic[R]):
                 f"give App(url, results=...) a result store (e.g. results='redis://...') to track status and results"
             )
         record = self._record()
-        if record is not None and (record.status.finished or reporter is None):
-            return record.status  # final, or pending (the enqueue record on a broker without job states)
+        if record is not None and record.status.finished:
+            return record.status
+        from queuekit.control import cancel_requested
+
+        if cancel_requested(self.app, self.id):  # flagged; the worker that settles it stores `cancelled`
+            return JobStatus.CANCELLED
+        if record is not None and reporter is None:
+            return record.status  # pending: the enqueue record on a broker without job states
         if reporter is None:
             return JobStatus.UNKNOWN
         state = reporter.state(self.id)

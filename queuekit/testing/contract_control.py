@@ -111,6 +111,32 @@ class ControlContract:
         assert job.status() is JobStatus.SUCCEEDED
         assert app.job(uuid.uuid4().hex).cancel() is False
 
+    def test_cancel_racing_the_end_of_the_job_keeps_the_truth(self, kit: Harness) -> None:
+        queue = kit.queue("cancel-race")
+        app = _app(kit, queue)
+        runs: list[int] = []
+
+        @app.task(name=f"{queue}.quick", retries=2)
+        def quick(n: int) -> int:
+            runs.append(n)
+            return n
+
+        with _running(app, queue):
+            jobs = [quick.delay(n) for n in range(20)]
+            answers = [job.cancel() for job in jobs]
+            kit.eventually(lambda: all(job.status().finished for job in jobs), "every job settled")
+        for n, (job, answer) in enumerate(zip(jobs, answers, strict=True)):
+            status = job.status()
+            if not answer:
+                assert status is JobStatus.SUCCEEDED, f"cancel() said it was too late, so job {n} must have run"
+                assert job.result(timeout=kit.patience) == n
+            elif status is JobStatus.SUCCEEDED:
+                assert job.result(timeout=kit.patience) == n  # finished before anyone saw the flag
+            else:
+                assert status is JobStatus.CANCELLED
+        assert sorted(runs) == sorted(set(runs)), "no job ran twice"
+        assert kit.stats(queue).dead == 0
+
     def test_progress_while_running_and_after(self, kit: Harness) -> None:
         queue = kit.queue("progress")
         app = _app(kit, queue)
