@@ -53,17 +53,23 @@ class Waker:
 class Listener:
     """A thread that LISTENs on a PostgreSQL channel and notifies a :class:`Waker`.
 
-    It holds its own connection (not one of the pool's), reconnects with a backoff
-    after errors, and waits in short slices so :meth:`stop` is prompt.
+    It holds its own connection (not one of the pool's), reconnects after errors with a
+    backoff from ``first_pause`` doubling to ``max_pause``, back to ``first_pause`` once a
+    LISTEN is in place again (a reset an hour after the last one is retried at once), and
+    waits in short slices so :meth:`stop` is prompt.
     """
 
-    def __init__(self, connect: Any, channel: str, waker: Waker) -> None:
+    def __init__(self, connect: Any, channel: str, waker: Waker, *, first_pause: float = 0.1,
+                 max_pause: float = 5.0) -> None:
         self._connect = connect
         self._channel = channel  # fixed-format name built by Names: queuekit_<hex>
         self._waker = waker
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, name="queuekit-sql-listen", daemon=True)
+        self.first_pause = first_pause
+        self.max_pause = max_pause
+        self._pause = first_pause
         self.pid = os.getpid()
 
     def start(self) -> None:
@@ -78,22 +84,22 @@ class Listener:
             self._thread.join(5.0)
 
     def _run(self) -> None:
-        pause = 0.1
         while not self._stop.is_set():
             try:
                 self._listen()
-                pause = 0.1
             except Exception as exc:  # keep trying; reserves fall back to polling meanwhile
+                pause = self._pause
                 log.warning("LISTEN connection failed (%s); retrying in %.1fs", type(exc).__name__, pause)
                 self._ready.set()
                 self._stop.wait(pause)
-                pause = min(pause * 2, 5.0)
+                self._pause = min(pause * 2, self.max_pause)
 
     def _listen(self) -> None:
         connection = self._connect()
         try:
             connection.autocommit = True
             connection.execute(f'LISTEN "{self._channel}"')
+            self._pause = self.first_pause  # listening again: the next failure is retried promptly
             self._ready.set()
             self._waker.notify()  # anything sent while we were away: look again
             while not self._stop.is_set():
