@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import functools
+import itertools
 import logging
 import os
 import queue
@@ -48,7 +49,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("queuekit.worker")
 
-_RETRIES = 5
+_RETRIES = 5  # tries of a settlement whose leases have run out already
+_RETRY_PAUSE = 1.0  # the longest pause between two tries of one settlement
 
 
 @dataclass(slots=True)
@@ -305,19 +307,23 @@ class Worker:
     def _settle(self, batch: list[Completion]) -> None:
         with self._cond:
             batch = [c for c in batch if c.delivery.id in self._inflight]
+            # The batch's leases run out 2/3 of a lease after their next beat was due (renewed
+            # at a third); a settlement that lands before then saves a job a second run.
+            entries = [self._inflight[c.delivery.id] for c in batch]
+            until = max((entry.next_beat + 2 * entry.lease / 3 for entry in entries), default=0.0)
         outcomes = [c.outcome for c in batch if c.outcome is not None]
         store = self.app.results
         if outcomes and store is not None:
-            self._retrying("save results", lambda: store.save_outcomes(outcomes, self.app.result_ttl))
+            self._retrying("save results", lambda: store.save_outcomes(outcomes, self.app.result_ttl), until)
         if any("progress" in outcome.extra for outcome in outcomes):
-            self._retrying("clear progress", lambda: forget_progress(self.app, outcomes))
+            self._retrying("clear progress", lambda: forget_progress(self.app, outcomes), until)
         broker = self.app.broker
         acks = [c.delivery for c in batch if c.action is Action.ACK]
         if acks:
-            self._retrying("ack", lambda: broker.ack(acks))
+            self._retrying("ack", lambda: broker.ack(acks), until)
         for c in batch:
             if c.action is not Action.ACK:
-                self._retrying(c.action.value, functools.partial(_apply, broker, c))
+                self._retrying(c.action.value, functools.partial(_apply, broker, c), until)
             self.counts[c.action.value] += 1
         with self._cond:
             for c in batch:
@@ -325,17 +331,30 @@ class Worker:
             self._cond.notify_all()
         self.prefetch.settled(len(batch))
 
-    def _retrying(self, what: str, call: Callable[[], object]) -> None:
-        for attempt in range(1, _RETRIES + 1):
+    def _retrying(self, what: str, call: Callable[[], object], until: float) -> None:
+        """Call until it succeeds: at least ``_RETRIES`` times, and for as long as ``until`` (monotonic) is ahead.
+
+        A broker restart of a few seconds then costs no second runs: the settlement lands
+        once the broker is back, while the leases it covers still hold.
+        """
+        started = time.monotonic()
+        for attempt in itertools.count(1):
             try:
                 call()
-                return
             except Exception as exc:  # the acker must outlive any broker failure
-                if attempt == _RETRIES:
-                    log.error("%s failed %d times, leaving it to lease expiry: %s", what, attempt, _describe(exc))
+                left = until - time.monotonic()
+                if attempt >= _RETRIES and left <= 0:
+                    log.error("%s failed %d times in %.1fs, leaving it to lease expiry: %s", what, attempt,
+                              time.monotonic() - started, _describe(exc))
                     return
-                log.warning("%s failed (%s); retrying", what, _describe(exc))
-                time.sleep(min(2.0, 0.05 * 2**attempt))
+                if attempt == 1:
+                    log.warning("%s failed (%s); retrying while the lease holds (%.1fs)", what, _describe(exc),
+                                max(left, 0.0))
+                time.sleep(min(_RETRY_PAUSE, 0.05 * 2**attempt, max(left, 0.05)))
+            else:
+                if attempt > 1:
+                    log.info("%s went through after %d tries (%.1fs)", what, attempt, time.monotonic() - started)
+                return
 
     def _until_next_beat(self) -> float:
         """How long the acker may block: never past a third of the shortest lease in use."""

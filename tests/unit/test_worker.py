@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import itertools
+import logging
 import sys
 import threading
 import time
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 import pytest
 
 from queuekit import App, ConnectionLost, Delivery, Envelope, JobFailed, JobStatus, QueueStats
+from queuekit import worker as worker_module
 from queuekit.backends.memory import MemoryBroker
 from queuekit.message import Message, Signer, encode
 from tests.support import wait_until
@@ -371,3 +373,46 @@ def test_graceful_stop_pauses_a_pausable_broker_before_handing_back(fail_stop: b
     paused = [("stop_consuming", ("default",))] if declared else []  # the capability decides, not the method
     assert broker.calls == paused + [("nack", False)] * 3
     assert broker.stats(["default"])["default"].ready == 3, "the hand-back happens even when the pause fails"
+
+
+class RestartingBroker(MemoryBroker):
+    """A memory broker whose acks fail while ``down`` is set, as during a broker restart."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = threading.Event()
+        self.failed_acks = 0
+
+    def ack(self, deliveries: Sequence[Delivery]) -> None:
+        if self.down.is_set():
+            self.failed_acks += 1
+            raise ConnectionLost("connection refused")
+        super().ack(deliveries)
+
+
+def test_an_ack_is_retried_while_the_lease_holds(monkeypatch: pytest.MonkeyPatch,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setattr(worker_module, "_RETRY_PAUSE", 0.01)
+    caplog.set_level(logging.INFO, logger="queuekit.worker")
+    broker = RestartingBroker()
+    app = App(broker=broker, lease=60)
+    runs: list[int] = []
+
+    @app.task
+    def one() -> int:
+        runs.append(1)
+        return 1
+
+    broker.down.set()
+    job = one.delay()
+    worker = app.worker(concurrency=1)
+    worker.start()
+    # More failures than the 5 tries a settlement used to get, well inside the 60 s lease.
+    wait_until(lambda: broker.failed_acks >= 12, what="the ack to keep failing")
+    broker.down.clear()
+    wait_until(lambda: broker.stats(["default"])["default"] == QueueStats(), what="the ack to land")
+    worker.stop()
+    assert worker.join(10)
+    assert job.status() is JobStatus.SUCCEEDED and runs == [1]
+    assert "leaving it to lease expiry" not in caplog.text
+    assert "ack went through after" in caplog.text
