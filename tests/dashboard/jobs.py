@@ -15,7 +15,7 @@ class Filled:
 
     queue: str
     ready: list[str]
-    delayed: str
+    delayed: str | None  # None on a broker without delays (kombu)
     dead: list[str]
     done: str
 
@@ -36,7 +36,8 @@ def build(url: str, *, results: str | None = None) -> App:
 
 
 def fill(app: App, queue: str, *, ready: int = 3, dead: int = 2) -> Filled:
-    """Leave ``ready`` waiting jobs, one delayed job, ``dead`` dead letters and one finished job in ``queue``.
+    """Leave ``ready`` waiting jobs, one delayed job (where the broker has delays), ``dead`` dead letters
+    and one finished job in ``queue``.
 
     The first dead letter's argument is a ``<script>`` payload.
     """
@@ -45,5 +46,5 @@ def fill(app: App, queue: str, *, ready: int = 3, dead: int = 2) -> Filled:
     done = ok.enqueue(["done"], queue=queue)
     assert app.worker(queues=[queue], burst=True, concurrency=1).run(install_signals=False) == 0
     waiting: list[Job[str]] = [ok.enqueue([f"job {i}"], queue=queue) for i in range(ready)]
-    later = ok.enqueue(["later"], queue=queue, delay=3600)
-    return Filled(queue, [job.id for job in waiting], later.id, [job.id for job in failed], done.id)
+    later = ok.enqueue(["later"], queue=queue, delay=3600).id if app.broker.capabilities.delays else None
+    return Filled(queue, [job.id for job in waiting], later, [job.id for job in failed], done.id)

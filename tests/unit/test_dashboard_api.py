@@ -62,6 +62,8 @@ def test_a_script_argument_is_shown_as_text(app: App, filled: Filled) -> None:
     first = next(letter for letter in letters if letter["id"] == filled.dead[0])
     assert SCRIPT in first["args"] and first["task"] == "tests.dash.boom"
     assert "ValueError" in first["error"] and "Traceback" in first["traceback"]
+    first_only = http.get(f"/api/queues/{filled.queue}/dead?limit=1").json()
+    assert (len(first_only["dead"]), first_only["total"]) == (1, 2)
     page = http.get(f"/queues/{filled.queue}/dead").text
     assert "&lt;script&gt;document.title=" in page
     assert "<script>document" not in page

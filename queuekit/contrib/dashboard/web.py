@@ -118,8 +118,14 @@ class Dashboard:
         return self.page(request, "queue.html", **self.queue_detail(queue))
 
     def dead_page(self, request: Request) -> Response:
+        return self.page(request, "dead.html", **self.dead_letters(request))
+
+    def dead_letters(self, request: Request) -> Row:
+        """A queue's dead letters (up to ``?limit=``, 100) and how many it holds in all."""
         queue = _queue(request)
-        return self.page(request, "dead.html", queue=queue, letters=self.reader.dead(queue, _limit(request)))
+        letters = self.reader.dead(queue, _limit(request))
+        total = self.reader.broker.stats([queue]).get(queue, QueueStats()).dead
+        return {"queue": queue, "dead": letters, "total": max(total, len(letters))}
 
     def job_lookup(self, request: Request) -> Response:
         job_id = request.query_params.get("id", "").strip()
@@ -157,8 +163,7 @@ class Dashboard:
         return JSONResponse(self.queue_detail(_queue(request)))
 
     def api_dead(self, request: Request) -> Response:
-        queue = _queue(request)
-        return JSONResponse({"queue": queue, "dead": self.reader.dead(queue, _limit(request))})
+        return JSONResponse(self.dead_letters(request))
 
     async def api_requeue(self, request: Request) -> Response:
         refused = self.refuse(request)

@@ -145,6 +145,7 @@
         td(letter.attempts, "n"), td(when(letter.dead_at), "t"), td(button)];
     });
     show("empty", data.dead.length === 0);
+    document.getElementById("shown").textContent = `${data.dead.length} of ${data.total} shown, oldest first`;
   }
 
   function job(data) {
