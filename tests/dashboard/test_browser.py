@@ -114,14 +114,35 @@ def test_an_action_without_the_token_is_refused(page: Any, served: str, filled: 
     assert dead_count(broker_url, filled.queue) == 2
 
 
-def test_the_queue_workers_and_schedules_pages(page: Any, served: str, filled: Filled, broker_url: str) -> None:
+def test_the_queue_page_lists_waiting_and_delayed_jobs(page: Any, served: str, filled: Filled, broker_url: str) -> None:
     page.goto(f"{served}/queues/{filled.queue}")
     expect(page.locator("#ready tbody tr")).to_have_count(3)
     expect(page.locator("#delayed tbody tr")).to_have_count(1)
     expect(page.locator("#ready tbody tr").first).to_contain_text(filled.ready[0])
     shoot(page, broker_url, "queue")
-    for name in ("workers", "schedules"):
-        page.goto(f"{served}/{name}")
-        expect(page.locator("h1")).to_have_text(name.capitalize())
-        expect(page.locator(f"#note:visible, #{name}:visible").first).to_be_visible()
-        shoot(page, broker_url, name)
+
+
+def test_a_live_worker_and_its_schedule_show_up(page: Any, broker_url: str) -> None:
+    app = build(broker_url)
+    ticks = f"ticks-{uuid.uuid4().hex[:6]}"
+    app.schedule(app.get_task("tests.dash.ok"), every=1, args=("tick",), name="every-second", queue=ticks)
+    with Running(create_app(app, token=TOKEN)) as running:
+        worker = app.worker(queues=[ticks], concurrency=2)
+        worker.start()
+        try:
+            page.goto(running.url + "/workers")
+            row = page.locator("#workers tbody tr")
+            expect(row).to_have_count(1)
+            expect(row).to_contain_text(ticks)
+            expect(row).to_contain_text("leads schedules", timeout=15_000)  # redrawn by polling, no reload
+            page.goto(running.url + "/")
+            expect(page.locator("#workers-summary")).to_contain_text("1 alive")
+            page.goto(running.url + "/workers")
+            shoot(page, broker_url, "workers")
+            page.goto(running.url + "/schedules")
+            schedule = page.locator("#schedules tbody tr")
+            expect(schedule).to_contain_text("every-second")
+            expect(schedule.locator("a")).to_have_count(1, timeout=15_000)  # its last job, once a tick ran
+            shoot(page, broker_url, "schedules")
+        finally:
+            worker.stop()

@@ -112,3 +112,38 @@ class Sampler:
             except Exception as exc:  # a broker that is down for a while: keep sampling, show why
                 self.error = f"{type(exc).__name__}: {exc}"
             self._stop.wait(self.interval)
+
+
+FINISHED = ("ack", "dead")  # the worker's settlement counts that end a job (retry and release do not)
+
+
+class WorkerRates:
+    """Jobs each live worker finished per second, from the counts its heartbeats carry.
+
+    A heartbeat (every few seconds) carries the worker's running totals; the rate is the
+    growth of ``ack`` + ``dead`` between two heartbeats of the same worker over the time
+    between them. Unlike the depth-derived rates these are exact, for the workers alive.
+    """
+
+    def __init__(self) -> None:
+        self._last: dict[str, tuple[float, int, float | None]] = {}  # id: (seen_at, finished, rate)
+        self._lock = threading.Lock()
+
+    def update(self, workers: list[dict[str, object]]) -> dict[str, float | None]:
+        """Each listed worker's rate (None before its second heartbeat); forget workers no longer listed."""
+        rates: dict[str, float | None] = {}
+        with self._lock:
+            for worker in workers:
+                key, seen = str(worker["id"]), float(str(worker["seen_at"]))
+                counts = worker.get("counts")
+                finished = sum(int(counts.get(name, 0)) for name in FINISHED) if isinstance(counts, dict) else 0
+                before = self._last.get(key)
+                rate = before[2] if before is not None else None
+                if before is not None and seen > before[0]:
+                    rate = round(max(finished - before[1], 0) / (seen - before[0]), 2)
+                if before is None or seen > before[0]:
+                    self._last[key] = (seen, finished, rate)
+                rates[key] = rate
+            for gone in set(self._last) - set(rates):
+                del self._last[gone]
+        return rates

@@ -8,17 +8,18 @@ note, never as an error: the page says "not available on this broker".
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import json
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from queuekit.app import App
 from queuekit.broker import Broker, DeadLetter, JobBrowser, JobStatus, QueueStats, WaitingJob
 from queuekit.errors import MalformedMessage, QueuekitError
 from queuekit.message import decode, describe
+from queuekit.schedules import schedule_states
 from queuekit.worker import default_queues
+from queuekit.workers import live_workers
 
 ARGS_SHOWN = 300  # characters of a job's arguments shown in a list
 RESULT_SHOWN = 4000  # characters of a result shown on the job page
@@ -73,19 +74,10 @@ def body_fields(body: bytes) -> Row:
     return {"task": message.task, "args": as_json_text(shown, ARGS_SHOWN), "created_at": message.created_at}
 
 
-def _optional(module: str, name: str) -> Callable[[App], Sequence[Any]] | None:
-    """``module.name`` where this version of queuekit has it (worker heartbeats, schedules)."""
-    try:
-        found = getattr(importlib.import_module(module), name, None)
-    except ImportError:
-        return None
-    return found if callable(found) else None
-
-
 def _record(item: Any) -> Row:
-    """A dataclass record as a JSON-ready mapping (enums by value, tuples as lists)."""
+    """A dataclass record as a JSON-ready mapping (tuples as lists)."""
     fields = dataclasses.asdict(item) if dataclasses.is_dataclass(item) and not isinstance(item, type) else dict(item)
-    return {key: getattr(value, "value", value) for key, value in fields.items()}
+    return {key: list(value) if isinstance(value, tuple) else value for key, value in fields.items()}
 
 
 class Reader:
@@ -168,50 +160,58 @@ class Reader:
         """Delete the dead letters of ``queue``."""
         return self.broker.purge_dead(queue)
 
+    @property
+    def shared_state(self) -> bool:
+        """True when workers and this dashboard see the same shared state (heartbeats, cancel flags, progress)."""
+        return self.app.state.where != "this process"
+
     def job(self, job_id: str) -> Row:
-        """Status, attempts, times, result or error, and progress (where this version has it) of one job."""
+        """Status, attempts, times, result or error, and progress of one job."""
         job = self.app.job(job_id)
         row: Row = {"id": job_id, "created_at": created_at(job_id), "status": None, "note": None,
                     "attempts": None, "finished_at": None, "result": None, "error": None, "traceback": None,
-                    "progress": None, "cancellable": callable(getattr(job, "cancel", None))}
+                    "progress": None, "cancellable": False}
         try:
-            row["status"] = job.status().value
+            status = job.status()
             outcome = job.outcome()
+            progress = job.progress()
         except QueuekitError as exc:
             row["note"] = str(exc)
             return row
+        row.update(status=status.value, cancellable=not status.finished and status is not JobStatus.UNKNOWN
+                   and self.shared_state, progress=None if progress is None else progress.to_json())
         if outcome is not None:
             row.update(attempts=outcome.attempts, finished_at=outcome.finished_at, error=outcome.error,
                        traceback=outcome.traceback)
             if outcome.status is JobStatus.SUCCEEDED:
                 row["result"] = as_json_text(outcome.result, RESULT_SHOWN)
-        progress = getattr(job, "progress", None)
-        if callable(progress):
-            found = progress()
-            row["progress"] = _record(found) if found is not None else None
         return row
 
-    def cancel(self, job_id: str) -> bool | None:
-        """Ask for a job to be cancelled; None where this version of queuekit cannot cancel."""
-        cancel = getattr(self.app.job(job_id), "cancel", None)
-        return bool(cancel()) if callable(cancel) else None
+    def cancel(self, job_id: str) -> bool:
+        """Cancel a job (see :meth:`queuekit.Job.cancel`); False if it already finished or is unknown."""
+        return self.app.job(job_id).cancel()
 
     def workers(self) -> tuple[list[Row] | None, str | None]:
         """Live workers from their heartbeats, or None and why not."""
-        return self._listing("queuekit.workers", "live_workers", "worker heartbeats")
+        if not self.shared_state:
+            return None, (f"worker heartbeats {NOT_AVAILABLE}: it keeps no shared state (capability key_value) "
+                          "and no result store does; give the app a result store that does (SQL or Redis)")
+        try:
+            return [_record(info) for info in live_workers(self.app)], None
+        except QueuekitError as exc:
+            return None, f"worker heartbeats could not be read: {exc}"
 
     def schedules(self) -> tuple[list[Row] | None, str | None]:
-        """Periodic schedules with their next and last run, or None and why not."""
-        return self._listing("queuekit.schedules", "schedule_states", "schedules")
-
-    def _listing(self, module: str, name: str, what: str) -> tuple[list[Row] | None, str | None]:
-        reader = _optional(module, name)
-        if reader is None:
-            return None, f"{what} not available in this version of queuekit"
+        """The app's schedules with their next and last run, or None and why not."""
+        if not self.app.schedules:
+            return None, ("no schedules: they are declared in the app's code (app.periodic, app.schedule); "
+                          "start the dashboard with the app, e.g. queuekit dashboard myapp.tasks:app")
+        note = None if self.shared_state else (f"last runs are {NOT_AVAILABLE}: it keeps no shared state "
+                                               "(capability key_value)")
         try:
-            return [_record(item) for item in reader(self.app)], None
+            return [_record(state) for state in schedule_states(self.app)], note
         except QueuekitError as exc:
-            return None, f"{what} {NOT_AVAILABLE}: {exc}"
+            return None, f"schedules could not be read: {exc}"
 
     def close(self) -> None:
         """Close the app's broker and result store."""

@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from queuekit.app import App, check_queue_name
 from queuekit.broker import QueueStats
-from queuekit.contrib.dashboard.rates import Rates, Sampler
+from queuekit.contrib.dashboard.rates import Rates, Sampler, WorkerRates
 from queuekit.contrib.dashboard.reading import NOT_AVAILABLE, Reader, Row, stats_row
 from queuekit.contrib.dashboard.security import Guard
 from queuekit.errors import BrokerError, QueuekitError, UnknownQueue
@@ -85,6 +85,7 @@ class Dashboard:
         self.guard = Guard(token)
         self.rates = Rates(min_gap=interval / 2)
         self.sampler = Sampler(self.reader.queues, self.rates, interval)
+        self.worker_rates = WorkerRates()
         self.templates = _environment()
 
     # -- helpers ---------------------------------------------------------------------------
@@ -111,7 +112,8 @@ class Dashboard:
     # -- pages -----------------------------------------------------------------------------
 
     def overview(self, request: Request) -> Response:
-        return self.page(request, "overview.html", queues=self.queue_rows(), sampler_error=self.sampler.error)
+        return self.page(request, "overview.html", queues=self.queue_rows(), sampler_error=self.sampler.error,
+                         workers=self.workers()["summary"])
 
     def queue_page(self, request: Request) -> Response:
         queue = _queue(request)
@@ -135,8 +137,8 @@ class Dashboard:
         return self.page(request, "job.html", job=self.reader.job(_job_id(request.path_params["job_id"])))
 
     def workers_page(self, request: Request) -> Response:
-        workers, note = self.reader.workers()
-        return self.page(request, "workers.html", workers=workers, note=note)
+        found = self.workers()
+        return self.page(request, "workers.html", workers=found["workers"], note=found["note"])
 
     def schedules_page(self, request: Request) -> Response:
         schedules, note = self.reader.schedules()
@@ -151,7 +153,19 @@ class Dashboard:
         return JSONResponse({**self.reader.broker_info(), "sampler_error": self.sampler.error})
 
     def api_queues(self, request: Request) -> Response:
-        return JSONResponse({"queues": self.queue_rows(), "at": time.time()})
+        return JSONResponse({"queues": self.queue_rows(), "workers": self.workers()["summary"], "at": time.time()})
+
+    def workers(self) -> Row:
+        """Live workers with their finished-jobs rates, a summary (None without heartbeats) and a note."""
+        workers, note = self.reader.workers()
+        if workers is None:
+            return {"workers": None, "note": note, "summary": None}
+        rates = self.worker_rates.update(workers)
+        for worker in workers:
+            worker["finished_rate"] = rates.get(str(worker["id"]))
+        known = [rate for rate in rates.values() if rate is not None]
+        summary = {"alive": len(workers), "finished_rate": round(sum(known), 2) if known else None}
+        return {"workers": workers, "note": note, "summary": summary}
 
     def queue_detail(self, queue: str) -> Row:
         """One queue's depths and its first ready and delayed jobs (None without ``browse``)."""
@@ -186,12 +200,11 @@ class Dashboard:
         if refused is not None:
             return refused
         job_id = _job_id(request.path_params["job_id"])
-        cancelled = await _in_thread(lambda: {"cancelled": self.reader.cancel(job_id)})
-        return cancelled
+        return await _in_thread(lambda: {"cancelled": self.reader.cancel(job_id)})
 
     def api_workers(self, request: Request) -> Response:
-        workers, note = self.reader.workers()
-        return JSONResponse({"workers": workers, "note": note})
+        found = self.workers()
+        return JSONResponse({"workers": found["workers"], "note": found["note"]})
 
     def api_schedules(self, request: Request) -> Response:
         schedules, note = self.reader.schedules()

@@ -121,6 +121,12 @@
       if (!seen.has(row.dataset.queue)) row.remove();
     }
     show("no-queues", data.queues.length === 0);
+    const workers = data.workers;
+    const summary = document.querySelector("#workers-summary a");
+    if (summary && workers) {
+      const finishing = workers.finished_rate === null ? "" : `, finishing ${rate(workers.finished_rate)}`;
+      summary.textContent = `${workers.alive} alive${finishing}`;
+    }
   }
 
   function waitingCells(timeField) {
@@ -179,10 +185,17 @@
     queue,
     dead,
     job,
-    workers: listing("workers", (w) => [td(w.id), td(w.hostname), td(w.pid, "n"), td((w.queues || []).join(", ")),
-      td(w.concurrency, "n"), td(w.in_flight, "n"), td(when(w.started_at)), td(when(w.seen_at))]),
-    schedules: listing("schedules", (s) => [td(s.name), td(s.task), td(el("code", {}, s.spec)), td(when(s.next_run)),
-      td(when(s.last_run)), td(s.last_job_id ? jobLink(s.last_job_id) : "")]),
+    workers: listing("workers", (w) => {
+      const counts = w.counts || {};
+      const name = el("td", { title: w.id }, String(w.id).slice(0, 12));
+      if (w.leads_schedules) name.append(" ", el("span", { class: "chip on" }, "leads schedules"));
+      return [name, td(w.hostname), td(w.pid, "n"), td((w.queues || []).join(", ")), td(w.concurrency, "n"),
+        td(w.in_flight, "n"), td(rate(w.finished_rate), "n"),
+        td(`${counts.ack || 0} · ${counts.dead || 0} · ${counts.retry || 0}`), td(when(w.started_at), "t"),
+        td(when(w.seen_at), "t")];
+    }),
+    schedules: listing("schedules", (s) => [td(s.name), td(s.task), td(el("code", {}, s.spec)), td(when(s.next_run), "t"),
+      td(when(s.last_run), "t"), td(s.last_job_id ? jobLink(s.last_job_id) : "")]),
   };
 
   // -- polling -------------------------------------------------------------------------------
