@@ -74,6 +74,32 @@ def test_the_command_serves_the_api_and_stops_on_ctrl_c(tmp_path: Path, started:
     assert "Traceback" not in dashboard.output() and "INFO" not in dashboard.output()
 
 
+_APP = """
+from tests.dashboard.jobs import build
+
+app = build("sqlite:///app.db")
+app.schedule(app.get_task("tests.dash.ok"), every=3600, args=("hourly",), name="hourly")
+"""
+
+
+def test_given_an_app_it_shows_the_app_s_queues_and_schedules(tmp_path: Path, started: list[Dashboard]) -> None:
+    (tmp_path / "dash_app.py").write_text(_APP)
+    secret = tmp_path / "secret.txt"
+    secret.write_text("s" * 24 + "\n")
+    started.append(dashboard := Dashboard(tmp_path, "dash_app:app", "--port", "0", "--token-file", str(secret)))
+    base = dashboard.url()
+    assert "for sqlite:///app.db, actions need the token" in dashboard.output()
+    queues = httpx.get(base + "/api/queues", timeout=10).json()["queues"]
+    assert [row["name"] for row in queues] == ["default"]  # the app's queue, though nothing was enqueued
+    [schedule] = httpx.get(base + "/api/schedules", timeout=10).json()["schedules"]
+    assert schedule["name"] == "hourly"
+    csrf = httpx.get(base + "/api/session", timeout=10).json()["csrf"]
+    purged = httpx.post(base + "/api/queues/default/dead/purge", timeout=10,
+                        headers={"Authorization": "Bearer " + "s" * 24, "X-CSRF-Token": csrf})
+    assert purged.json() == {"purged": 0}
+    assert dashboard.stop() == 0
+
+
 def test_a_public_interface_without_a_token_is_warned_about(tmp_path: Path, started: list[Dashboard]) -> None:
     started.append(dashboard := Dashboard(tmp_path, "--url", "memory://", "--host", "0.0.0.0", "--port", "0"))
     dashboard.url()

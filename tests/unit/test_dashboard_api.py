@@ -14,6 +14,7 @@ from queuekit import App
 from queuekit.backends.memory import MemoryBroker
 from queuekit.broker import Capabilities
 from queuekit.contrib.dashboard.web import create_app
+from queuekit.errors import ConnectionLost
 from tests.dashboard.jobs import SCRIPT, Filled, build, fill
 
 TOKEN = "t0ken-" + "x" * 26
@@ -93,7 +94,7 @@ def test_an_action_without_both_tokens_or_from_another_site_is_refused(app: App,
     elif missing == "wrong csrf":
         headers["X-CSRF-Token"] = "nope"
     else:
-        headers["Origin"] = "http://evil.example"
+        headers["Origin"] = "http://evil.example"  # the test client's own host is "testserver"
     refused = http.post(f"/api/queues/{filled.queue}/dead/purge", headers=headers)
     assert refused.status_code == (401 if "bearer" in missing else 403)
     assert refused.json()["error"].startswith("refused")
@@ -197,3 +198,25 @@ def test_a_state_reset_is_shown_in_red() -> None:
     page = http.get("/").text
     assert '<p class="reset">State reset: queue emails lost its data at 2023-11-14 22:13:20 UTC' in page
     assert "(last known backlog: 42)" in page
+
+
+class Down(MemoryBroker):
+    """A broker whose server is unreachable."""
+
+    def stats(self, queues: object = None) -> dict[str, object]:  # type: ignore[override]
+        raise ConnectionLost("redis://:***@cache:6379/0: connection refused")
+
+
+def test_a_broker_failure_is_one_line_not_a_traceback() -> None:
+    http = client(App(broker=Down(), url="memory://down"))
+    api = http.get("/api/queues")
+    assert api.status_code == 503
+    assert api.json() == {"error": "ConnectionLost: redis://:***@cache:6379/0: connection refused"}
+    page = http.get("/")
+    assert page.status_code == 503 and "connection refused" in page.text and "Traceback" not in page.text
+
+
+def test_an_action_from_the_same_host_over_another_scheme_is_accepted(app: App, filled: Filled) -> None:
+    http = client(app)
+    headers = {**act_headers(http), "Origin": "https://testserver"}  # behind a TLS proxy
+    assert http.post(f"/api/queues/{filled.queue}/dead/purge", headers=headers).json() == {"purged": 2}

@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import jinja2
 from starlette.applications import Starlette
@@ -29,6 +30,7 @@ from queuekit.contrib.dashboard.rates import Rates, Sampler, WorkerRates
 from queuekit.contrib.dashboard.reading import NOT_AVAILABLE, Reader, Row, stats_row
 from queuekit.contrib.dashboard.security import Guard
 from queuekit.errors import BrokerError, QueuekitError, UnknownQueue
+from queuekit.urls import redact
 
 HERE = Path(__file__).parent
 POLL_SECONDS = 2.0
@@ -104,8 +106,8 @@ class Dashboard:
 
     def refuse(self, request: Request) -> JSONResponse | None:
         """The refusal of an action request, or None when it may go ahead."""
-        origin = request.headers.get("origin")
-        origin_ok = origin is None or origin == f"{request.url.scheme}://{request.headers.get('host', '')}"
+        origin = request.headers.get("origin")  # browsers send it with every POST; scripts may not
+        origin_ok = origin is None or urlsplit(origin).netloc == request.headers.get("host", "")
         refused = self.guard.refusal(request.headers, origin_ok)
         return None if refused is None else JSONResponse({"error": refused[1]}, status_code=refused[0])
 
@@ -240,7 +242,7 @@ class Dashboard:
         status = 400 if isinstance(exc, (UnknownQueue, HTTPException)) else 503 if isinstance(exc, BrokerError) else 500
         if isinstance(exc, HTTPException):
             status = exc.status_code
-        message = exc.detail if isinstance(exc, HTTPException) else f"{type(exc).__name__}: {exc}"
+        message = exc.detail if isinstance(exc, HTTPException) else redact(f"{type(exc).__name__}: {exc}")
         if request.url.path.startswith("/api/"):
             return JSONResponse({"error": message}, status_code=status)
         body = self.templates.get_template("error.html").render(message=message, status=status, csrf="",
