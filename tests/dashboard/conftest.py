@@ -36,11 +36,21 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
-    """A fresh page (its own context: no token left in sessionStorage by another test)."""
+    """A fresh page (its own context: no token left in sessionStorage by another test).
+
+    The test fails if the page's script threw, or if the page loaded anything from another host.
+    """
     context = browser.new_context(viewport={"width": 1200, "height": 760})
     tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda error: errors.append(f"script error: {error}"))
+    tab.on("console", lambda message: errors.append(f"console {message.type}: {message.text}")
+           if message.type == "error" and "status of 40" not in message.text else None)
+    tab.on("request", lambda request: errors.append(f"request to another host: {request.url}")
+           if not request.url.startswith(("http://127.0.0.1:", "data:", "about:")) else None)
     yield tab
     context.close()
+    assert not errors, errors
 
 
 @pytest.fixture(params=["sqlite", "redis"])

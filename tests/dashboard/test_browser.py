@@ -101,7 +101,10 @@ def test_a_script_payload_is_text_and_never_runs(page: Any, served: str, filled:
     shoot(page, broker_url, "dead")
     page.goto(f"{served}/jobs/{filled.dead[0]}")
     expect(page.locator('[data-field="status"]')).to_have_text("failed")
+    with page.expect_response(lambda response: response.url.endswith(f"/api/jobs/{filled.dead[0]}")):
+        pass
     expect(page.locator('[data-field="error"]')).to_contain_text(SCRIPT)
+    expect(page.locator("#traceback")).to_contain_text("ValueError: cannot handle")
     assert page.title() != "pwned"
     shoot(page, broker_url, "job")
 
@@ -119,6 +122,11 @@ def test_the_queue_page_lists_waiting_and_delayed_jobs(page: Any, served: str, f
     expect(page.locator("#ready tbody tr")).to_have_count(3)
     expect(page.locator("#delayed tbody tr")).to_have_count(1)
     expect(page.locator("#ready tbody tr").first).to_contain_text(filled.ready[0])
+    with page.expect_response(lambda response: response.url.endswith(f"/api/queues/{filled.queue}")):
+        pass  # redrawn from the JSON API: the same rows
+    expect(page.locator("#ready tbody tr")).to_have_count(3)
+    expect(page.locator("#ready tbody tr").first.locator("a")).to_have_attribute("href", f"/jobs/{filled.ready[0]}")
+    expect(page.locator('[data-field="ready"]')).to_have_text("3")
     shoot(page, broker_url, "queue")
 
 
@@ -146,3 +154,27 @@ def test_a_live_worker_and_its_schedule_show_up(page: Any, broker_url: str) -> N
             shoot(page, broker_url, "schedules")
         finally:
             worker.stop()
+
+
+def test_purge_and_cancel_ask_first_then_act(page: Any, served: str, filled: Filled, broker_url: str) -> None:
+    asked: list[str] = []
+
+    def answer(dialog: Any) -> None:
+        asked.append(dialog.message)
+        dialog.accept()
+
+    page.on("dialog", answer)
+    page.goto(f"{served}/queues/{filled.queue}/dead")
+    page.fill("#token", TOKEN)
+    page.click("#unlock-button")
+    page.click("#purge")
+    expect(page.locator("#empty")).to_be_visible()
+    expect(page.locator("#dead tbody tr")).to_have_count(0)
+    assert asked == ["Delete every dead letter of this queue?"] and dead_count(broker_url, filled.queue) == 0
+    assert filled.delayed is not None
+    page.goto(f"{served}/jobs/{filled.delayed}")
+    expect(page.locator('[data-field="status"]')).to_have_text("queued")
+    page.click("#cancel")
+    expect(page.locator('[data-field="status"]')).to_have_text("cancelled")
+    expect(page.locator("#cancel")).to_be_hidden()
+    assert asked[-1] == "Cancel this job?"
