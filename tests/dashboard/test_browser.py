@@ -6,6 +6,7 @@ The SQLite run writes a screenshot of each page to docs/images/dashboard-*.png.
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ from playwright.sync_api import expect
 from queuekit import App
 from queuekit.contrib.dashboard.server import Running
 from queuekit.contrib.dashboard.web import create_app
+from queuekit.execution import current_job
 from tests.dashboard.jobs import SCRIPT, Filled, build, fill
 
 TOKEN = "browser-test-token-" + "z" * 16
@@ -178,3 +180,37 @@ def test_purge_and_cancel_ask_first_then_act(page: Any, served: str, filled: Fil
     expect(page.locator('[data-field="status"]')).to_have_text("cancelled")
     expect(page.locator("#cancel")).to_be_hidden()
     assert asked[-1] == "Cancel this job?"
+
+
+def test_a_running_job_shows_its_progress_live_and_stops_when_cancelled(page: Any, broker_url: str) -> None:
+    app = build(broker_url)
+    release = threading.Event()
+    queue = f"long-{uuid.uuid4().hex[:6]}"
+
+    @app.task(name="tests.dash.import_rows", queue=queue)
+    def import_rows(rows: int) -> int:
+        job = current_job()
+        assert job is not None
+        job.progress(0.4, f"row {int(rows * 0.4)} of {rows}")
+        while not job.cancelled and not release.wait(0.05):
+            pass
+        return rows
+
+    with Running(create_app(app, token=TOKEN)) as running:
+        worker = app.worker(queues=[queue], concurrency=1)
+        worker.start()
+        try:
+            job = import_rows.delay(5000)
+            page.goto(f"{running.url}/jobs/{job.id}")
+            expect(page.locator('[data-field="status"]')).to_have_text("running")  # live, whatever it read first
+            expect(page.locator('[data-field="progress_note"]')).to_have_text("row 2000 of 5000")
+            expect(page.locator("#progress")).to_have_attribute("value", "0.4")
+            shoot(page, broker_url, "job-progress")
+            page.fill("#token", TOKEN)
+            page.click("#unlock-button")
+            page.on("dialog", lambda dialog: dialog.accept())
+            page.click("#cancel")
+            expect(page.locator('[data-field="status"]')).to_have_text("cancelled")
+        finally:
+            release.set()
+            worker.stop()

@@ -158,7 +158,7 @@
     for (const name of ["status", "attempts", "result", "error", "created_at", "finished_at"]) setField(document, name, data[name]);
     const progress = document.getElementById("progress");
     progress.hidden = !data.progress;
-    if (data.progress) progress.value = data.progress.fraction || 0;
+    if (data.progress) progress.setAttribute("value", String(data.progress.fraction || 0));
     setField(document, "progress_note", data.progress ? data.progress.note || "" : "");
     const note = document.getElementById("note");
     note.textContent = data.note || "";
