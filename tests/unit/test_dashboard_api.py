@@ -16,6 +16,7 @@ from queuekit.broker import Capabilities
 from queuekit.contrib.dashboard.web import create_app
 from queuekit.errors import ConnectionLost
 from tests.dashboard.jobs import SCRIPT, Filled, build, fill
+from tests.support import wait_until
 
 TOKEN = "t0ken-" + "x" * 26
 
@@ -220,3 +221,28 @@ def test_an_action_from_the_same_host_over_another_scheme_is_accepted(app: App, 
     http = client(app)
     headers = {**act_headers(http), "Origin": "https://testserver"}  # behind a TLS proxy
     assert http.post(f"/api/queues/{filled.queue}/dead/purge", headers=headers).json() == {"purged": 2}
+
+
+def test_rates_follow_the_backlog_while_the_sampler_runs(app: App) -> None:
+    asgi = create_app(app, interval=0.05)
+    rates = asgi.state.dashboard.rates
+    queue = f"r-{uuid.uuid4().hex[:8]}"
+
+    def backlog_now() -> int | None:
+        samples = rates.samples()
+        if not samples or queue not in samples[-1].stats:
+            return None
+        stats = samples[-1].stats[queue]
+        return int(stats.ready + stats.delayed + stats.in_flight)
+
+    with TestClient(asgi) as http:  # the lifespan starts the sampler
+        ok = app.get_task("tests.dash.ok")
+        wait_until(lambda: rates.samples(), what="a first sample, before the queue exists")
+        for i in range(10):
+            ok.enqueue([str(i)], queue=queue)
+        wait_until(lambda: backlog_now() == 10, what="a sample with the ten jobs")
+        assert app.worker(queues=[queue], burst=True, concurrency=2).run(install_signals=False) == 0
+        wait_until(lambda: backlog_now() == 0, what="a sample after the drain")
+        [row] = [row for row in http.get("/api/queues").json()["queues"] if row["name"] == queue]
+    assert row["in_rate"] > 0 and row["out_rate"] > 0
+    assert 10 in row["history"] and row["history"][-1] == 0
