@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import jinja2
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -92,11 +93,11 @@ class Dashboard:
 
     # -- helpers ---------------------------------------------------------------------------
 
-    def page(self, request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    def page(self, request: Request, name: str, **context: Any) -> HTMLResponse:
         """Render a template with what every page needs (broker, CSRF token, whether actions exist)."""
         context.update(broker=self.reader.broker_info(), csrf=self.guard.csrf, actions=self.guard.actions,
-                       poll_ms=int(POLL_SECONDS * 1000), not_available=NOT_AVAILABLE)
-        return HTMLResponse(self.templates.get_template(name).render(context), status_code=status)
+                       not_available=NOT_AVAILABLE)
+        return HTMLResponse(self.templates.get_template(name).render(context))
 
     def queue_rows(self) -> list[Row]:
         """Every queue's depths and rates; a fresh read that also feeds the samples."""
@@ -251,8 +252,7 @@ class Dashboard:
 
 
 async def _in_thread(action: Callable[[], Row]) -> Response:
-    from starlette.concurrency import run_in_threadpool
-
+    """Run a blocking broker action off the event loop and answer with its JSON."""
     return JSONResponse(await run_in_threadpool(action))
 
 
