@@ -353,6 +353,15 @@ class KeyValue(Protocol):
         """Up to ``limit`` live keys starting with ``prefix``, with their values (in no given order)."""
         ...
 
+    def kv_add(self, key: str, member: str, *, ttl: float | None = None) -> tuple[bool, int]:
+        """Add ``member`` to the set named ``key``, atomically: (whether it was new, the set's size after).
+
+        ``ttl`` is set when the set is created; the set and its members expire together. A
+        set's key is its own: do not also use it with the other methods. Counting completions
+        by job id this way makes a duplicated delivery count once.
+        """
+        ...
+
 
 @runtime_checkable
 class TransactionalEnqueue(Protocol):

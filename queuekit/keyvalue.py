@@ -62,6 +62,7 @@ class LocalKeyValue:
         self._clock = clock
         self._kv_lock = threading.Lock()
         self._kv_items: dict[str, tuple[bytes, float | None]] = {}
+        self._kv_sets: dict[str, tuple[set[str], float | None]] = {}
 
     def _live(self, key: str) -> bytes | None:
         found = self._kv_items.get(key)
@@ -125,6 +126,19 @@ class LocalKeyValue:
                     if len(found) >= limit:
                         break
         return found
+
+
+    def kv_add(self, key: str, member: str, *, ttl: float | None = None) -> tuple[bool, int]:
+        """Add to a set; (new, size)."""
+        check_key(key), check_key(member), check_ttl(ttl)
+        with self._kv_lock:
+            found = self._kv_sets.get(key)
+            if found is None or (found[1] is not None and found[1] <= self._clock()):
+                found = self._kv_sets[key] = (set(), self._expiry(ttl))
+            members = found[0]
+            added = member not in members
+            members.add(member)
+            return added, len(members)
 
 
 @dataclass(frozen=True)

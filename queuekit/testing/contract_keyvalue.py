@@ -138,6 +138,36 @@ class KeyValueContract:
         assert kv.kv_incr(counter) == 1
         assert kv.kv_set(short, b"x", if_equal=b"soon gone") is False
 
+    @requires("key_value")
+    def test_sets_count_each_member_once(self, kit: Harness) -> None:
+        kv, key = _kv(kit), _key("set")
+        assert kv.kv_add(key, "a") == (True, 1)
+        assert kv.kv_add(key, "b") == (True, 2)
+        assert kv.kv_add(key, "a") == (False, 2)
+        results: list[tuple[bool, int]] = []
+        barrier = threading.Barrier(4)
+
+        def add(member: str) -> None:
+            barrier.wait()
+            results.append(kv.kv_add(key, member))
+
+        threads = [threading.Thread(target=add, args=(m,)) for m in ("c", "d", "c", "d")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert [added for added, _ in results].count(True) == 2  # each new member counted once
+        assert sorted(size for added, size in results if added) == [3, 4]
+        assert kv.kv_add(key, "e") == (True, 5)
+
+    @requires("key_value")
+    def test_a_set_expires_with_its_ttl(self, kit: Harness) -> None:
+        kv, key = _kv(kit), _key("set")
+        assert kv.kv_add(key, "a", ttl=kit.short) == (True, 1)
+        assert kv.kv_add(key, "b", ttl=HOLD) == (True, 2)  # the TTL is the creator's
+        kit.outlive(kit.short)
+        kit.eventually(lambda: kv.kv_add(key, "a", ttl=HOLD) == (True, 1), "a new set after the old one expired")
+
     @requires("key_value", "cross_process")
     def test_another_connection_sees_the_same_state(self, kit: Harness) -> None:
         kv, key = _kv(kit), _key()

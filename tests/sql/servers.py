@@ -19,7 +19,7 @@ POSTGRES_URL = os.environ.get("QUEUEKIT_TEST_POSTGRES_URL", "postgresql://postgr
 MARIADB_URL = os.environ.get("QUEUEKIT_TEST_MARIADB_URL", "mariadb://root@127.0.0.1:3306/test")
 URLS = {"postgresql": POSTGRES_URL, "mariadb": MARIADB_URL}
 _DRIVERS = {"postgresql": "postgresql+psycopg", "mariadb": "mariadb+pymysql"}
-_TABLES = ("jobs", "dead", "results", "kv", "schema_version")
+_TABLES = ("jobs", "dead", "results", "kv", "kv_members", "schema_version")
 
 
 def sa_url(kind: str) -> str:

@@ -88,7 +88,7 @@ def test_postgresql_schema_option_creates_and_uses_the_schema(pg_url: str, uniqu
         assert broker._sql.names.jobs.startswith(f'"{schema}".')
         found = broker._db.read(lambda cur: (cur.execute(
             "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = %s", (schema,)), cur.fetchall())[1])
-        assert found[0][0] == 5  # jobs, dead, results, kv, schema_version
+        assert found[0][0] == 6  # jobs, dead, results, kv, kv_members, schema_version
     finally:
         broker._db.write(lambda cur: cur.execute(f'DROP SCHEMA "{schema}" CASCADE'))
         broker.close()

@@ -62,6 +62,12 @@ class KeyValueOps:
             return bool(self._conn.script("kv_delete", (name,), (if_equal,)))
         return bool(self._conn.run(lambda client: client.delete(name)))
 
+    def kv_add(self, key: str, member: str, *, ttl: float | None = None) -> tuple[bool, int]:
+        """SADD and SCARD in one script, under ``<prefix>:kvset:``; a new set expires after ``ttl``."""
+        name = f"{self._conn.keys.prefix}:kvset:{check_key(key)}"
+        added, size = self._conn.script("kv_add", (name,), (check_key(member), _millis(ttl)))
+        return bool(added), int(size)
+
     def kv_scan(self, prefix: str, limit: int = 1000) -> dict[str, bytes]:
         """SCAN for the prefix (glob characters escaped), then the values in one pipelined round trip."""
         head = f"{self._conn.keys.prefix}:kv:"

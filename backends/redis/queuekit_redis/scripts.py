@@ -21,7 +21,7 @@ QUEUE_SCRIPTS = (
     "enqueue", "reserve", "ack", "extend", "nack", "dead_letter", "stats", "state",
     "purge", "dead_list", "requeue_dead", "purge_dead", "waiting",
 )  # each takes the keys of one queue (keys.SCRIPT_KEYS), enqueue and reserve one or more
-NAMES = (*QUEUE_SCRIPTS, "save_results", "kv_set", "kv_incr", "kv_delete")  # the rest take result or kv keys
+NAMES = (*QUEUE_SCRIPTS, "save_results", "kv_set", "kv_incr", "kv_delete", "kv_add")  # the rest take result or kv keys
 
 
 def _source(name: str) -> str:

@@ -77,9 +77,32 @@ class KeyValueOps(BrokerBase):
         found = self._db.read(lambda cur: rows(cur, self._sql.get(S.KV_SCAN), params), what="kv scan")
         return {str(k): as_bytes(v) for k, v in found}
 
+    def kv_add(self, key: str, member: str, *, ttl: float | None = None) -> tuple[bool, int]:
+        """Add ``member`` to the set at ``key`` in one transaction: (whether it was new, the set's size)."""
+        params = self._params(k=check_key(key), v=b"0", ttl=check_ttl(ttl), member=check_key(member))
+
+        def add(cur: Any) -> tuple[bool, int]:
+            run(cur, self._sql.get(S.KV_DROP_EXPIRED), params)
+            run(cur, self._sql.get(S.KVM_DROP_EXPIRED), params)
+            run(cur, self._sql.get(S.KV_INSERT), params)
+            size, expires_at = rows(cur, self._sql.get(S.KV_LOCK_EXPIRY), params)[0]
+            added = run(cur, self._sql.get(S.KVM_INSERT), {**params, "expires_at": expires_at}).rowcount == 1
+            count = int(as_bytes(size)) + (1 if added else 0)
+            if added:
+                run(cur, self._sql.get(S.KV_PUT), {"k": key, "v": str(count).encode()})
+            return bool(added), count
+
+        result: tuple[bool, int] = self._db.write(add, what="kv add")
+        return result
+
     def sweep_key_values(self) -> int:
-        """Delete expired entries now; return how many."""
+        """Delete expired entries and set members now; return how many entries."""
         params = self._params()
-        count: int = self._db.write(lambda cur: run(cur, self._sql.get(S.KV_SWEEP), params).rowcount,
-                                    single=True, what="kv sweep")
-        return count
+
+        def sweep(cur: Any) -> int:
+            count: int = run(cur, self._sql.get(S.KV_SWEEP), params).rowcount
+            run(cur, self._sql.get(S.KVM_SWEEP), params)
+            return count
+
+        result: int = self._db.write(sweep, what="kv sweep")
+        return result

@@ -142,6 +142,7 @@ class Migrator:
         current = cur.fetchall()[0][0] or 0
         fill = {
             "jobs": self.names.jobs, "dead": self.names.dead, "results": self.names.results, "kv": self.names.kv,
+            "kv_members": self.names.kv_members,
             "collation": collation(self.db.sa_dialect) if self.family == "mysql" else "",
             **self.names.indexes,
         }

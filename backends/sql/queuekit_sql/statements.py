@@ -165,6 +165,11 @@ KV_DELETE_IF = KV_DELETE + " AND v = :old"
 KV_SCAN = ("SELECT k, v FROM {kv} WHERE k LIKE :pattern ESCAPE '!' AND SUBSTR(k, 1, :n) = :prefix AND "
            + KV_LIVE + " LIMIT :limit")
 KV_SWEEP = "DELETE FROM {kv} WHERE expires_at <= {now}"
+# Sets (kv_add): the size is the set's {kv} row, locked while a member is added.
+KV_LOCK_EXPIRY = "SELECT v, expires_at FROM {kv} WHERE k = :k{lock_rows}"
+KVM_DROP_EXPIRED = "DELETE FROM {kv_members} WHERE k = :k AND expires_at <= {now}"
+KVM_INSERT = "INSERT {kv_ignore} INTO {kv_members} (k, member, expires_at) VALUES (:k, :member, :expires_at) {kvm_skip}"
+KVM_SWEEP = "DELETE FROM {kv_members} WHERE expires_at <= {now}"
 
 NOTIFY = "SELECT pg_notify(:channel, :queue)"
 
@@ -198,6 +203,7 @@ class Names:
     dead: str
     results: str
     kv: str
+    kv_members: str
     versions: str
     indexes: Mapping[str, str]
     channel: str
@@ -207,7 +213,7 @@ class Names:
         """Names for ``prefix`` (and ``schema``); both were validated against a strict pattern."""
         qualify = (lambda table: f"{quote(schema)}.{quote(table)}") if schema else quote
         index_names = ("jobs_id", "jobs_key", "jobs_ready", "jobs_waiting", "dead_queue", "dead_id", "results_expiry",
-                       "kv_expiry",
+                       "kv_expiry", "kv_members_expiry",
                        "jobs_pkey", "jobs_id_key")  # the last two: PostgreSQL's names for schema 1's constraints
         digest = hashlib.sha256(f"{schema or ''}\0{prefix}".encode()).hexdigest()[:40]
         return cls(
@@ -215,6 +221,7 @@ class Names:
             dead=qualify(f"{prefix}dead"),
             results=qualify(f"{prefix}results"),
             kv=qualify(f"{prefix}kv"),
+            kv_members=qualify(f"{prefix}kv_members"),
             versions=qualify(f"{prefix}schema_version"),
             indexes={f"ix_{name}": quote(f"{prefix}{name}") for name in index_names},
             channel=f"queuekit_{digest}",  # fixed length: never truncated, never shared by two tables
@@ -224,9 +231,9 @@ class Names:
 def _kv_fill(family: str) -> dict[str, str]:
     """How an insert into the key-value table skips, or replaces, a taken key."""
     if family == "mysql":  # INSERT IGNORE: 0 rows affected for a taken key, whatever the client flags
-        return {"kv_ignore": "IGNORE", "kv_skip": "",
+        return {"kv_ignore": "IGNORE", "kv_skip": "", "kvm_skip": "",
                 "kv_replace": "ON DUPLICATE KEY UPDATE v = VALUES(v), expires_at = VALUES(expires_at)"}
-    return {"kv_ignore": "", "kv_skip": "ON CONFLICT (k) DO NOTHING",
+    return {"kv_ignore": "", "kv_skip": "ON CONFLICT (k) DO NOTHING", "kvm_skip": "ON CONFLICT (k, member) DO NOTHING",
             "kv_replace": "ON CONFLICT (k) DO UPDATE SET v = excluded.v, expires_at = excluded.expires_at"}
 
 
@@ -255,6 +262,7 @@ class Statements:
         self._sa_dialect = sa_dialect
         self._fill = {
             "jobs": names.jobs, "dead": names.dead, "results": names.results, "kv": names.kv,
+            "kv_members": names.kv_members,
             "now": dialect.now(client_clock),
             "ignore_duplicate": dialect.ignore_duplicate, "upsert_result": dialect.upsert_result,
             "skip_locked": dialect.skip_locked, "lock_rows": dialect.lock_rows, "tag": dialect.tag,
