@@ -23,6 +23,7 @@ from queuekit.broker import (
     QueueStats,
     ResultStore,
 )
+from queuekit.canvas import Signature, Workflow, chain, chord, group
 from queuekit.errors import (
     BrokerError,
     CapabilityError,
@@ -50,10 +51,10 @@ from queuekit.worker import Worker
 __version__ = "0.1.0"
 
 __all__ = [
-    "App", "Broker", "BrokerError", "Capabilities", "CapabilityError", "ConfigurationError",
-    "ConnectionLost", "DeadLetter", "Delivery", "Durability", "Envelope", "Job", "JobFailed",
-    "JobStatus", "MalformedMessage", "current_job", "Message", "MessageTooLarge", "Outcome", "QueueStats",
-    "QueuekitError", "ResultStore", "ResultUnavailable", "SerializationError", "SignatureError",
-    "Task", "TaskNotRegistered", "TaskOptions", "TimeLimitExceeded", "UnknownOption", "UnknownQueue",
-    "UnknownSchemeError", "Worker", "__version__",
+    "App", "Broker", "BrokerError", "Capabilities", "CapabilityError", "ConfigurationError", "ConnectionLost",
+    "DeadLetter", "Delivery", "Durability", "Envelope", "Job", "JobFailed", "JobStatus", "MalformedMessage",
+    "Message", "MessageTooLarge", "Outcome", "QueueStats", "QueuekitError", "ResultStore", "ResultUnavailable",
+    "SerializationError", "Signature", "SignatureError", "Task", "TaskNotRegistered", "TaskOptions",
+    "TimeLimitExceeded", "UnknownOption", "UnknownQueue", "UnknownSchemeError", "Worker", "Workflow", "chain",
+    "chord", "current_job", "group", "__version__",
 ]

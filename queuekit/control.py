@@ -111,10 +111,15 @@ def cancel(app: App, job_id: str) -> bool:
         return True
     # Flagged, not recorded as an outcome: a worker may be storing the job's real outcome
     # right now, which must not be overwritten. Job.status() reads the flag until then.
+    flag(app, job_id)
+    return True
+
+
+def flag(app: App, job_id: str) -> None:
+    """Flag a job as cancelled (also one not enqueued yet: a later workflow step); workers see it within 0.5 s."""
     state = app.state.store
     state.kv_set(CANCEL_PREFIX + job_id, b"1", ttl=app.result_ttl)
     state.kv_incr(GENERATION_KEY)
-    return True
 
 
 def cancel_requested(app: App, job_id: str) -> bool:

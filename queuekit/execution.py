@@ -26,6 +26,8 @@ from queuekit.ratelimit import HORIZON, book
 from queuekit.retry import backoff_delay
 from queuekit.time_limits import Watchdog
 
+WORKFLOW = "qk.wf"  # the message header of a workflow step (queuekit.workflow.HEADER)
+
 if TYPE_CHECKING:
     from queuekit.app import App
     from queuekit.task import Task
@@ -57,6 +59,7 @@ class Completion:
     delay: float = 0.0
     reason: str = ""
     outcome: Outcome | None = None
+    workflow: Mapping[str, Any] | None = None  # the step's workflow header: what follows it (queuekit.workflow)
 
 
 @dataclass(slots=True)
@@ -218,7 +221,8 @@ class Runner:
         """Ack, with the result stored if the task keeps results (``cancelled`` if it was cancelled meanwhile)."""
         if job.cancelled:
             return self.cancelled(job, value)
-        if not job.task.options.store_result:
+        flow = job.message.headers.get(WORKFLOW) if job.message.headers else None
+        if not job.task.options.store_result and flow is None:
             return Completion(job.delivery, Action.ACK)
         try:
             if type(value) not in _PLAIN:
@@ -230,7 +234,7 @@ class Runner:
             job.delivery.id, JobStatus.SUCCEEDED, result=value,
             attempts=job.delivery.attempts, finished_at=time.time(), extra=dict(job.notes),
         )
-        return Completion(job.delivery, Action.ACK, outcome=outcome)
+        return Completion(job.delivery, Action.ACK, outcome=outcome, workflow=flow)
 
     def failed(self, job: Prepared, exc: BaseException) -> Completion:
         """Retry with backoff while attempts remain and the error is retryable, else dead-letter."""
@@ -260,7 +264,8 @@ class Runner:
             job.delivery.id, JobStatus.CANCELLED, result=value, error=error or "cancelled while running",
             attempts=job.delivery.attempts, finished_at=time.time(), extra={**job.notes, "task": job.task.name},
         )
-        return Completion(job.delivery, Action.ACK, reason="cancelled", outcome=outcome)
+        flow = job.message.headers.get(WORKFLOW) if job.message.headers else None
+        return Completion(job.delivery, Action.ACK, reason="cancelled", outcome=outcome, workflow=flow)
 
     def _dead(
         self, delivery: Delivery, reason: str, message: Message | None, status: JobStatus,
@@ -271,4 +276,5 @@ class Runner:
             attempts=delivery.attempts, finished_at=time.time(),
             extra={**(extra or {}), **({"task": message.task} if message else {})},
         )
-        return Completion(delivery, Action.DEAD, reason=reason, outcome=outcome)
+        flow = message.headers.get(WORKFLOW) if message is not None and message.headers else None
+        return Completion(delivery, Action.DEAD, reason=reason, outcome=outcome, workflow=flow)

@@ -16,6 +16,7 @@ from queuekit.message import Message
 
 if TYPE_CHECKING:
     from queuekit.app import App
+    from queuekit.canvas import Signature
     from queuekit.ratelimit import RateLimit
 
 P = ParamSpec("P")
@@ -69,6 +70,18 @@ class Task(Generic[P, R]):
     def with_options(self, **changes: Any) -> Task[P, R]:
         """A view of this task with other defaults (queue, priority, retries, ...)."""
         return Task(self.app, self.fn, self.name, dataclasses.replace(self.options, **changes))
+
+    def s(self, *args: Any, **kwargs: Any) -> Signature:
+        """A signature for a workflow step: the parent step's result is prepended to ``args``."""
+        from queuekit.canvas import signature
+
+        return signature(self.app, self.name, args, kwargs, immutable=False)
+
+    def si(self, *args: Any, **kwargs: Any) -> Signature:
+        """An immutable signature: the step ignores the parent step's result."""
+        from queuekit.canvas import signature
+
+        return signature(self.app, self.name, args, kwargs, immutable=True)
 
     def message(self, *args: P.args, **kwargs: P.kwargs) -> Message:
         """A message for this task with its default options, for ``app.enqueue_many``."""

@@ -43,6 +43,7 @@ from queuekit.execution import Action, Completion, Prepared, Runner
 from queuekit.housekeeping import Housekeeper
 from queuekit.prefetch import Prefetch
 from queuekit.urls import redact
+from queuekit.workflow import advance
 
 if TYPE_CHECKING:
     from queuekit.app import App
@@ -317,6 +318,9 @@ class Worker:
             self._retrying("save results", lambda: store.save_outcomes(outcomes, self.app.result_ttl), until)
         if any("progress" in outcome.extra for outcome in outcomes):
             self._retrying("clear progress", lambda: forget_progress(self.app, outcomes), until)
+        steps = [c for c in batch if c.workflow is not None]
+        if steps:  # before the acks: a step whose successor was not started runs again
+            self._retrying("start the next workflow steps", lambda: advance(self.app, steps), until)
         broker = self.app.broker
         acks = [c.delivery for c in batch if c.action is Action.ACK]
         if acks:

@@ -42,6 +42,7 @@ from queuekit.testing.contract_optional import (
     QueueDeletionContract,
     ResultsContract,
 )
+from queuekit.testing.contract_workflow import WorkflowContract
 from queuekit.testing.harness import Harness
 
 
@@ -60,6 +61,7 @@ class BrokerContract(
     ConcurrencyContract,
     AppContract,
     ControlContract,
+    WorkflowContract,
 ):
     """Subclass as ``Test<Something>`` and implement :meth:`open_broker`.
 
