@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from queuekit.broker import JobStatus, Outcome
-from queuekit.canvas import Chain, Group, Node, Signature, child, from_json, step_id
+from queuekit.canvas import Chain, Node, Signature, child, from_json, step_id
 from queuekit.execution import WORKFLOW
 from queuekit.message import Message
 
@@ -71,7 +71,7 @@ def _collect(app: App, workflow: str, node: Node, path: str, inputs: tuple[Any, 
             _collect(app, workflow, member, child(path, index), inputs, [], None, batch)
         return
     key = f"chord:{step_id(workflow, path)}"
-    spec = {"workflow": workflow, "path": path, "node": node.to_json(), "then": tail, "report": report}
+    spec = {"workflow": workflow, "path": path, "shape": shape(node), "then": tail, "report": report}
     app.state.store.kv_set(f"{key}:spec", json.dumps(spec).encode(), ttl=app.result_ttl)
     size = len(node.members)
     for index, member in enumerate(node.members):
@@ -112,17 +112,37 @@ def member_done(app: App, report: Mapping[str, Any]) -> None:
     store.kv_set(f"{key}:fired", b"1", ttl=app.result_ttl)
 
 
+def shape(node: Node) -> Any:
+    """What a join needs of its group's tree to find each member's result, without the arguments.
+
+    A signature is ``0``; a chain ``{"c": [shapes]}``; a group ``{"g": [shapes], "f": allow_failures}``,
+    or ``{"g": n, ...}`` when its n members are all signatures (a 10,000-member group stays small).
+    """
+    if isinstance(node, Signature):
+        return 0
+    if isinstance(node, Chain):
+        return {"c": [shape(step) for step in node.steps]}
+    members: Any = [shape(member) for member in node.members]
+    if all(member == 0 for member in members):
+        members = len(members)
+    return {"g": members, "f": node.allow_failures}
+
+
+def _members(group_shape: Mapping[str, Any]) -> list[Any]:
+    members = group_shape["g"]
+    return [0] * members if isinstance(members, int) else list(members)
+
+
 def _fire(app: App, spec: Mapping[str, Any]) -> None:
     workflow, path = str(spec["workflow"]), str(spec["path"])
-    group = from_json(app, spec["node"])
-    assert isinstance(group, Group)
+    group = spec["shape"]
     values: list[Any] = []
     failure: str | None = None
-    for index, member in enumerate(group.members):
+    for index, member in enumerate(_members(group)):
         status, value = _final(app, workflow, member, child(path, index))
         if status is JobStatus.SUCCEEDED:
             values.append(value)
-        elif group.allow_failures:
+        elif group["f"]:
             values.append({"status": status.value, "error": value})
         else:
             values.append(None)
@@ -146,10 +166,11 @@ def _fire(app: App, spec: Mapping[str, Any]) -> None:
         member_done(app, spec["report"])
 
 
-def _final(app: App, workflow: str, node: Node, path: str) -> tuple[JobStatus, Any]:
-    """A finished member's status and value (or error): a chain's is its last reached step's."""
-    if isinstance(node, Chain):
-        for index, step in enumerate(node.steps):
+def _final(app: App, workflow: str, member: Any, path: str) -> tuple[JobStatus, Any]:
+    """A finished member's status and value (or error), from its shape: a chain's is its last reached step's."""
+    if isinstance(member, dict) and "c" in member:
+        status, value = JobStatus.UNKNOWN, None
+        for index, step in enumerate(member["c"]):
             status, value = _final(app, workflow, step, child(path, index))
             if status is not JobStatus.SUCCEEDED:
                 return status, value
