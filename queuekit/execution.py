@@ -24,6 +24,7 @@ from queuekit.errors import MalformedMessage, TimeLimitExceeded
 from queuekit.message import Message, decode, describe
 from queuekit.ratelimit import HORIZON, book
 from queuekit.retry import backoff_delay
+from queuekit.starts import record_start, starts_known
 from queuekit.time_limits import Watchdog
 
 WORKFLOW = "qk.wf"  # the message header of a workflow step (queuekit.workflow.HEADER)
@@ -149,14 +150,18 @@ class Runner:
             return self._dead(delivery, reason, message, JobStatus.DEAD)
         # Attempts are counted at reservation, so a job that kills its worker every time
         # cannot loop forever; a job without retries still survives a few worker deaths.
+        # Reservations that never started (a killed worker's buffer) do not count (queuekit.starts).
         allowed = max(message.max_attempts, 1 + self.app.redeliveries)
         if delivery.attempts > allowed:
-            reason = (
-                f"worker lost: reserved {delivery.attempts} times, allowed {allowed}; "
-                "the previous attempts never finished (crash, kill or lost lease)"
-            )
-            log.warning("dead-lettering %s (%s): %s", delivery.id, task.name, reason)
-            return self._dead(delivery, reason, message, JobStatus.DEAD)
+            started = starts_known(self.app, delivery)
+            if started is None or started >= allowed:
+                shown = "" if started is None else f", started {started}"
+                reason = (
+                    f"worker lost: reserved {delivery.attempts} times{shown}, allowed {allowed}; "
+                    "the previous attempts never finished (crash, kill or lost lease)"
+                )
+                log.warning("dead-lettering %s (%s): %s", delivery.id, task.name, reason)
+                return self._dead(delivery, reason, message, JobStatus.DEAD)
         job = Prepared(delivery, message, task, runner=self)
         if self.cancels is not None and self.cancels.flagged(delivery.id):
             log.info("%s %s was cancelled before it started", task.name, delivery.id)
@@ -180,6 +185,8 @@ class Runner:
             return wait
         if wait > 0:
             time.sleep(wait)  # the start booked under the rate limit: at most ratelimit.HORIZON away
+        if job.delivery.attempts > 1:
+            record_start(self.app, job.delivery)
         limit = self._time_limit(job)
         try:
             token = self.watchdog.arm(limit) if limit else 0
@@ -203,6 +210,8 @@ class Runner:
             return wait
         if wait > 0:
             await asyncio.sleep(wait)
+        if job.delivery.attempts > 1:
+            record_start(self.app, job.delivery)
         limit = self._time_limit(job)
         _current.set(job)  # this coroutine runs in its own copy of the context
         try:

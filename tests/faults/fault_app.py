@@ -40,6 +40,14 @@ def build_app(
             time.sleep(sleep_ms / 1000)
         writer.done(key)
 
+    @app.task(name="faults.brief", store_result=False)
+    def brief(key: str, sleep_ms: float = 0.0) -> None:
+        """Like work, without retries: only the app's redeliveries allow it to come back."""
+        begin(key)
+        if sleep_ms:
+            time.sleep(sleep_ms / 1000)
+        writer.done(key)
+
     @app.task(name="faults.hold", store_result=False)
     def hold(key: str) -> None:
         """Start, then wait until the file ``release`` exists in the ledger folder."""
@@ -67,5 +75,5 @@ def build_app(
         (ledger / f"modules-{key}.txt").write_text("\n".join(sorted(sys.modules)))
         writer.done(key)
 
-    del work, hold, poison, explode, modules  # registered on the app; reached by name
+    del work, brief, hold, poison, explode, modules  # registered on the app; reached by name
     return app
