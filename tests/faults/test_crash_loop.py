@@ -28,8 +28,11 @@ def test_a_crash_loop_dead_letters_no_job_that_never_started(rig: Rig) -> None:
     while kills < KILLS:
         # kill while the worker holds a buffer: it has reserved jobs and started at least one
         before = sum(rig.ledger().start_counts().values())
-        wait_until(lambda: sum(rig.ledger().start_counts().values()) > before or rig.stats().ready == 0,
-                   timeout=60, what="the worker starting a job")
+
+        def started(before: int = before) -> bool:
+            return sum(rig.ledger().start_counts().values()) > before or rig.stats().ready == 0
+
+        wait_until(started, timeout=60, what="the worker starting a job")
         if rig.stats().ready == 0 and rig.stats().in_flight == 0:
             break
         worker.kill()
