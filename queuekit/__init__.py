@@ -45,6 +45,7 @@ from queuekit.errors import (
 from queuekit.execution import current_job
 from queuekit.job import Job
 from queuekit.message import Message
+from queuekit.middleware import Middleware
 from queuekit.task import Task, TaskOptions
 from queuekit.worker import Worker
 
@@ -53,8 +54,8 @@ __version__ = "0.1.0"
 __all__ = [
     "App", "Broker", "BrokerError", "Capabilities", "CapabilityError", "ConfigurationError", "ConnectionLost",
     "DeadLetter", "Delivery", "Durability", "Envelope", "Job", "JobFailed", "JobStatus", "MalformedMessage",
-    "Message", "MessageTooLarge", "Outcome", "QueueStats", "QueuekitError", "ResultStore", "ResultUnavailable",
-    "SerializationError", "Signature", "SignatureError", "Task", "TaskNotRegistered", "TaskOptions",
-    "TimeLimitExceeded", "UnknownOption", "UnknownQueue", "UnknownSchemeError", "Worker", "Workflow", "chain",
-    "chord", "current_job", "group", "__version__",
+    "Message", "MessageTooLarge", "Middleware", "Outcome", "QueueStats", "QueuekitError", "ResultStore",
+    "ResultUnavailable", "SerializationError", "Signature", "SignatureError", "Task", "TaskNotRegistered",
+    "TaskOptions", "TimeLimitExceeded", "UnknownOption", "UnknownQueue", "UnknownSchemeError", "Worker", "Workflow",
+    "chain", "chord", "current_job", "group", "__version__",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 import sys
@@ -16,7 +17,8 @@ from queuekit.broker import Broker, Envelope, JobStatus, Outcome, ResultStore, T
 from queuekit.errors import CapabilityError, ConfigurationError, TaskNotRegistered, UnknownQueue
 from queuekit.job import Job
 from queuekit.keyvalue import LocalKeyValue, SharedState, state_for
-from queuekit.message import DEFAULT_MAX_SIZE, Message, Signer, encode
+from queuekit.message import DEFAULT_MAX_SIZE, Message, Signer, check_headers, encode
+from queuekit.middleware import Middleware, call_hooks
 from queuekit.ratelimit import RateLimit
 from queuekit.registry import backend_class, open_broker
 from queuekit.schedules import CatchUp, Schedule, describe_every
@@ -71,6 +73,7 @@ class App:
         max_message_size: int = DEFAULT_MAX_SIZE,
         broker_options: Mapping[str, Any] | None = None,
         broker: Broker | None = None,
+        middleware: Sequence[Middleware] = (),
     ) -> None:
         # With ``broker``, ``url`` (if given) only labels it in logs and reprs.
         self.url = config.resolve_url(url) if broker is None else (url or f"object://{type(broker).__name__}")
@@ -94,6 +97,10 @@ class App:
         self.max_message_size = max_message_size
         self.broker_options = dict(broker_options or {})
         self.tasks: dict[str, Task[Any, Any]] = {}
+        # Hooks around enqueue, run and the worker's life (queuekit.middleware); add more with add_middleware.
+        self.middleware: list[Middleware] = []
+        for each in middleware:
+            self.add_middleware(each)
         self.schedules: dict[str, Schedule] = {}
         self.local_state = LocalKeyValue()  # shared state when neither broker nor result store keeps any
         self._state: SharedState | None = None
@@ -101,6 +108,15 @@ class App:
         self._results: ResultStore | None = None
         self._results_opened = False
         self._lock = threading.Lock()
+
+    def add_middleware(self, middleware: Middleware) -> None:
+        """Install a middleware after those already installed (:mod:`queuekit.middleware`)."""
+        if not isinstance(middleware, Middleware):
+            raise ConfigurationError(
+                f"middleware must be a queuekit.Middleware instance, got {type(middleware).__name__}; "
+                "subclass queuekit.Middleware and pass an instance"
+            )
+        self.middleware.append(middleware)
 
     @property
     def redacted_url(self) -> str:
@@ -302,6 +318,9 @@ class App:
         nothing half-written. With ``connection`` (a database connection in an open
         transaction) the jobs are written in that transaction, on brokers that can.
         """
+        hooks = self.middleware
+        if hooks:
+            messages = [_before_enqueue(hooks, message) for message in messages]
         batch = [(message, self.envelope(message)) for message in messages]
         envelopes = [envelope for _, envelope in batch]
         if not envelopes:
@@ -309,13 +328,18 @@ class App:
         broker = self.broker
         if connection is None:
             self._record_pending(broker, batch)
-            return broker.enqueue(envelopes)
-        if not (broker.capabilities.transactional_enqueue and isinstance(broker, TransactionalEnqueue)):
+            ids = broker.enqueue(envelopes)
+        elif broker.capabilities.transactional_enqueue and isinstance(broker, TransactionalEnqueue):
+            ids = broker.enqueue_in(connection, envelopes)
+        else:
             raise CapabilityError(
                 f"{self.redacted_url} cannot enqueue inside your transaction; "
                 "use a SQL broker on the same database, or enqueue after commit"
             )
-        return broker.enqueue_in(connection, envelopes)
+        if hooks:
+            for (message, _), job_id in zip(batch, ids, strict=True):
+                call_hooks(hooks, "after_enqueue", message, job_id)
+        return ids
 
     def _record_pending(self, broker: Broker, batch: Sequence[tuple[Message, Envelope]]) -> None:
         """On a broker that cannot say where a job is (no ``job_state``), note in the result store it exists.
@@ -341,6 +365,8 @@ class App:
         if message.task not in self.tasks:
             self.get_task(message.task)  # raises TaskNotRegistered with the known names
         check_queue_name(message.queue)
+        if message.headers:
+            check_headers(message.headers)
         body = encode(message, max_size=self.max_message_size, signer=self.signer)
         return Envelope(message.id, message.queue, body, message.priority, message.delay, message.key)
 
@@ -357,6 +383,13 @@ class App:
         from queuekit.worker import Worker
 
         return Worker(self, **options)
+
+
+def _before_enqueue(hooks: Sequence[Middleware], message: Message) -> Message:
+    """The message with headers of its own (a dict middleware may add to), after every ``before_enqueue``."""
+    message = dataclasses.replace(message, headers=dict(message.headers))
+    call_hooks(hooks, "before_enqueue", message)
+    return message
 
 
 def _default_name(fn: Callable[..., Any]) -> str:

@@ -22,6 +22,7 @@ from queuekit.broker import Delivery, JobStatus, Outcome
 from queuekit.control import CancelWatch, make_progress, save_progress
 from queuekit.errors import MalformedMessage, TimeLimitExceeded
 from queuekit.message import Message, decode, describe
+from queuekit.middleware import call_after_run, call_hooks
 from queuekit.ratelimit import HORIZON, book
 from queuekit.retry import backoff_delay
 from queuekit.starts import record_start, starts_known
@@ -72,6 +73,7 @@ class Prepared:
     task: Task[Any, Any]
     notes: dict[str, Any] = field(default_factory=dict, compare=False)  # JSON entries for the outcome's extra
     runner: Runner | None = field(default=None, compare=False, repr=False)
+    error: BaseException | None = field(default=None, compare=False, repr=False)  # what the attempt raised
 
     @property
     def id(self) -> str:
@@ -188,10 +190,13 @@ class Runner:
         if job.delivery.attempts > 1:
             record_start(self.app, job.delivery)
         limit = self._time_limit(job)
+        hooks = self.app.middleware
         try:
             token = self.watchdog.arm(limit) if limit else 0
             current = _current.set(job)
             try:
+                if hooks:
+                    call_hooks(hooks, "before_run", job)
                 value = job.task.fn(*job.message.args, **job.message.kwargs)
             finally:
                 _current.reset(current)
@@ -200,8 +205,12 @@ class Runner:
         except BaseException as exc:  # every failure is recorded, none escapes
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 raise
-            return self.failed(job, exc)
-        return self.succeeded(job, value)
+            done = self.failed(job, exc)
+        else:
+            done = self.succeeded(job, value)
+        if hooks:
+            call_after_run(hooks, job, done)
+        return done
 
     async def run_async(self, job: Prepared) -> Completion:
         """Run an ``async def`` task on the running loop, under its rate and time limits."""
@@ -214,14 +223,21 @@ class Runner:
             record_start(self.app, job.delivery)
         limit = self._time_limit(job)
         _current.set(job)  # this coroutine runs in its own copy of the context
+        hooks = self.app.middleware
+        if hooks:
+            call_hooks(hooks, "before_run", job)
         try:
             coro = job.task.fn(*job.message.args, **job.message.kwargs)
             value = await (asyncio.wait_for(coro, limit) if limit else coro)
         except asyncio.TimeoutError:
-            return self.failed(job, TimeLimitExceeded(f"task exceeded its time limit of {limit} s"))
+            done = self.failed(job, TimeLimitExceeded(f"task exceeded its time limit of {limit} s"))
         except Exception as exc:
-            return self.failed(job, exc)
-        return self.succeeded(job, value)
+            done = self.failed(job, exc)
+        else:
+            done = self.succeeded(job, value)
+        if hooks:
+            call_after_run(hooks, job, done)
+        return done
 
     def _time_limit(self, job: Prepared) -> float | None:
         return job.message.timeout or job.task.options.timeout
@@ -248,6 +264,7 @@ class Runner:
     def failed(self, job: Prepared, exc: BaseException) -> Completion:
         """Retry with backoff while attempts remain and the error is retryable, else dead-letter."""
         error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR]
+        job.error = exc
         if job.cancelled:
             return self.cancelled(job, error=error)
         attempts, allowed = job.delivery.attempts, job.message.max_attempts

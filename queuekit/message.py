@@ -20,6 +20,8 @@ from queuekit.errors import MalformedMessage, MessageTooLarge, SerializationErro
 
 VERSION = 1
 DEFAULT_MAX_SIZE = 1024 * 1024
+RESERVED_PREFIX = "qk."  # header names queuekit itself uses (workflows: ``qk.wf``); their values may be JSON
+MAX_HEADERS_SIZE = 8 * 1024  # bytes of the other headers' names and values together
 
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 _canonical = json.JSONEncoder(
@@ -94,6 +96,29 @@ class Signer:
     def mac(self, key_id: str, payload: bytes) -> str:
         """Hex HMAC of ``payload`` under the key ``key_id``."""
         return hmac.new(self.keys[key_id], payload, hashlib.sha256).hexdigest()
+
+
+def check_headers(headers: Mapping[str, Any]) -> None:
+    """Raise :class:`SerializationError` unless every header outside ``qk.`` is a string pair, together small.
+
+    Middleware and callers may add headers (trace context, tenant ids); they travel in
+    the signed body, so they must stay small: at most :data:`MAX_HEADERS_SIZE` bytes.
+    """
+    size = 0
+    for name, value in headers.items():
+        if type(name) is not str:
+            raise SerializationError(f"header name {name!r} is not a string; use string names and values")
+        if name.startswith(RESERVED_PREFIX):
+            continue
+        if type(value) is not str:
+            raise SerializationError(
+                f"header {name[:60]!r} is a {type(value).__name__}, not a string; encode it as a string (e.g. JSON)"
+            )
+        size += len(name.encode()) + len(value.encode())
+    if size > MAX_HEADERS_SIZE:
+        raise MessageTooLarge(
+            f"message headers are {size} bytes, over the limit of {MAX_HEADERS_SIZE}; put large data in the arguments"
+        )
 
 
 def encode(message: Message, *, max_size: int = DEFAULT_MAX_SIZE, signer: Signer | None = None) -> bytes:

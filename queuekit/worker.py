@@ -41,6 +41,7 @@ from queuekit.control import forget_progress
 from queuekit.errors import BrokerError
 from queuekit.execution import Action, Completion, Prepared, Runner
 from queuekit.housekeeping import Housekeeper
+from queuekit.middleware import call_hooks
 from queuekit.prefetch import Prefetch
 from queuekit.urls import redact
 from queuekit.workflow import advance
@@ -145,6 +146,8 @@ class Worker:
                  " burst" if self.burst else "")
         keeper = Housekeeper(self, schedules=self.schedules)
         self.runner.cancels = keeper.cancels
+        if self.app.middleware:
+            call_hooks(self.app.middleware, "on_worker_start", self)
         keeper.start()
         self._start_threads()
         try:
@@ -155,6 +158,8 @@ class Worker:
             sys.setswitchinterval(switching)
             if restore:
                 restore()
+            if self.app.middleware:
+                call_hooks(self.app.middleware, "on_worker_stop", self)
         log.info("worker stopped: %s", dict(self.counts))
         return 0
 

@@ -34,6 +34,7 @@ from queuekit.testing.contract_concurrency import ConcurrencyContract
 from queuekit.testing.contract_control import ControlContract
 from queuekit.testing.contract_keyvalue import JobRemovalContract, KeyValueContract
 from queuekit.testing.contract_leases import LeaseContract
+from queuekit.testing.contract_middleware import MiddlewareContract
 from queuekit.testing.contract_optional import (
     DedupContract,
     JobBrowserContract,
@@ -62,6 +63,7 @@ class BrokerContract(
     AppContract,
     ControlContract,
     WorkflowContract,
+    MiddlewareContract,
 ):
     """Subclass as ``Test<Something>`` and implement :meth:`open_broker`.
 
