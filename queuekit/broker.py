@@ -43,6 +43,7 @@ class Capabilities:
     browse: bool = False  # the broker implements JobBrowser (lists waiting jobs without taking them)
     key_value: bool = False  # the broker (or result store) implements KeyValue: shared, atomic small state
     remove: bool = False  # the broker implements JobRemoval (deletes a waiting job by id)
+    detects_state_loss: bool = False  # the broker implements StateLossReporter (notices its server lost data)
     max_message_size: int | None = None  # the broker's own hard cap, if any
 
     def as_dict(self) -> dict[str, object]:
@@ -309,6 +310,17 @@ class JobRemoval(Protocol):
         A reserved job (running, or buffered by a worker) is left alone and gives False,
         as do dead letters and unknown ids. Its dedup key, if any, is released.
         """
+        ...
+
+
+@runtime_checkable
+class StateLossReporter(Protocol):
+    """Brokers that declare ``detects_state_loss`` list each loss of a queue's data they noticed."""
+
+    @property
+    def resets(self) -> Sequence[Any]:
+        """What this client noticed, oldest first: records with ``queue``, ``detected_at`` (epoch seconds)
+        and ``last_known_backlog`` (int or None). The list only grows."""
         ...
 
 

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from importlib.metadata import entry_points
 from typing import Any
 
-from queuekit import config
+from queuekit import config, resets
 from queuekit.app import App, check_queue_name
 from queuekit.broker import Broker, JobStatus, Outcome, QueueStats, ResultStore, StateReporter
 from queuekit.cli_logging import configure_logging, log
@@ -99,6 +99,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     worker = app.worker(
         queues=args.queues, concurrency=args.concurrency, prefetch=args.prefetch, burst=args.burst,
         lease=args.lease, grace=args.grace, switch_interval=OWN_PROCESS_SWITCH, schedules=not args.no_schedules,
+        on_state_loss=args.on_state_loss,
     )
     try:
         return worker.run()
@@ -114,6 +115,7 @@ def _child_argv(args: argparse.Namespace) -> list[str]:
                         ("--lease", args.lease)):
         if value is not None:
             argv += [flag, str(value)]
+    argv += ["--on-state-loss", args.on_state_loss]
     return argv + (["--burst"] if args.burst else []) + (["--no-schedules"] if args.no_schedules else [])
 
 
@@ -122,18 +124,27 @@ def cmd_status(args: argparse.Namespace) -> int:
     url, app = _target(args)
     named = args.queues or (default_queues(app) if app is not None else None)
     broker = open_for_reading(url)
+    reader = App(broker=broker, url=url, results=app.results_url if app is not None else None)
     try:
         found = broker.stats(named)
+        if args.ack_reset:
+            print(f"acknowledged {resets.acknowledge(reader)} state reset record(s)")
+        losses = resets.records(reader)
     finally:
-        broker.close()
+        reader.close()
     stats = {name: found.get(name, QueueStats()) for name in named} if named else found
+    lost = {loss.queue: loss for loss in losses}
     if args.json:
-        print(json.dumps({q: s.__dict__ for q, s in stats.items()}, indent=2))
+        print(json.dumps({q: {**s.__dict__, "state_reset": lost[q].__dict__ if q in lost else None}
+                          for q, s in stats.items()}, indent=2))
         return 0
     print(f"broker: {redact(url)}")
     rows = [("queue", "ready", "delayed", "in flight", "dead")]
     rows += [(q, str(s.ready), str(s.delayed), str(s.in_flight), str(s.dead)) for q, s in stats.items()]
     _print_table(rows)
+    for loss in losses:
+        print(f"STATE RESET: {loss.describe()}: jobs accepted before it were lost; "
+              "acknowledge with: queuekit status --ack-reset")
     if not stats:
         print("(no queues found; a broker that cannot list its queues shows them when named: "
               "queuekit status myapp.tasks:app, or --queues a,b)")
@@ -367,6 +378,9 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--grace", type=_positive_float, default=30.0,
                         help="seconds to finish running jobs on stop (default 30)")
     worker.add_argument("--url", help="broker URL (default: the app's)")
+    worker.add_argument("--on-state-loss", choices=["continue", "exit"], default="continue",
+                        help="when the broker reports it lost accepted jobs (Redis restarted without persistence): "
+                             "record it and go on (default), or also exit with status 3")
     worker.add_argument("--no-schedules", action="store_true",
                         help="do not run the app's periodic jobs in this worker (by default one worker leads them)")
     worker.set_defaults(func=cmd_worker)
@@ -376,6 +390,8 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--queues", type=_queue_list, help="comma-separated queue names to show")
     status.add_argument("--url", help=url_help)
     status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.add_argument("--ack-reset", action="store_true",
+                        help="acknowledge (delete) the state reset records, once someone has dealt with the loss")
     status.set_defaults(func=cmd_status)
 
     job = sub.add_parser("job", help="one job: status, attempts, times, result or error and traceback")

@@ -16,7 +16,8 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from queuekit import workers
+from queuekit import resets, workers
+from queuekit.broker import StateLossReporter
 from queuekit.control import CancelWatch
 from queuekit.errors import QueuekitError
 from queuekit.scheduler import Scheduler
@@ -43,6 +44,11 @@ class Housekeeper:
         self._failing: set[str] = set()
         self._next_beat = 0.0
         self._next_step = 0.0
+        self.backlog: dict[str, int] = {}  # per queue: ready + delayed + in flight at the last sample
+        broker = worker.app.broker
+        self._losses = broker if broker.capabilities.detects_state_loss and isinstance(broker, StateLossReporter) \
+            else None
+        self._losses_seen = len(self._losses.resets) if self._losses is not None else 0
 
     def start(self) -> None:
         """Start the thread (after a first cancel read, so flags set before the start are seen)."""
@@ -69,7 +75,10 @@ class Housekeeper:
             self._guard("cancel", self.cancels.refresh)
             if now >= self._next_beat:
                 self._guard("heartbeat", self._beat)
+                self._guard("queue depths", self._sample)
                 self._next_beat = now + workers.BEAT
+            if self._losses is not None and len(self._losses.resets) > self._losses_seen:
+                self._guard("state loss", self._record_losses)
             if self.scheduler is not None and now >= self._next_step:
                 leading = self.scheduler.leading
                 pause = self._guard("schedules", self.scheduler.step)
@@ -86,6 +95,27 @@ class Housekeeper:
         leads = self.scheduler is not None and self.scheduler.leading
         workers.beat(w.app, workers.describe(self.id, w.queues, w.concurrency, w.in_flight, self.started_at,
                                              w.counts, leads))
+
+    def _sample(self) -> None:
+        """Queue depths every beat: the last backlog known when a broker loses its data."""
+        found = self.worker.app.broker.stats(self.worker.queues)
+        self.backlog = {name: s.ready + s.delayed + s.in_flight for name, s in found.items()}
+
+    def _record_losses(self) -> None:
+        assert self._losses is not None
+        fresh = list(self._losses.resets)[self._losses_seen:]
+        for loss in fresh:
+            queue = str(getattr(loss, "queue", "?"))
+            known = getattr(loss, "last_known_backlog", None)
+            backlog = known if known is not None else self.backlog.get(queue)
+            saved = resets.record(self.worker.app, queue, float(getattr(loss, "detected_at", time.time())), backlog)
+            self._losses_seen += 1
+            log.error("state reset recorded: %s; `queuekit status` shows it until `queuekit status --ack-reset`",
+                      saved.describe())
+        if fresh and self.worker.on_state_loss == "exit":
+            log.error("stopping: --on-state-loss=exit (exit status %d)", resets.EXIT_STATUS)
+            self.worker.exit_status = resets.EXIT_STATUS
+            self.worker.stop()
 
     def _guard(self, what: str, call: Callable[[], object]) -> object:
         try:

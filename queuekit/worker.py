@@ -74,7 +74,8 @@ class Worker:
     ``switch_interval`` sets :func:`sys.setswitchinterval` while :meth:`run` runs (and
     restores it after): for a worker that owns its process; an embedded worker leaves
     its host's setting alone by default. ``schedules``: also run the app's periodic jobs
-    (one worker among all leads them; never in burst mode).
+    (one worker among all leads them; never in burst mode). ``on_state_loss="exit"``: stop
+    (exit status 3) when the broker reports it lost accepted jobs (:mod:`queuekit.resets`).
     """
 
     def __init__(
@@ -91,6 +92,7 @@ class Worker:
         batch: int | None = None,
         switch_interval: float | None = None,
         schedules: bool = True,
+        on_state_loss: str = "continue",
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
@@ -110,6 +112,10 @@ class Worker:
         self.switch_interval = switch_interval
         self.burst = burst
         self.schedules = schedules and not burst
+        if on_state_loss not in ("continue", "exit"):
+            raise ValueError(f"on_state_loss must be 'continue' or 'exit', got {on_state_loss!r}")
+        self.on_state_loss = on_state_loss
+        self.exit_status = 0  # 3 when stopped by on_state_loss="exit"
         self.lease = lease or app.lease
         self.grace = grace
         self.poll = poll
@@ -161,7 +167,7 @@ class Worker:
             if self.app.middleware:
                 call_hooks(self.app.middleware, "on_worker_stop", self)
         log.info("worker stopped: %s", dict(self.counts))
-        return 0
+        return self.exit_status
 
     def start(self) -> threading.Thread:
         """Run in a background thread (for embedding); stop with :meth:`stop`."""

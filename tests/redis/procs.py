@@ -50,11 +50,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--start", type=int, default=0)
     parser.add_argument("--count", type=int, default=0)
     parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--on-state-loss", default="continue", choices=["continue", "exit"])
     opts = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
     app = build(opts.url, opts.prefix, opts.mode)
     if opts.role == "worker":
-        return app.worker(queues=[QUEUE], concurrency=opts.concurrency, prefetch=opts.prefetch, poll=0.5).run()
+        return app.worker(queues=[QUEUE], concurrency=opts.concurrency, prefetch=opts.prefetch, poll=0.5,
+                          on_state_loss=opts.on_state_loss).run()
     task = app.get_task("faults.job")
     numbers = range(opts.start, opts.start + opts.count)
     for first in range(0, len(numbers), opts.batch):

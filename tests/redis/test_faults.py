@@ -6,6 +6,7 @@ restarts it by PID; workers and producers are child processes of the test.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -113,6 +114,41 @@ def test_worker_survives_a_server_restart(private_redis: PrivateRedis, procs: Pr
     assert worker.wait(60) == 0, "a graceful stop after the restart exits 0"
     output = procs.log(worker)
     assert "lost the data of queue" in output, "the worker must report the reset it saw"
+
+
+def test_a_lost_redis_is_recorded_until_acknowledged_and_stops_a_worker_that_asks(
+    private_redis: PrivateRedis, procs: Procs
+) -> None:
+    """Issue 12 item 3: ERROR, a state_reset record in `queuekit status` until --ack-reset, --on-state-loss=exit."""
+    prefix = unique_prefix()
+    url = private_redis.url
+    staying = procs.spawn("worker", url, prefix)
+    leaving = procs.spawn("worker", url, prefix, "--on-state-loss", "exit")
+    procs.spawn("producer", url, prefix, "--count", "20").wait(60)
+    wait_until(lambda: len(done(private_redis, prefix)) == 20, 60, "the first 20 jobs to run")
+
+    private_redis.restart()  # no persistence: every queued job and the queue's epoch are gone
+    procs.spawn("producer", url, prefix, "--start", "100", "--count", "20").wait(60)
+    assert leaving.wait(60) == 3, "--on-state-loss=exit stops the worker with status 3"
+    assert staying.poll() is None, "a worker without the option goes on"
+    wait_until(lambda: len(done(private_redis, prefix)) == 20, 60, "the jobs sent after the restart to run")
+
+    where = f"{url}?prefix={prefix}"
+
+    def status(*extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "queuekit", "status", "--url", where, "--queues", QUEUE, *extra],
+                              capture_output=True, text=True, timeout=60)
+
+    shown = json.loads(status("--json").stdout)[QUEUE]["state_reset"]
+    assert shown is not None and shown["queue"] == QUEUE and shown["last_known_backlog"] is not None, shown
+    text = status().stdout
+    assert f"STATE RESET: queue '{QUEUE}' lost its data" in text and "--ack-reset" in text, text
+    acked = status("--ack-reset")
+    assert "acknowledged" in acked.stdout and "STATE RESET" not in acked.stdout, acked.stdout
+    assert json.loads(status("--json").stdout)[QUEUE]["state_reset"] is None
+    output = procs.log(leaving)
+    assert "ERROR queuekit.redis" in output and "lost the data of queue" in output, output
+    assert "state reset recorded" in output and "stopping: --on-state-loss=exit" in output, output
 
 
 def test_two_workers_two_producers_complete_each_job_once(private_redis: PrivateRedis, procs: Procs) -> None:

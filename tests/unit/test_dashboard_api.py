@@ -201,6 +201,17 @@ def test_a_state_reset_is_shown_in_red() -> None:
     assert "(last known backlog: 42)" in page
 
 
+def test_a_state_reset_a_worker_recorded_is_shown_until_acknowledged(app: App) -> None:
+    from queuekit import resets
+
+    resets.record(app, "emails", 1_700_000_000.0, 7)
+    http = client(app)
+    assert http.get("/api/broker").json()["resets"] == [
+        {"queue": "emails", "detected_at": 1_700_000_000.0, "last_known_backlog": 7}]
+    assert resets.acknowledge(app) == 1
+    assert http.get("/api/broker").json()["resets"] == []
+
+
 class Down(MemoryBroker):
     """A broker whose server is unreachable."""
 

@@ -36,7 +36,7 @@ MAX_PRIORITY = 2**53 - 1  # priorities are zset scores (doubles): exact up to he
 MAX_DELAY_MS = 10**14  # about 3,000 years; longer delays are clamped
 
 BASE_CAPABILITIES = Capabilities(durability=Durability.NONE, dedup=True, results=True, job_state=True,
-                                 delete_queue=True, browse=True, key_value=True)
+                                 delete_queue=True, browse=True, key_value=True, detects_state_loss=True)
 
 
 def _meta(env: Envelope) -> str:

@@ -237,7 +237,7 @@ class Connection:
         reset = StateReset(queue, known.decode(), epoch.decode(), time.time(), self.backlog.get(queue))
         self.resets.append(reset)
         backlog = "unknown" if reset.last_known_backlog is None else str(reset.last_known_backlog)
-        log.warning(
+        log.error(
             "redis at %s lost the data of queue %r (epoch %s gone, now %s): jobs queued or running before are "
             "lost (last known backlog: %s); configure persistence (appendonly yes) to keep them",
             self.where, queue, reset.old_epoch, reset.new_epoch, backlog,

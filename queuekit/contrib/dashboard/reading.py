@@ -74,6 +74,13 @@ def body_fields(body: bytes) -> Row:
     return {"task": message.task, "args": as_json_text(shown, ARGS_SHOWN), "created_at": message.created_at}
 
 
+def _recorded(app: App) -> Sequence[Any]:
+    """The state-reset records workers left in the shared state (until ``queuekit status --ack-reset``)."""
+    from queuekit.resets import records
+
+    return records(app)
+
+
 def _record(item: Any) -> Row:
     """A dataclass record as a JSON-ready mapping (tuples as lists)."""
     fields = dataclasses.asdict(item) if dataclasses.is_dataclass(item) and not isinstance(item, type) else dict(item)
@@ -95,10 +102,11 @@ class Reader:
         """The broker's redacted URL, its declared capabilities and durability, and state-reset records."""
         broker = self.broker
         capabilities = broker.capabilities.as_dict()
+        seen = [*(broker.resets if isinstance(broker, ResetRecords) else ()), *_recorded(self.app)]
         resets = [
             {"queue": str(getattr(r, "queue", "?")), "detected_at": getattr(r, "detected_at", None),
              "last_known_backlog": getattr(r, "last_known_backlog", None)}
-            for r in (broker.resets if isinstance(broker, ResetRecords) else ())
+            for r in seen
         ]
         return {
             "url": self.app.redacted_url,
