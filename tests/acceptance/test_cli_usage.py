@@ -66,7 +66,7 @@ def test_a_worker_without_queues_leaves_another_apps_jobs_alone(sh: Shell) -> No
     assert "queues=emails " in worker.stderr
     status = json.loads(sh.run("status", "--queues", "default,emails", "--url", f"sqlite:///{sh.mail_db}",
                                "--json").stdout)
-    assert status["default"] == {"ready": 1, "delayed": 0, "in_flight": 0, "dead": 0}
+    assert status["default"] == {"ready": 1, "delayed": 0, "in_flight": 0, "dead": 0, "state_reset": None}
     assert status["emails"]["ready"] == 0 and status["emails"]["dead"] == 0
 
 
