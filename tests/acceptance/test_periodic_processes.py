@@ -118,7 +118,11 @@ def test_three_workers_enqueue_each_tick_once_and_survive_the_leader(rig: Rig) -
     assert len(keys) == len(set(keys)), f"a tick ran twice: {sorted(keys)}"
     runs = sorted(at for _, _, at in ticks)
     after = [at for at in runs if at > killed_at]
-    assert after[0] - killed_at < 2.0 + 1.0, f"ticks resumed {after[0] - killed_at:.1f} s after the kill"
+    print(f"\n{len(runs)} ticks in {runs[-1] - runs[0]:.1f} s, none twice; the first tick after the leader's "
+          f"SIGKILL ran {after[0] - killed_at:.2f} s later")
+    # The new leader takes the lease within 1.33 s and runs the tick it missed at once (catch_up latest);
+    # the bound leaves a second for a loaded CI machine.
+    assert after[0] - killed_at < 3.0, f"ticks resumed {after[0] - killed_at:.1f} s after the kill"
     span = runs[-1] - runs[0]
     assert len(runs) >= span - 1, f"{len(runs)} ticks in {span:.1f} s: ticks went missing"
     assert len(runs) <= span + 2, f"{len(runs)} ticks in {span:.1f} s: more than one per second"
