@@ -35,14 +35,15 @@ from queuekit_bench.ledger import LedgerWriter
 from queuekit_bench.tasks import NOOP, TRACKED, bench_app, open_ledger, release_ledger
 
 URL_ENV = "QKBENCH_URL"
+RESULTS_ENV = "QKBENCH_RESULTS"  # a separate result store, for brokers that keep no results
 Reply = dict[str, Any]
 
 
 class AgentCore:
     """Carries out agent commands on one App."""
 
-    def __init__(self, url: str, *, lease: float = 30.0, app: App | None = None) -> None:
-        self.app = app or bench_app(url, lease=lease)
+    def __init__(self, url: str, *, lease: float = 30.0, app: App | None = None, results: str | None = None) -> None:
+        self.app = app or bench_app(url, lease=lease, results=results)
         self.worker: Worker | None = None
         self._thread: threading.Thread | None = None
         self._t_start = 0.0
@@ -224,7 +225,7 @@ def main() -> int:
         return 2
     lease = float(os.environ.get("QKBENCH_LEASE", "30"))
     try:
-        core = AgentCore(url, lease=lease)
+        core = AgentCore(url, lease=lease, results=os.environ.get(RESULTS_ENV) or None)
         core.connect()
     except Exception as exc:
         _reply(sys.stdout, {"ready": False, "error": redact(f"{type(exc).__name__}: {exc}")})

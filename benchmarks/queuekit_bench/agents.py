@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import queuekit_bench
-from queuekit_bench.agent import URL_ENV, AgentCore, Reply
+from queuekit_bench.agent import RESULTS_ENV, URL_ENV, AgentCore, Reply
 from queuekit_bench.cleanup import Cleanup, stop_process
 
 
@@ -83,7 +83,8 @@ class LocalAgent:
 class AgentProcess:
     """An agent subprocess speaking JSON lines; replies are matched to commands by id."""
 
-    def __init__(self, name: str, url: str, *, lease: float, logs: Path, cleanup: Cleanup) -> None:
+    def __init__(self, name: str, url: str, *, lease: float, logs: Path, cleanup: Cleanup,
+                 results: str | None = None) -> None:
         self.name = name
         self._ids = itertools.count(1)
         self._pending: dict[int, Future[Reply]] = {}
@@ -92,6 +93,8 @@ class AgentProcess:
         self._cleanup = cleanup
         env = dict(os.environ, **{URL_ENV: url, "QKBENCH_LEASE": str(lease), "PYTHONPATH": _pythonpath(),
                                   "QKBENCH_LOGS": str(logs)})  # QKBENCH_LOGS also tags the run's processes
+        if results:
+            env[RESULTS_ENV] = results
         self._stderr = (logs / f"{name}.log").open("a")
         self.process: subprocess.Popen[str] = subprocess.Popen(
             [sys.executable, "-m", "queuekit_bench.agent"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -187,9 +190,10 @@ def _tail(path: str, size: int = 600) -> str:
     return f"; its last output: {text}" if text else ""
 
 
-def start_agents(names: list[str], url: str, *, lease: float, logs: Path, cleanup: Cleanup) -> list[AgentProcess]:
-    """Start several agent subprocesses at once and wait until all are connected."""
-    agents = [AgentProcess(name, url, lease=lease, logs=logs, cleanup=cleanup) for name in names]
+def start_agents(names: list[str], url: str, *, lease: float, logs: Path, cleanup: Cleanup,
+                 results: str | None = None) -> list[AgentProcess]:
+    """Start several agent subprocesses at once and wait until all are connected (``results``: see AgentCore)."""
+    agents = [AgentProcess(name, url, lease=lease, logs=logs, cleanup=cleanup, results=results) for name in names]
     try:
         for agent in agents:
             agent.wait_ready()

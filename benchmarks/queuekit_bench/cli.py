@@ -48,7 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     size.add_argument("--quick", action="store_true", help="small sizes, 3 runs per figure: about 10 s a backend")
     size.add_argument("--full", action="store_true", help="large sizes, 1M-job backlog, more runs")
     parser.add_argument("--scenarios", help="comma-separated: enqueue, drain, latency, ordering, failure, "
-                        "backlog, payload, or the groups throughput, guarantees, all (default: all)")
+                        "backlog, payload, workflow, or the groups throughput, guarantees, all (default: all)")
     parser.add_argument("--jobs", type=int, help="jobs per enqueue and drain run")
     parser.add_argument("--workers", help="worker process counts for the drain, e.g. 1,2,4")
     parser.add_argument("--concurrency", type=int, help="threads per worker process (default 2)")

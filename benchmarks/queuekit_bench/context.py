@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from queuekit import Capabilities
+from queuekit import App, Capabilities
 from queuekit.broker import QueueDeletion
 from queuekit_bench.agent import AgentCore
 from queuekit_bench.agents import Agent, AgentProcess, BenchError, LocalAgent, start_agents
@@ -39,7 +39,11 @@ class BackendRun:
         self.producer = AgentCore(target.url, app=self.app)
         self.capabilities: Capabilities = self.app.broker.capabilities
         self.raw_reason: str | None = None
+        # Workflows need a result store: the broker's, or an SQLite file beside the run for brokers without one.
+        self.results_url = None if self.capabilities.results else f"sqlite:///{workdir / 'results.db'}"
+        self._results_app: App | None = None
         self._pool: list[Agent] = []
+        self._results_pool: list[Agent] = []
         self._counter = itertools.count(1)
         (workdir / "logs").mkdir(parents=True, exist_ok=True)
 
@@ -83,15 +87,33 @@ class BackendRun:
 
     def workers(self, count: int) -> list[Agent]:
         """``count`` idle agents, started on first need and kept for the whole backend run."""
-        missing = count - len(self._pool)
+        return self._grow(self._pool, count, "agent", None)
+
+    def result_workers(self, count: int) -> list[Agent]:
+        """``count`` idle agents whose apps keep results (see :attr:`results_url`): the pool's when the broker can."""
+        if self.results_url is None:
+            return self.workers(count)
+        return self._grow(self._results_pool, count, "results-agent", self.results_url)
+
+    def results_app(self) -> App:
+        """The harness's App with a result store: this run's App, or one using :attr:`results_url`."""
+        if self.results_url is None:
+            return self.app
+        if self._results_app is None:
+            self._results_app = bench_app(self.target.url, results=self.results_url)
+            self.cleanup.add(f"{self.target.name} results app", self._results_app.close)
+        return self._results_app
+
+    def _grow(self, pool: list[Agent], count: int, prefix: str, results: str | None) -> list[Agent]:
+        missing = count - len(pool)
         if missing > 0:
-            names = [f"agent{len(self._pool) + i}" for i in range(missing)]
+            names = [f"{prefix}{len(pool) + i}" for i in range(missing)]
             if self.cross_process:
-                self._pool.extend(start_agents(names, self.target.url, lease=self.app.lease,
-                                               logs=self.workdir / "logs", cleanup=self.cleanup))
+                pool.extend(start_agents(names, self.target.url, lease=self.app.lease, logs=self.workdir / "logs",
+                                         cleanup=self.cleanup, results=results))
             else:
-                self._pool.extend(LocalAgent(name, AgentCore(self.target.url)) for name in names)
-        return self._pool[:count]
+                pool.extend(LocalAgent(name, AgentCore(self.target.url, results=results)) for name in names)
+        return pool[:count]
 
     def spawn(self, name: str, *, lease: float, url: str | None = None) -> AgentProcess:
         """A fresh agent subprocess outside the pool (the failure workload kills these)."""
@@ -148,7 +170,7 @@ class BackendRun:
 
     def close(self) -> None:
         """Close the agents of the pool (their queues are purged by the cleanup stack)."""
-        pool, self._pool = self._pool, []
+        pool, self._pool, self._results_pool = self._pool + self._results_pool, [], []
         for agent in pool:
             try:
                 agent.close()

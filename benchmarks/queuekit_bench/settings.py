@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-SCENARIOS = ("enqueue", "drain", "latency", "ordering", "failure", "backlog", "payload")
+SCENARIOS = ("enqueue", "drain", "latency", "ordering", "failure", "backlog", "payload", "workflow")
 GROUPS = {"throughput": ("enqueue", "drain"), "all": SCENARIOS, "guarantees": ("ordering", "failure")}
 
 
@@ -37,6 +37,8 @@ class Settings:
     backlog_sample: int = 1000  # reserve+ack operations timed per run, at each depth
     payload_sizes: tuple[int, ...] = (100, 10_000, 1_000_000)
     payload_jobs: tuple[int, ...] = (2000, 500, 20)
+    workflow_members: int = 1000  # chord header members (the callback sums their results)
+    workflow_workers: int = 2  # worker processes running the chord
 
     def as_dict(self) -> dict[str, object]:
         """JSON form (tuples as lists)."""
@@ -46,7 +48,7 @@ class Settings:
 QUICK = Settings(  # about 10 s a backend on a 2-core machine: the README's first command
     profile="quick", repeats=3, enqueue_jobs=300, batch_jobs=2000, drain_jobs=400, latency_seconds=0.75,
     order_jobs=200, priority_jobs=200, delay_jobs=10, failure_jobs=300, failure_kills=2, failure_lease=1.0,
-    backlog_depths=(1_000, 5_000), backlog_sample=200, payload_jobs=(200, 100, 5),
+    backlog_depths=(1_000, 5_000), backlog_sample=200, payload_jobs=(200, 100, 5), workflow_members=200,
 )
 FULL = dataclasses.replace(
     Settings(), profile="full", repeats=7, backlog_depths=(1_000, 10_000, 100_000, 1_000_000),

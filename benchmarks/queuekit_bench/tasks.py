@@ -3,9 +3,13 @@
 * ``qkbench.noop(payload="")``: does nothing; the throughput workloads.
 * ``qkbench.tracked(key, sleep_ms=0, payload="")``: writes ``start`` and ``done`` to the
   process's ledger around an optional sleep; the latency, ordering and failure workloads.
+* ``qkbench.member(index)`` and ``qkbench.total(values, key)``: a chord's header member (returns
+  its index) and its callback (returns the sum, then writes ``done key`` to the ledger); the
+  workflow workload.
 
-Results are not stored (``store_result=False``): the benchmark measures moving jobs,
-not a result store.
+Results are not stored (``store_result=False``) except by the workflow's two tasks, which
+need them: the benchmark measures moving jobs. What they store expires after
+``RESULT_TTL`` (no API deletes a result), so a run leaves nothing lasting behind.
 """
 
 from __future__ import annotations
@@ -20,6 +24,9 @@ from queuekit_bench.ledger import LedgerWriter
 
 NOOP = "qkbench.noop"
 TRACKED = "qkbench.tracked"
+MEMBER = "qkbench.member"
+TOTAL = "qkbench.total"
+RESULT_TTL = 600.0  # seconds: the workflow's results and join state outlive the run only briefly
 # A job reserved by a worker that was then killed comes back with one more attempt; the
 # tracked task allows many, so redelivered jobs run again instead of being dead-lettered
 # as "worker lost" (the task itself never raises, so these retries are never spent on errors).
@@ -74,11 +81,30 @@ def tracked(key: str, sleep_ms: float = 0.0, payload: str = "") -> None:
         ledger.done(key)
 
 
-def bench_app(url: str, *, lease: float = 30.0) -> App:
-    """An App on ``url`` with the benchmark's tasks (messages up to 2 MiB for the 1 MB payload)."""
-    app = App(url, lease=lease, max_message_size=2 * 1024 * 1024)
+def member(index: int) -> int:
+    """A chord member: its own index."""
+    return index
+
+
+def total(values: list[int], key: str) -> int:
+    """A chord callback: the sum of the members' results, recorded as ``done key`` in the ledger."""
+    found = sum(values)
+    ledger = _ledger
+    if ledger is not None:
+        ledger.done(key)
+    return found
+
+
+def bench_app(url: str, *, lease: float = 30.0, results: str | None = None) -> App:
+    """An App on ``url`` with the benchmark's tasks (messages up to 2 MiB for the 1 MB payload).
+
+    ``results``: a separate result store, for the workflow workload on brokers that keep none.
+    """
+    app = App(url, results=results, lease=lease, max_message_size=2 * 1024 * 1024, result_ttl=RESULT_TTL)
     app.task(name=NOOP, store_result=False)(noop)
     app.task(name=TRACKED, store_result=False, retries=TRACKED_RETRIES)(tracked)
+    app.task(name=MEMBER)(member)
+    app.task(name=TOTAL)(total)
     return app
 
 

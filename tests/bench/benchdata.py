@@ -48,6 +48,10 @@ def backend(name: str, speed: float, *, fifo_inversions: int = 0, lost: int = 0,
                         "depths": [1000, 10000], "sample": 200, "growth": 2.0},
             "payload": {**ok, "figures": {"100": rates(speed, speed * 2)}, "sizes": [100], "jobs": [10],
                         "skipped": {}},
+            "workflow": {**ok, "figures": {"seconds": figure([200 / speed, 220 / speed], "s", "lower"),
+                                           "members_per_s": figure([speed, speed * 0.9], "jobs/s", "higher")},
+                         "members": 200, "workers": 2, "concurrency": 2, "worker_kind": "process",
+                         "callback_total": 19900, "callback_results": [19900, 19900], "result_store": "broker"},
         },
     }
 

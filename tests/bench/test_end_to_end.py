@@ -43,11 +43,17 @@ def test_quick_run_on_memory_and_sqlite_writes_a_valid_report(tmp_path: Path) ->
     assert sqlite["scenarios"]["failure"]["unexpected"] == 0
     assert sqlite["scenarios"]["enqueue"]["figures"]["single"]["raw"]["client"].startswith("sqlite3")
     assert document["backends"][0]["scenarios"]["failure"]["lost"] > 0  # memory loses its queue with its process
+    for entry in document["backends"]:
+        chord = entry["scenarios"]["workflow"]
+        assert chord["members"] == 200 and chord["callback_results"] == [sum(range(200))] * 3
+        assert chord["figures"]["seconds"]["median"] > 0 and chord["figures"]["members_per_s"]["median"] > 0
     for name in ("report.md", "index.html", "plots/throughput.svg", "plots/drain.svg", "plots/latency.svg",
                  "plots/backlog.svg", "plots/payload.svg"):
         assert (out / name).stat().st_size > 0, name
-    assert "## Which broker for what" in (out / "report.md").read_text()
-    assert "memory" in stdout and "sqlite" in stdout  # the terminal summary table
+    report = (out / "report.md").read_text()
+    assert "## Which broker for what" in report
+    assert "## Workflow: chord fan-out/fan-in" in report and "| sqlite | 200 | 2 x 2 (process) |" in report
+    assert "memory" in stdout and "sqlite" in stdout and "chord s" in stdout  # the terminal summary table
 
 
 def _run_processes(tag: str) -> list[int]:

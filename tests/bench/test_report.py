@@ -178,3 +178,18 @@ def test_a_lone_shared_broker_beside_memory_is_not_called_the_only_one_measured(
     throughput = {a.need: a.answer for a in recommend(alone)}["Throughput"]
     assert throughput.startswith("alpha: ") and "other processes can share" in throughput
     assert "the only one measured" not in throughput
+
+
+def test_workflow_figures_reach_the_table_and_their_section(tmp_path: Path) -> None:
+    document = sample_document(1000.0, 100.0)
+    document["backends"][1]["scenarios"]["workflow"]["result_store"] = "sqlite file beside the run"
+    write_report(document, tmp_path)
+    markdown = (tmp_path / "report.md").read_text()
+    section = markdown[markdown.index("## Workflow: chord fan-out/fan-in"):]
+    assert re.search(r"^\| alpha \| 200 \| 2 x 2 \(process\) \| 0\.210 \(0\.200-0\.220\) \| 950 \(900-1,000\) "
+                     r"\| broker \|$", section, re.M)
+    assert "| beta | 200 |" in section and "| sqlite file beside the run |" in section
+    assert "Workflow: chord fan-out/fan-in" in (tmp_path / "index.html").read_text()
+    table = summary_table(document)
+    assert table.splitlines()[1].rstrip().endswith("chord s")
+    assert re.search(r"^alpha\s.*\s0\.210$", table, re.M) and re.search(r"^beta\s.*\s2\.10$", table, re.M)

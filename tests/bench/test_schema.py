@@ -51,3 +51,13 @@ def test_a_failed_scenario_needs_only_its_reason() -> None:
 def test_unknown_scenarios_are_rejected() -> None:
     errors = _broken(lambda d: d["backends"][0]["scenarios"].update(teleport={}))
     assert any("unexpected key 'teleport'" in e for e in errors)
+
+
+def test_a_workflow_result_needs_both_figures_and_its_callback_check() -> None:
+    def drop(d: dict[str, Any]) -> None:
+        workflow = d["backends"][0]["scenarios"]["workflow"]
+        del workflow["figures"]["members_per_s"]
+        del workflow["callback_total"]
+
+    errors = _broken(drop)
+    assert any("workflow: matches none" in e for e in errors)

@@ -169,6 +169,26 @@ def _scaled(entries: list[Entry], name: str, title: str, unit: str, intro: str) 
     return Section(title, [intro, Plot(name), Table([h.replace("figure", unit) for h in FIGURE_HEADERS], rows)])
 
 
+def _workflow(entries: list[Entry]) -> Section:
+    rows = []
+    for entry in entries:
+        found = scenario(entry, "workflow")
+        if found:
+            rows.append([entry["name"], f"{count(found.get('members'))}",
+                         f"{count(found.get('workers'))} x {count(found.get('concurrency'))} "
+                         f"({found.get('worker_kind')})", with_spread(fig(entry, "workflow", "seconds")),
+                         with_spread(fig(entry, "workflow", "members_per_s")), str(found.get("result_store"))])
+    headers = ["backend", "members", "workers x threads", "seconds median (min-max)", "members/s median (min-max)",
+               "result store"]
+    return Section("Workflow: chord fan-out/fan-in", [
+        "`chord(group(member.s(i) for i in range(N)), total.s()).delay()` with idle workers waiting: seconds from "
+        "the `delay()` call until the callback has run. Inside are enqueueing the members, running them, storing "
+        "each result, counting each member done, joining their results and running the callback. Every run checks "
+        "that the callback returned the sum of the members' results, else the scenario fails. Brokers that keep "
+        "no results (RabbitMQ) use an SQLite file beside the run as their result store, so their figure includes "
+        "it.", Table(headers, rows)])
+
+
 def build_sections(document: dict[str, Any]) -> list[Section]:
     """Every section of the report, in order."""
     entries = ok_backends(document)
@@ -176,7 +196,8 @@ def build_sections(document: dict[str, Any]) -> list[Section]:
                                   "raw% = queuekit's rate as a share of the raw client's on the same server in the "
                                   "same run. lost/dup (kills): jobs never finished / finished twice after worker "
                                   "processes were killed. backlog growth: cost per job at the deepest backlog over "
-                                  "the shallowest (1.0 = depth is free)."])
+                                  "the shallowest (1.0 = depth is free). chord s: seconds from fanning a chord out to "
+                                  "its callback's end (see Workflow)."])
     left_out = [e["name"] for e in entries if not (e.get("capabilities") or {}).get("cross_process", True)]
     advice = Section("Which broker for what", [
         "In short, from this run's figures"
@@ -193,5 +214,5 @@ def build_sections(document: dict[str, Any]) -> list[Section]:
         _scaled(entries, "payload", "Payload size (jobs/s, one at a time)", "argument bytes",
                 "Jobs per second when each job is enqueued, then reserved and acknowledged, one at a time, "
                 "for each argument size."),
-        _run(document),
+        _workflow(entries), _run(document),
     ]

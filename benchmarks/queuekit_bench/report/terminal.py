@@ -9,7 +9,7 @@ from queuekit_bench.report.data import Entry, count, load_text, med, not_run, nu
 from queuekit_bench.report.matrix import violations
 
 HEADERS = ("backend", "enqueue/s (raw%)", "batch/s (raw%)", "drain/s 1w (raw%)", "drain/s max",
-           "p50/p99 start ms", "FIFO inv", "prio inv", "lost/dup (kills)", "backlog growth")
+           "p50/p99 start ms", "FIFO inv", "prio inv", "lost/dup (kills)", "backlog growth", "chord s")
 
 
 def _rate_cell(entry: Entry, name: str, key: str) -> str:
@@ -72,7 +72,8 @@ def row(entry: Entry) -> list[str]:
     """One backend's cells, in HEADERS order."""
     return [entry["name"], _rate_cell(entry, "enqueue", "single"), _rate_cell(entry, "enqueue", "batch"),
             _rate_cell(entry, "drain", "workers_1"), _drain_max(entry), _latency(entry),
-            _order(entry, "fifo_1"), _order(entry, "priority"), _failure(entry), _backlog(entry)]
+            _order(entry, "fifo_1"), _order(entry, "priority"), _failure(entry), _backlog(entry),
+            num(med(entry, "workflow", "seconds"))]
 
 
 def format_table(headers: tuple[str, ...] | list[str], rows: list[list[str]]) -> str:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from queuekit_bench.context import BackendRun
-from queuekit_bench.scenarios import backlog, drain, enqueue, failure, latency, ordering, payload
+from queuekit_bench.scenarios import backlog, drain, enqueue, failure, latency, ordering, payload, workflow
 
 Scenario = Callable[[BackendRun], dict[str, Any]]
 
@@ -18,4 +18,5 @@ REGISTRY: dict[str, Scenario] = {
     "failure": failure.run,
     "backlog": backlog.run,
     "payload": payload.run,
+    "workflow": workflow.run,
 }
