@@ -25,7 +25,7 @@ from typing import Any
 from queuekit import config, resets
 from queuekit.app import App, check_queue_name
 from queuekit.broker import Broker, JobStatus, Outcome, QueueStats, ResultStore, StateReporter
-from queuekit.cli_logging import configure_logging, log
+from queuekit.cli_logging import LOG_FORMATS, configure_logging, log
 from queuekit.errors import BrokerError, ConfigurationError, QueuekitError, UnknownQueue
 from queuekit.registry import installed_schemes, open_broker
 from queuekit.urls import CREATE, redact
@@ -94,8 +94,16 @@ def cmd_worker(args: argparse.Namespace) -> int:
     if args.processes > 1:
         from queuekit.supervisor import supervise
 
-        return supervise(args.processes, _child_argv(args), burst=args.burst)
+        if args.metrics_port is None:
+            return supervise(args.processes, _child_argv(args), burst=args.burst)
+        env, child_exited, stop_metrics = _metrics().serve_children(args.metrics_port)
+        try:
+            return supervise(args.processes, _child_argv(args), burst=args.burst, env=env, on_exit=child_exited)
+        finally:
+            stop_metrics()
     app = load_app(args.app, args.url)
+    if args.metrics_port is not None:
+        _metrics().instrument_worker(app, args.metrics_port)
     worker = app.worker(
         queues=args.queues, concurrency=args.concurrency, prefetch=args.prefetch, burst=args.burst,
         lease=args.lease, grace=args.grace, switch_interval=OWN_PROCESS_SWITCH, schedules=not args.no_schedules,
@@ -107,12 +115,22 @@ def cmd_worker(args: argparse.Namespace) -> int:
         app.close()  # hands back anything a push-based broker prefetched but never gave out
 
 
+def _metrics() -> Any:
+    """queuekit.contrib.prometheus, or a one-line error naming the extra that brings it."""
+    try:
+        from queuekit.contrib import prometheus
+    except ImportError:
+        raise ConfigurationError('--metrics-port needs prometheus_client: pip install "queuekit[prometheus]"') from None
+    return prometheus
+
+
 def _child_argv(args: argparse.Namespace) -> list[str]:
-    argv = [sys.executable, "-m", "queuekit", "--log-level", args.log_level, "worker", args.app,
+    argv = [sys.executable, "-m", "queuekit", "--log-level", args.log_level, "--log-format", args.log_format,
+            "worker", args.app,
             "--concurrency", str(args.concurrency), "--grace", str(args.grace), "--processes", "1"]
     queues = ",".join(args.queues) if args.queues else None
     for flag, value in (("--queues", queues), ("--url", args.url), ("--prefetch", args.prefetch),
-                        ("--lease", args.lease)):
+                        ("--lease", args.lease), ("--metrics-port", args.metrics_port)):
         if value is not None:
             argv += [flag, str(value)]
     argv += ["--on-state-loss", args.on_state_loss]
@@ -360,6 +378,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"],
                         help="queuekit's log level (default info); other libraries log warnings only, "
                              "except with debug")
+    parser.add_argument("--log-format", default="text", choices=LOG_FORMATS,
+                        help="text (default) or json: one object per line with time, level, logger, message, "
+                             "job_id, task, queue, attempt")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
     url_help = "broker URL (default: the app's, else QUEUEKIT_BROKER_URL, config file, then sqlite:///queuekit.db)"
     app_help = "the App (module:attribute) whose broker URL and queues to use"
@@ -383,6 +404,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "record it and go on (default), or also exit with status 3")
     worker.add_argument("--no-schedules", action="store_true",
                         help="do not run the app's periodic jobs in this worker (by default one worker leads them)")
+    worker.add_argument("--metrics-port", type=_port, help="serve Prometheus metrics on this port at /metrics "
+                        '(needs pip install "queuekit[prometheus]"; see docs/observability.md)')
     worker.set_defaults(func=cmd_worker)
 
     status = sub.add_parser("status", help="queue depths: ready, delayed, in flight, dead")
@@ -463,6 +486,12 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number from 1 to 65535, got {text!r}")
+    return int(text)
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -491,7 +520,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``queuekit`` command."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    configure_logging(args.log_level)
+    configure_logging(args.log_level, args.log_format)
     try:
         code: int = args.func(args)
     except QueuekitError as exc:

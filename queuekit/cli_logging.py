@@ -4,15 +4,21 @@ Client libraries log their own view of a failure (pika writes fifteen INFO lines
 one refused connection) that queuekit already reports in one line, so the loggers of
 other libraries show warnings and errors only. ``--log-level debug`` opens them too:
 debug is for finding out what a library did.
+
+Every line written while a job runs names it (:mod:`queuekit.logs`); ``--log-format json``
+writes one JSON object per line instead of text.
 """
 
 from __future__ import annotations
 
 import logging
 
+from queuekit.logs import TEXT_FORMAT, JobFilter, JsonFormatter
+
 log = logging.getLogger("queuekit.cli")
 
-FORMAT = "%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s"
+FORMAT = TEXT_FORMAT
+LOG_FORMATS = ("text", "json")
 
 
 def own_loggers() -> list[str]:
@@ -21,15 +27,16 @@ def own_loggers() -> list[str]:
     return ["queuekit", *names]
 
 
-def configure_logging(level: str) -> None:
-    """One stderr handler; queuekit's loggers at ``level``, everyone else's at WARNING (or DEBUG)."""
+def configure_logging(level: str, log_format: str = "text") -> None:
+    """One stderr handler (text or JSON lines); queuekit's loggers at ``level``, others' at WARNING (or DEBUG)."""
     chosen = logging.getLevelName(level.upper())
     others = logging.DEBUG if chosen == logging.DEBUG else max(chosen, logging.WARNING)
     root = logging.getLogger()
     for old in [h for h in root.handlers if getattr(h, "queuekit_cli", False)]:
         root.removeHandler(old)  # main() called again in one process (tests): one handler
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter(FORMAT))
+    handler.setFormatter(JsonFormatter() if log_format == "json" else logging.Formatter(FORMAT))
+    handler.addFilter(JobFilter())
     handler.queuekit_cli = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(others)

@@ -191,26 +191,28 @@ class Runner:
             record_start(self.app, job.delivery)
         limit = self._time_limit(job)
         hooks = self.app.middleware
+        current = _current.set(job)  # until the fate is known: log lines about it name the job
         try:
-            token = self.watchdog.arm(limit) if limit else 0
-            current = _current.set(job)
             try:
-                if hooks:
-                    call_hooks(hooks, "before_run", job)
-                value = job.task.fn(*job.message.args, **job.message.kwargs)
-            finally:
-                _current.reset(current)
-                if token:
-                    self.watchdog.disarm(token)
-        except BaseException as exc:  # every failure is recorded, none escapes
-            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
-                raise
-            done = self.failed(job, exc)
-        else:
-            done = self.succeeded(job, value)
-        if hooks:
-            call_after_run(hooks, job, done)
-        return done
+                token = self.watchdog.arm(limit) if limit else 0
+                try:
+                    if hooks:
+                        call_hooks(hooks, "before_run", job)
+                    value = job.task.fn(*job.message.args, **job.message.kwargs)
+                finally:
+                    if token:
+                        self.watchdog.disarm(token)
+            except BaseException as exc:  # every failure is recorded, none escapes
+                if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                    raise
+                done = self.failed(job, exc)
+            else:
+                done = self.succeeded(job, value)
+            if hooks:
+                call_after_run(hooks, job, done)
+            return done
+        finally:
+            _current.reset(current)
 
     async def run_async(self, job: Prepared) -> Completion:
         """Run an ``async def`` task on the running loop, under its rate and time limits."""

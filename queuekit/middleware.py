@@ -23,7 +23,7 @@ Where each hook runs:
 * ``after_enqueue(message, job_id)``: once the broker took the batch.
 * ``before_run(job)``: on the worker, in the job's context (``queuekit.current_job()`` is
   the job), just before the task function is called.
-* ``after_run(job, outcome)``: once the attempt's fate is known, with ``outcome`` one of
+* ``after_run(job, outcome)``: still in the job's context, once the attempt's fate is known, with ``outcome`` one of
   :data:`OUTCOMES`; ``job.error`` is the exception the attempt raised, if any.
 * ``on_worker_start(worker)`` / ``on_worker_stop(worker)``: around :meth:`Worker.run`.
 """

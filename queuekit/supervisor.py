@@ -9,11 +9,12 @@ every child has exited: with 0 if all stopped cleanly.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import subprocess
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import FrameType
 
 log = logging.getLogger("queuekit.supervisor")
@@ -22,8 +23,13 @@ log = logging.getLogger("queuekit.supervisor")
 class Supervisor:
     """Keeps ``count`` copies of a worker command running until told to stop."""
 
-    def __init__(self, count: int, argv: Sequence[str], *, burst: bool = False) -> None:
+    def __init__(
+        self, count: int, argv: Sequence[str], *, burst: bool = False,
+        env: Mapping[str, str] | None = None, on_exit: Callable[[int], None] | None = None,
+    ) -> None:
         self.count = count
+        self.env = {**os.environ, **env} if env else None  # added to the children's environment
+        self.on_exit = on_exit  # called with the pid of each child that exited
         self.argv = list(argv)
         self.burst = burst
         self.stopping = threading.Event()
@@ -32,7 +38,7 @@ class Supervisor:
 
     def start_child(self, slot: int) -> None:
         """Start (or restart) the worker in ``slot``."""
-        self.children[slot] = subprocess.Popen(self.argv)
+        self.children[slot] = subprocess.Popen(self.argv, env=self.env)
         log.info("started worker process %d (pid %d)", slot, self.children[slot].pid)
 
     def forward(self, signum: int) -> None:
@@ -52,6 +58,8 @@ class Supervisor:
                 if code is None:
                     continue
                 del self.children[slot]
+                if self.on_exit is not None:
+                    self.on_exit(child.pid)
                 if self.stopping.is_set() or (self.burst and code == 0):
                     worst = max(worst, code)
                     continue
@@ -65,9 +73,12 @@ class Supervisor:
         return worst
 
 
-def supervise(count: int, argv: Sequence[str], *, burst: bool = False) -> int:
-    """Run a supervisor with signal forwarding; return its exit code."""
-    supervisor = Supervisor(count, argv, burst=burst)
+def supervise(
+    count: int, argv: Sequence[str], *, burst: bool = False,
+    env: Mapping[str, str] | None = None, on_exit: Callable[[int], None] | None = None,
+) -> int:
+    """Run a supervisor with signal forwarding; return its exit code (``env``, ``on_exit``: see :class:`Supervisor`)."""
+    supervisor = Supervisor(count, argv, burst=burst, env=env, on_exit=on_exit)
 
     def handle(signum: int, frame: FrameType | None) -> None:
         supervisor.stopping.set()

@@ -1,0 +1,62 @@
+"""``queuekit metrics [APP] [--url URL] [--queues Q] [--host H] [--port P]``: queue depths for Prometheus, no worker.
+
+Registered in the ``queuekit.commands`` entry-point group; prometheus_client is imported
+only when the command runs, which names the pip command if it is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import threading
+from typing import Any
+
+from queuekit.errors import ConfigurationError
+
+INSTALL = 'pip install "queuekit[prometheus]"'
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``metrics`` command."""
+    parser = subparsers.add_parser("metrics", help="serve queue depths to Prometheus at /metrics (no worker needed)")
+    parser.add_argument("app", nargs="?", help="the App (module:attribute) whose broker URL and queues to use")
+    parser.add_argument("--url", help="broker URL (default: the app's, else QUEUEKIT_BROKER_URL, config file, "
+                                      "then sqlite:///queuekit.db)")
+    parser.add_argument("--queues", help="comma-separated queue names (default: the app's, else every queue "
+                                         "the broker lists)")
+    parser.add_argument("--host", default="0.0.0.0", help="interface to listen on (default 0.0.0.0)")
+    parser.add_argument("--port", type=_port, default=9100, help="port (default 9100)")
+    parser.add_argument("--every", type=float, default=5.0, help="seconds between two samples (default 5)")
+    parser.set_defaults(func=run)
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number from 1 to 65535, got {text!r}")
+    return int(text)
+
+
+def run(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
+    """Sample and serve until interrupted (or ``stop`` is set); return the exit code."""
+    try:
+        from queuekit.contrib.prometheus import Sampler, metrics, serve
+    except ImportError:
+        raise ConfigurationError(f"queuekit metrics needs prometheus_client; install it with: {INSTALL}") from None
+    from queuekit.cli import _queue_list, _target, open_for_reading
+    from queuekit.worker import default_queues
+
+    url, app = _target(args)
+    queues = _queue_list(args.queues) if args.queues else (default_queues(app) if app is not None else None)
+    broker = open_for_reading(url)
+    try:
+        broker.stats(queues)  # an unreachable broker is one line now
+        sampler = Sampler(metrics(), lambda: broker, queues, args.every)
+        stop_serving = serve(args.port, args.host)
+        sampler.start()
+        try:
+            (stop or threading.Event()).wait()
+        finally:
+            sampler.stop()
+            stop_serving()
+    finally:
+        broker.close()
+    return 0
