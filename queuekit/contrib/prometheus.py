@@ -14,7 +14,7 @@ Metrics (see docs/observability.md): ``queuekit_jobs_total{queue,task,outcome}``
 ``queuekit_jobs_in_flight{queue}``, ``queuekit_queue_depth{queue,state}`` (sampled every
 ``sample_every`` seconds from ``broker.stats()``, not per job),
 ``queuekit_state_resets_total{queue}`` (losses of a queue's data the broker noticed, on
-brokers that report them as ``broker.resets``) and ``queuekit_worker_up``.
+brokers that declare ``detects_state_loss``: :class:`queuekit.broker.StateLossReporter`) and ``queuekit_worker_up``.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
+from queuekit.broker import StateLossReporter
 from queuekit.middleware import Middleware, RunOutcome
 
 if TYPE_CHECKING:
@@ -160,7 +161,9 @@ class Sampler:
         for queue, stats in broker.stats(list(self.queues) if self.queues else None).items():
             for state in STATES:
                 self.metrics.depth.labels(queue, state).set(getattr(stats, state))
-        resets: Sequence[Any] = getattr(broker, "resets", None) or ()  # only brokers that notice losses have it
+        if not (broker.capabilities.detects_state_loss and isinstance(broker, StateLossReporter)):
+            return
+        resets = broker.resets
         for reset in resets[self._resets_seen:]:
             self.metrics.resets.labels(getattr(reset, "queue", "")).inc()
         self._resets_seen = max(self._resets_seen, len(resets))

@@ -42,6 +42,7 @@ def _trace_to_file(path: str) -> None:
     from opentelemetry import trace
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+
     from queuekit.contrib.opentelemetry import instrument
 
     class FileExporter(SpanExporter):
