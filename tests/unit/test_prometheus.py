@@ -75,3 +75,19 @@ def test_middleware_counts_outcomes_and_in_flight_returns_to_zero() -> None:
     assert registry.get_sample_value("queuekit_jobs_in_flight", {"queue": "counted"}) == 0
     assert registry.get_sample_value("queuekit_worker_up") == 0
     assert PrometheusMiddleware(registry).metrics is metrics(registry)  # a second one shares the metrics
+
+
+def test_the_grafana_dashboard_queries_only_metrics_that_exist() -> None:
+    import json
+    import re
+    from pathlib import Path
+
+    dashboard = json.loads((Path(__file__).resolve().parents[2] / "docs" / "grafana-dashboard.json").read_text())
+    exprs = [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
+    used = {name for expr in exprs for name in re.findall(r"queuekit_\w+", expr)}
+    registry = CollectorRegistry()
+    metrics(registry)
+    suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_count", "_sum"], "gauge": [""]}
+    exposed = {family.name + suffix for family in registry.collect() for suffix in suffixes[family.type]}
+    assert used <= exposed
+    assert {"queuekit_jobs_total", "queuekit_queue_depth", "queuekit_state_resets_total"} <= used
