@@ -170,25 +170,26 @@ class Runner:
             return self.cancelled(job, error="cancelled before it started")
         return job
 
-    def _rate_wait(self, job: Prepared) -> Completion | float:
-        """Book the job's start under its task's rate limit: seconds to wait, or a hand-back to the broker."""
-        limit = job.task.options.rate_limit
-        if limit is None:
-            return 0.0
-        booked, wait = book(self.app.state.store, job.task.name, limit, time.time())
-        if booked:
-            return wait
-        return Completion(job.delivery, Action.RELEASE, delay=max(wait - HORIZON / 2, 0.0), reason="rate limited")
+    def _gate(self, job: Prepared) -> Completion | float:
+        """Before a start: book it under the task's rate limit (seconds to wait, or a hand-back to the
+        broker), and record the start of a redelivered job (:mod:`queuekit.starts`)."""
+        limit, wait = job.task.options.rate_limit, 0.0
+        if limit is not None:
+            booked, wait = book(self.app.state.store, job.task.name, limit, time.time())
+            if not booked:
+                return Completion(job.delivery, Action.RELEASE, delay=max(wait - HORIZON / 2, 0.0),
+                                  reason="rate limited")
+        if job.delivery.attempts > 1:
+            record_start(self.app, job.delivery)
+        return wait
 
     def run(self, job: Prepared) -> Completion:
         """Run a synchronous task on the calling thread, under its rate and time limits."""
-        wait = self._rate_wait(job) if job.task.options.rate_limit else 0.0
+        wait = self._gate(job) if job.task.options.rate_limit or job.delivery.attempts > 1 else 0.0
         if isinstance(wait, Completion):
             return wait
         if wait > 0:
             time.sleep(wait)  # the start booked under the rate limit: at most ratelimit.HORIZON away
-        if job.delivery.attempts > 1:
-            record_start(self.app, job.delivery)
         limit = self._time_limit(job)
         hooks = self.app.middleware
         current = _current.set(job)  # until the fate is known: log lines about it name the job
@@ -216,13 +217,11 @@ class Runner:
 
     async def run_async(self, job: Prepared) -> Completion:
         """Run an ``async def`` task on the running loop, under its rate and time limits."""
-        wait = self._rate_wait(job) if job.task.options.rate_limit else 0.0
+        wait = self._gate(job) if job.task.options.rate_limit or job.delivery.attempts > 1 else 0.0
         if isinstance(wait, Completion):
             return wait
         if wait > 0:
             await asyncio.sleep(wait)
-        if job.delivery.attempts > 1:
-            record_start(self.app, job.delivery)
         limit = self._time_limit(job)
         _current.set(job)  # this coroutine runs in its own copy of the context
         hooks = self.app.middleware

@@ -1,13 +1,15 @@
-"""Helpers for tests: waiting on conditions with a deadline (never bare sleeps), and
-skipping a test whose service is missing (a failure in CI).
+"""Helpers for tests: waiting on conditions with a deadline (never bare sleeps), skipping a
+test whose service is missing (a failure in CI), ledgers and the processes a test started.
 """
 
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import time
-from collections.abc import Callable
-from typing import NoReturn
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
 
 import pytest
 
@@ -47,3 +49,25 @@ def service_unavailable(reason: str) -> NoReturn:
         raise pytest.fail.Exception(f"service required ({REQUIRE_SERVICES}=1) but unavailable: {reason}",
                                     pytrace=False) from None
     raise ServiceUnavailable(f"service unavailable: {reason}", allow_module_level=True) from None
+
+
+def append_line(path: str | os.PathLike[str], line: str) -> None:
+    """Append one line to a ledger file with a single O_APPEND write (safe from several processes)."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line.encode())
+    finally:
+        os.close(fd)
+
+
+def stop_processes(procs: Sequence[subprocess.Popen[Any]], timeout: float = 30) -> None:
+    """SIGTERM every process of this test still running, wait for each, SIGKILL any that hangs."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -10,35 +10,12 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
 
-from queuekit.app import App
 from queuekit.broker import JobStatus, QueueStats
 from queuekit.execution import current_job
 from queuekit.scheduler import LEADER_KEY, Scheduler
+from queuekit.testing.apps import app_for, running
 from queuekit.testing.harness import HOLD, Harness
-from queuekit.worker import Worker
-
-
-def _app(kit: Harness, queue: str) -> App:
-    label = f"conformance://{type(kit.broker).__name__}"
-    probe = App(broker=kit.broker, url=label, default_queue=queue)
-    separate = None if probe.results is not None else f"memory://conformance-results-{uuid.uuid4().hex}"
-    return App(broker=kit.broker, url=label, results=separate, default_queue=queue)
-
-
-@contextmanager
-def _running(app: App, queue: str, **options: Any) -> Iterator[Worker]:
-    worker = app.worker(queues=[queue], concurrency=2, grace=5.0, **options)
-    thread = worker.start()
-    try:
-        yield worker
-    finally:
-        worker.stop()
-        thread.join(60)
-        assert not thread.is_alive(), "the worker did not stop"
 
 
 class ControlContract:
@@ -46,7 +23,7 @@ class ControlContract:
 
     def test_cancel_a_queued_job_it_never_runs(self, kit: Harness) -> None:
         queue = kit.queue("cancel")
-        app = _app(kit, queue)
+        app = app_for(kit, queue)
         ran: list[int] = []
 
         @app.task(name=f"{queue}.record")
@@ -59,7 +36,7 @@ class ControlContract:
         assert doomed.cancel() is True
         assert later is None or later.cancel() is True
         assert doomed.status() is JobStatus.CANCELLED
-        with _running(app, queue):
+        with running(app, queue):
             assert kept.result(timeout=kit.patience) == 2
             kit.eventually(lambda: kit.stats(queue).ready == 0 and kit.stats(queue).in_flight == 0, "queue drained")
         assert ran == [2]
@@ -69,7 +46,7 @@ class ControlContract:
 
     def test_cancel_a_running_job_it_sees_the_flag_and_is_not_retried(self, kit: Harness) -> None:
         queue = kit.queue("cancel-running")
-        app = _app(kit, queue)
+        app = app_for(kit, queue)
         started = threading.Event()
         runs: list[int] = []
 
@@ -86,7 +63,7 @@ class ControlContract:
                 time.sleep(0.01)
             raise RuntimeError("stopped on cancel")  # not retried: it was cancelled
 
-        with _running(app, queue):
+        with running(app, queue):
             job = loop.delay()
             assert started.wait(kit.patience)
             assert job.cancel() is True
@@ -98,7 +75,7 @@ class ControlContract:
 
     def test_cancel_a_finished_job_changes_nothing(self, kit: Harness) -> None:
         queue = kit.queue("cancel-done")
-        app = _app(kit, queue)
+        app = app_for(kit, queue)
 
         @app.task(name=f"{queue}.add")
         def add(x: int, y: int) -> int:
@@ -113,7 +90,7 @@ class ControlContract:
 
     def test_cancel_racing_the_end_of_the_job_keeps_the_truth(self, kit: Harness) -> None:
         queue = kit.queue("cancel-race")
-        app = _app(kit, queue)
+        app = app_for(kit, queue)
         runs: list[int] = []
 
         @app.task(name=f"{queue}.quick", retries=2)
@@ -121,7 +98,7 @@ class ControlContract:
             runs.append(n)
             return n
 
-        with _running(app, queue):
+        with running(app, queue):
             jobs = [quick.delay(n) for n in range(20)]
             answers = [job.cancel() for job in jobs]
             kit.eventually(lambda: all(job.status().finished for job in jobs), "every job settled")
@@ -139,7 +116,7 @@ class ControlContract:
 
     def test_progress_while_running_and_after(self, kit: Harness) -> None:
         queue = kit.queue("progress")
-        app = _app(kit, queue)
+        app = app_for(kit, queue)
         reported, release = threading.Event(), threading.Event()
 
         @app.task(name=f"{queue}.work")
@@ -152,7 +129,7 @@ class ControlContract:
             assert release.wait(60)
             return "done"
 
-        with _running(app, queue):
+        with running(app, queue):
             job = work.delay()
             assert reported.wait(kit.patience)
             seen = job.progress()
@@ -165,7 +142,7 @@ class ControlContract:
 
     def test_rate_limited_starts_are_spaced_and_nothing_fails(self, kit: Harness) -> None:
         queue = kit.queue("rate")
-        app = _app(kit, queue)
+        app = app_for(kit, queue)
         starts: list[float] = []
         lock = threading.Lock()
 
@@ -176,7 +153,7 @@ class ControlContract:
             return n
 
         jobs = app.enqueue_many([call.message(i) for i in range(12)])
-        with _running(app, queue):
+        with running(app, queue):
             assert sorted(job.result(timeout=kit.patience) for job in jobs) == list(range(12))
         starts.sort()
         # 20/s: starts 50 ms apart, so no 0.5 s window holds more than 11 (10 intervals, both ends)
@@ -186,7 +163,7 @@ class ControlContract:
 
     def test_each_tick_is_enqueued_once_even_with_two_leaders(self, kit: Harness) -> None:
         queue = kit.queue("sched")
-        app = _app(kit, queue)
+        app = app_for(kit, queue)
         name = f"{queue}-every"
 
         @app.periodic(every=10, name=name, queue=queue)

@@ -7,16 +7,14 @@ in-process one, as an application would configure ``results=``.
 from __future__ import annotations
 
 import threading
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
 import pytest
 
-from queuekit.app import App
 from queuekit.broker import JobStatus
 from queuekit.canvas import Workflow, WorkflowFailed, chain, chord, group, step_id
+from queuekit.testing.apps import app_for, running
 from queuekit.testing.harness import Harness
 from queuekit.worker import Worker
 from queuekit.workflow import member_done
@@ -27,10 +25,7 @@ class _Tasks:
 
     def __init__(self, kit: Harness) -> None:
         self.queue = queue = kit.queue("wf")
-        label = f"conformance://{type(kit.broker).__name__}"
-        probe = App(broker=kit.broker, url=label, default_queue=queue)
-        separate = None if probe.results is not None else f"memory://conformance-results-{uuid.uuid4().hex}"
-        self.app = app = App(broker=kit.broker, url=label, results=separate, default_queue=queue)
+        self.app = app = app_for(kit, queue)
         self.totals = 0
         lock = threading.Lock()
 
@@ -54,16 +49,9 @@ class _Tasks:
 
         self.add, self.total, self.boom, self.echo = add, total, boom, echo
 
-    @contextmanager
-    def running(self) -> Iterator[Worker]:
-        worker = self.app.worker(queues=[self.queue], concurrency=4, grace=5.0)
-        thread = worker.start()
-        try:
-            yield worker
-        finally:
-            worker.stop()
-            thread.join(60)
-            assert not thread.is_alive(), "the worker did not stop"
+    def running(self) -> AbstractContextManager[Worker]:
+        """A worker on this app's queue for the block."""
+        return running(self.app, self.queue, concurrency=4)
 
 
 class WorkflowContract:

@@ -11,18 +11,14 @@ import os
 import time
 
 from queuekit import App, current_job
+from tests.support import append_line
 
 app = App(default_queue=os.environ.get("QK_QUEUE", "periodic"))
 
 
 def note(event: str, item: object) -> None:
-    """Append one line to the ledger with one O_APPEND write."""
-    line = f"{event} {item} {os.getpid()} {time.time():.6f}\n".encode()
-    fd = os.open(os.environ["QK_LEDGER"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, line)
-    finally:
-        os.close(fd)
+    """Append one line to the ledger."""
+    append_line(os.environ["QK_LEDGER"], f"{event} {item} {os.getpid()} {time.time():.6f}\n")
 
 
 @app.periodic(every=1, name=os.environ.get("QK_SCHEDULE", "tick"))

@@ -7,7 +7,6 @@ SIGKILLed another worker takes over within two seconds. Two workers share a 10/s
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ from queuekit import App
 from queuekit.scheduler import LEADER_KEY
 from queuekit.workers import live_workers
 from tests.redis.servers import shared_url_or_skip
-from tests.support import wait_until
+from tests.support import stop_processes, wait_until
 
 HERE = Path(__file__).parent
 
@@ -71,15 +70,7 @@ class Rig:
         return [(item, int(pid), float(at)) for name, item, pid, at in rows if name == event]
 
     def stop(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in self.procs:
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_processes(self.procs)
 
 
 @pytest.fixture

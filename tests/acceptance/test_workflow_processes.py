@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import random
-import signal
 import subprocess
 import sys
 import uuid
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from queuekit import App, chord, group
-from tests.support import wait_until
+from tests.support import stop_processes, wait_until
 
 HERE = Path(__file__).parent
 MEMBERS = 2000
@@ -63,15 +62,7 @@ class Rig:
                 (line.split() for line in self.ledger.read_text().splitlines())]
 
     def stop(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in self.procs:
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_processes(self.procs)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import os
 import time
 
 from queuekit import App
+from tests.support import append_line
 
 # Short leases bring a killed worker's jobs back quickly; a generous redelivery allowance
 # keeps jobs that sat in several killed workers' buffers from being dead-lettered unrun.
@@ -26,10 +27,5 @@ def square(n: int) -> int:
 @app.task
 def collect(values: list[int]) -> int:
     """The callback: note that it ran, with what it got."""
-    line = f"callback {len(values)} {sum(values)} {os.getpid()}\n".encode()
-    fd = os.open(os.environ["QK_LEDGER"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, line)
-    finally:
-        os.close(fd)
+    append_line(os.environ["QK_LEDGER"], f"callback {len(values)} {sum(values)} {os.getpid()}\n")
     return sum(values)
