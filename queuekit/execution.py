@@ -73,6 +73,7 @@ class Prepared:
     task: Task[Any, Any]
     notes: dict[str, Any] = field(default_factory=dict, compare=False)  # JSON entries for the outcome's extra
     runner: Runner | None = field(default=None, compare=False, repr=False)
+    slot: float | None = None  # under a rate limit: the start time it booked (epoch seconds); it never starts earlier
     error: BaseException | None = field(default=None, compare=False, repr=False)  # what the attempt raised
 
     @property
@@ -175,7 +176,9 @@ class Runner:
         broker), and record the start of a redelivered job (:mod:`queuekit.starts`)."""
         limit, wait = job.task.options.rate_limit, 0.0
         if limit is not None:
-            booked, wait = book(self.app.state.store, job.task.name, limit, time.time())
+            now = time.time()
+            booked, wait = book(self.app.state.store, job.task.name, limit, now)
+            job.slot = now + wait
             if not booked:
                 return Completion(job.delivery, Action.RELEASE, delay=max(wait - HORIZON / 2, 0.0),
                                   reason="rate limited")

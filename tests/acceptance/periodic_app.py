@@ -30,6 +30,7 @@ def tick() -> None:
 
 @app.task(rate_limit="10/s")
 def call(n: int) -> int:
-    """Note the start of a rate-limited call."""
-    note("start", n)
+    """Note the start of a rate-limited call, with the start time it booked."""
+    job = current_job()
+    note("start", f"{n}:{job.slot if job is not None else 0.0:.6f}")
     return n
