@@ -3,9 +3,9 @@
 * ``qkbench.noop(payload="")``: does nothing; the throughput workloads.
 * ``qkbench.tracked(key, sleep_ms=0, payload="")``: writes ``start`` and ``done`` to the
   process's ledger around an optional sleep; the latency, ordering and failure workloads.
-* ``qkbench.member(index)`` and ``qkbench.total(values, key)``: a chord's header member (returns
-  its index) and its callback (returns the sum, then writes ``done key`` to the ledger); the
-  workflow workload.
+* ``qkbench.member(index, key)`` and ``qkbench.total(values, key)``: a chord's header member
+  (returns its index, writes ``done key:index``) and its callback (returns the sum, writes
+  ``done key``); the workflow workload.
 
 Results are not stored (``store_result=False``) except by the workflow's two tasks, which
 need them: the benchmark measures moving jobs. What they store expires after
@@ -81,8 +81,11 @@ def tracked(key: str, sleep_ms: float = 0.0, payload: str = "") -> None:
         ledger.done(key)
 
 
-def member(index: int) -> int:
-    """A chord member: its own index."""
+def member(index: int, key: str = "") -> int:
+    """A chord member: its own index, recorded as ``done key:index`` in the ledger."""
+    ledger = _ledger
+    if ledger is not None and key:
+        ledger.done(f"{key}:{index}")
     return index
 
 

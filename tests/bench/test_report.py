@@ -117,11 +117,18 @@ def _resampled(document: dict[str, Any], rng: random.Random, shift: float = 1.0,
 
 
 def test_compare_two_runs_from_the_same_distribution_find_no_regression() -> None:
+    # About 2,600 figures compared, each drawn with 8 % noise. A false alarm is rare, not impossible:
+    # over 30 seeds of this loop (78,000 comparisons) there was one (a backlog ratio, whose two noisy
+    # sides widen its spread). So the claim is a rate: under 1 in 1,000, about 80 times what was seen.
     rng = random.Random(11)
     base = sample_document(1000.0, 100.0)
-    for _ in range(100):  # about 3,000 figures compared, each drawn with 8 % noise
+    compared, alarms = 0, []
+    for _ in range(100):
         found = compare(_resampled(base, rng), _resampled(base, rng))
-        assert [f.figure for f in found if f.regression] == []
+        compared += len(found)
+        alarms += [f.figure for f in found if f.regression]
+    assert compared >= 2500
+    assert len(alarms) <= compared // 1000, alarms
 
 
 def test_compare_flags_a_clear_shift_of_one_figure() -> None:
@@ -187,7 +194,7 @@ def test_workflow_figures_reach_the_table_and_their_section(tmp_path: Path) -> N
     markdown = (tmp_path / "report.md").read_text()
     section = markdown[markdown.index("## Workflow: chord fan-out/fan-in"):]
     assert re.search(r"^\| alpha \| 200 \| 2 x 2 \(process\) \| 0\.210 \(0\.200-0\.220\) \| 950 \(900-1,000\) "
-                     r"\| broker \|$", section, re.M)
+                     r"\| 0\.0210 \(0\.0200-0\.0220\) \| broker \|$", section, re.M)
     assert "| beta | 200 |" in section and "| sqlite file beside the run |" in section
     assert "Workflow: chord fan-out/fan-in" in (tmp_path / "index.html").read_text()
     table = summary_table(document)

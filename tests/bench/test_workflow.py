@@ -46,6 +46,8 @@ def test_a_chord_on_memory_gives_positive_figures_and_the_members_sum(tmp_path: 
     assert figures["seconds"]["unit"] == "s" and figures["seconds"]["runs"] == 2
     assert all(value > 0 for value in figures["seconds"]["samples"])
     assert all(value > 0 for value in figures["members_per_s"]["samples"])
+    joins, totals = figures["join_s"]["samples"], figures["seconds"]["samples"]
+    assert all(0 < join <= total for join, total in zip(joins, totals, strict=True))  # a part of the whole
 
 
 def test_a_wrong_callback_result_fails_the_figure_naming_both_values(tmp_path: Path,
@@ -62,7 +64,7 @@ def test_a_wrong_callback_result_fails_the_figure_naming_both_values(tmp_path: P
 
 def test_a_failed_member_fails_the_scenario_with_the_step_and_its_error(tmp_path: Path,
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(index: int) -> int:
+    def broken(index: int, key: str = "") -> int:
         raise ValueError(f"member {index} broke")
 
     monkeypatch.setattr(tasks, "member", broken)

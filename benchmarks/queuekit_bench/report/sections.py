@@ -177,13 +177,16 @@ def _workflow(entries: list[Entry]) -> Section:
             rows.append([entry["name"], f"{count(found.get('members'))}",
                          f"{count(found.get('workers'))} x {count(found.get('concurrency'))} "
                          f"({found.get('worker_kind')})", with_spread(fig(entry, "workflow", "seconds")),
-                         with_spread(fig(entry, "workflow", "members_per_s")), str(found.get("result_store"))])
+                         with_spread(fig(entry, "workflow", "members_per_s")),
+                         with_spread(fig(entry, "workflow", "join_s")), str(found.get("result_store"))])
     headers = ["backend", "members", "workers x threads", "seconds median (min-max)", "members/s median (min-max)",
-               "result store"]
+               "join s median (min-max)", "result store"]
     return Section("Workflow: chord fan-out/fan-in", [
         "`chord(group(member.s(i) for i in range(N)), total.s()).delay()` with idle workers waiting: seconds from "
         "the `delay()` call until the callback has run. Inside are enqueueing the members, running them, storing "
-        "each result, counting each member done, joining their results and running the callback. Every run checks "
+        "each result, counting each member done, joining their results and running the callback. The join is the "
+        "part from the last member's end to the callback's end (reading every member's result, starting the "
+        "callback, running it). Every run checks "
         "that the callback returned the sum of the members' results, else the scenario fails. Brokers that keep "
         "no results (RabbitMQ) use an SQLite file beside the run as their result store, so their figure includes "
         "it.", Table(headers, rows)])
