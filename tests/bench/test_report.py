@@ -200,3 +200,5 @@ def test_workflow_figures_reach_the_table_and_their_section(tmp_path: Path) -> N
     table = summary_table(document)
     assert table.splitlines()[1].rstrip().endswith("chord s")
     assert re.search(r"^alpha\s.*\s0\.210$", table, re.M) and re.search(r"^beta\s.*\s2\.10$", table, re.M)
+    advice = {a.need: a.answer for a in advise(document["backends"][:2])}
+    assert advice["Fastest chord fan-out/fan-in (workflows)"] == "alpha (0.210 s, 10.0x beta)"

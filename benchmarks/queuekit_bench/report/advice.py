@@ -131,6 +131,8 @@ def advise(entries: list[Entry]) -> list[Advice]:
         ("Loses nothing when workers are killed (fewest duplicates first)", _crash_safe(entries)),
         ("Flattest cost as the backlog grows", _best(entries, _backlog_growth, higher=False, unit="x cost growth")),
         ("Largest messages", _best(entries, _largest_payload, higher=True, unit="jobs/s at the largest size")),
+        ("Fastest chord fan-out/fan-in (workflows)",
+         _best(entries, lambda e: med(e, "workflow", "seconds"), higher=False, unit="s")),
         ("Closest to its raw client", _best(entries, _overhead, higher=True, unit="of the raw client's rate",
                                            show=pct)),
         ("Survives a broker restart (declared, not measured here)",
