@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from typing import Any
 
 import pytest
 
 from queuekit import App, ConfigurationError, Delivery, JobStatus, Middleware, Outcome, SerializationError, current_job
-from queuekit.errors import MessageTooLarge
+from queuekit.errors import MessageTooLarge, SignatureError
 from queuekit.execution import Action, Completion, Prepared
-from queuekit.message import MAX_HEADERS_SIZE, Message
+from queuekit.message import MAX_HEADERS_SIZE, Message, decode
 from queuekit.middleware import RunOutcome, outcome_of, set_header
 from queuekit.worker import Worker
 
@@ -168,3 +169,29 @@ def test_without_middleware_messages_keep_their_headers_object() -> None:
     message = one.message()
     [job_id] = app.send([message])
     assert job_id == message.id and app.middleware == []
+
+
+def test_headers_a_middleware_adds_are_signed_with_the_body() -> None:
+    class Tenant(Middleware):
+        def before_enqueue(self, message: Message) -> None:
+            set_header(message, "x-tenant", "acme")
+
+    seen: list[str] = []
+
+    class Reader(Middleware):
+        def before_run(self, job: Prepared) -> None:
+            seen.append(job.message.headers["x-tenant"])
+
+    app = App("memory://", secret="s3cret", middleware=[Tenant(), Reader()])
+
+    @app.task
+    def one() -> None: ...
+
+    message = one.message()
+    assert app.send([message]) == [message.id]
+    burst(app)
+    assert seen == ["acme"]
+    body = app.envelope(dataclasses.replace(message, headers={"x-tenant": "acme"})).body
+    assert b'"x-tenant":"acme"' in body
+    with pytest.raises(SignatureError, match="signature does not match"):
+        decode(body.replace(b'"x-tenant":"acme"', b'"x-tenant":"evil"'), signer=app.signer)
