@@ -164,12 +164,19 @@ class Runner:
                     "the previous attempts never finished (crash, kill or lost lease)"
                 )
                 log.warning("dead-lettering %s (%s): %s", delivery.id, task.name, reason)
-                return self._dead(delivery, reason, message, JobStatus.DEAD)
+                return self._unrun(Prepared(delivery, message, task), self._dead(
+                    delivery, reason, message, JobStatus.DEAD))
         job = Prepared(delivery, message, task, runner=self)
         if self.cancels is not None and self.cancels.flagged(delivery.id):
             log.info("%s %s was cancelled before it started", task.name, delivery.id)
-            return self.cancelled(job, error="cancelled before it started")
+            return self._unrun(job, self.cancelled(job, error="cancelled before it started"))
         return job
+
+    def _unrun(self, job: Prepared, done: Completion) -> Completion:
+        """The fate of a job that will not run, told to the middleware (``after_run`` without ``before_run``)."""
+        if self.app.middleware:
+            call_after_run(self.app.middleware, job, done)
+        return done
 
     def _gate(self, job: Prepared) -> Completion | float:
         """Before a start: book it under the task's rate limit (seconds to wait, or a hand-back to the

@@ -24,7 +24,9 @@ Where each hook runs:
 * ``before_run(job)``: on the worker, in the job's context (``queuekit.current_job()`` is
   the job), just before the task function is called.
 * ``after_run(job, outcome)``: still in the job's context, once the attempt's fate is known, with ``outcome`` one of
-  :data:`OUTCOMES`; ``job.error`` is the exception the attempt raised, if any.
+  :data:`OUTCOMES`; ``job.error`` is the exception the attempt raised, if any. Also, without
+  ``before_run``, for a job that will not run: ``dead`` (its workers were lost too often) or
+  ``cancelled`` (before it started).
 * ``on_worker_start(worker)`` / ``on_worker_stop(worker)``: around :meth:`Worker.run`.
 """
 

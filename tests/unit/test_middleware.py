@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 
 from queuekit import App, ConfigurationError, Delivery, JobStatus, Middleware, Outcome, SerializationError, current_job
+from queuekit.control import CancelWatch
 from queuekit.errors import MessageTooLarge, SignatureError
-from queuekit.execution import Action, Completion, Prepared
+from queuekit.execution import Action, Completion, Prepared, Runner
 from queuekit.message import MAX_HEADERS_SIZE, Message, decode
 from queuekit.middleware import RunOutcome, outcome_of, set_header
 from queuekit.worker import Worker
@@ -195,3 +197,20 @@ def test_headers_a_middleware_adds_are_signed_with_the_body() -> None:
     assert b'"x-tenant":"acme"' in body
     with pytest.raises(SignatureError, match="signature does not match"):
         decode(body.replace(b'"x-tenant":"acme"', b'"x-tenant":"evil"'), signer=app.signer)
+
+
+def test_a_job_that_will_not_run_gets_after_run_without_before_run() -> None:
+    calls: list[tuple[str, str, Any]] = []
+    app = App("memory://", middleware=[Recorder("m", calls)])
+
+    @app.task
+    def one() -> None: ...
+
+    runner = Runner(app)
+    body = app.envelope(one.message()).body
+    lost = runner.prepare(Delivery("lost", "default", body, 10, "r"))  # reserved far more often than allowed
+    assert isinstance(lost, Completion) and lost.action is Action.DEAD
+    runner.cancels = cast(CancelWatch, SimpleNamespace(flagged=lambda job_id: True))
+    cancelled = runner.prepare(Delivery("gone", "default", body, 1, "r"))
+    assert isinstance(cancelled, Completion) and cancelled.action is Action.ACK
+    assert [(hook, detail[0]) for _, hook, detail in calls] == [("after_run", "dead"), ("after_run", "cancelled")]
