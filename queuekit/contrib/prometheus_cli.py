@@ -10,7 +10,9 @@ import argparse
 import threading
 from typing import Any
 
+from queuekit.cli import _port, _positive_float, _queue_list, _target, open_for_reading
 from queuekit.errors import ConfigurationError
+from queuekit.worker import default_queues
 
 INSTALL = 'pip install "queuekit[prometheus]"'
 
@@ -25,25 +27,16 @@ def register(subparsers: Any) -> None:
                                          "the broker lists)")
     parser.add_argument("--host", default="0.0.0.0", help="interface to listen on (default 0.0.0.0)")
     parser.add_argument("--port", type=_port, default=9100, help="port (default 9100)")
-    parser.add_argument("--every", type=float, default=5.0, help="seconds between two samples (default 5)")
+    parser.add_argument("--every", type=_positive_float, default=5.0, help="seconds between two samples (default 5)")
     parser.set_defaults(func=run)
 
 
-def _port(text: str) -> int:
-    if not text.isdigit() or not 0 < int(text) <= 65535:
-        raise argparse.ArgumentTypeError(f"must be a port number from 1 to 65535, got {text!r}")
-    return int(text)
-
-
-def run(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
-    """Sample and serve until interrupted (or ``stop`` is set); return the exit code."""
+def run(args: argparse.Namespace) -> int:
+    """Sample and serve until interrupted; return the exit code."""
     try:
         from queuekit.contrib.prometheus import Sampler, metrics, serve
     except ImportError:
         raise ConfigurationError(f"queuekit metrics needs prometheus_client; install it with: {INSTALL}") from None
-    from queuekit.cli import _queue_list, _target, open_for_reading
-    from queuekit.worker import default_queues
-
     url, app = _target(args)
     queues = _queue_list(args.queues) if args.queues else (default_queues(app) if app is not None else None)
     broker = open_for_reading(url)
@@ -53,7 +46,7 @@ def run(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
         stop_serving = serve(args.port, args.host)
         sampler.start()
         try:
-            (stop or threading.Event()).wait()
+            threading.Event().wait()  # until SIGINT (exit 130) or SIGTERM
         finally:
             sampler.stop()
             stop_serving()
