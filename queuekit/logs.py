@@ -30,8 +30,9 @@ class JobFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         job = current_job()
-        if job is None:
-            record.job_id = record.task = record.queue = record.attempt = None
+        if job is None:  # outside a job: keep what the caller passed in ``extra``
+            for name in JOB_FIELDS:
+                record.__dict__.setdefault(name, None)
             record.job_label = ""
         else:
             record.job_id, record.task = job.delivery.id, job.task.name

@@ -48,6 +48,7 @@ def test_json_lines_carry_the_job_fields_inside_a_job_and_null_outside(
 
     job = talk.delay(7)
     logging.getLogger("elsewhere").warning("outside")
+    logging.getLogger("elsewhere").warning("own extra", extra={"queue": "mine"})
     _run(app)
     records = [json.loads(line) for line in out.getvalue().splitlines()]
     inside = [r for r in records if r["message"] == "inside 7"]
@@ -58,6 +59,7 @@ def test_json_lines_carry_the_job_fields_inside_a_job_and_null_outside(
     assert inside[0]["logger"] == "elsewhere" and inside[0]["level"] == "WARNING"
     assert inside[0]["time"].endswith("+00:00")
     assert outside[0]["job_id"] is None and outside[0]["task"] is None
+    assert [r["queue"] for r in records if r["message"] == "own extra"] == ["mine"]
     assert all({"time", "level", "logger", "message", "job_id", "task", "queue", "attempt"} <= set(r) for r in records)
 
 
