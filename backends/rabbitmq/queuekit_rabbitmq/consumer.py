@@ -19,9 +19,14 @@
   message back.
 * Acks travel to the I/O thread in batches; a run of settled tags at the head of the
   channel's unacked window goes out as one ``basic.ack(multiple=True)``.
-* A delivery RabbitMQ flags ``redelivered`` came back because an earlier holder's
-  channel closed (crash, kill, lost connection). It is republished with one more
-  attempt spent and then acked, so crash loops are counted and bounded.
+* When the channel is lost, the buffer is dropped at once (RabbitMQ takes those
+  deliveries back: nothing is handed out from a dead channel), and what comes back
+  flagged ``redelivered`` is matched to what this process held (:mod:`queuekit_rabbitmq.recall`):
+  a delivery still held by the caller is adopted by its old receipt, one the caller
+  finished is acked, one that was only buffered is handed out again unspent.
+* Any other delivery RabbitMQ flags ``redelivered`` came back because an earlier
+  holder's channel closed (crash, kill). It is republished with one more attempt spent
+  and then acked, so crash loops are counted and bounded.
 """
 
 from __future__ import annotations
@@ -31,15 +36,18 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
 from queuekit.broker import Delivery
+from queuekit.errors import ConnectionLost
 from queuekit_rabbitmq.acks import AckWindow
 from queuekit_rabbitmq.gets import Getter, Held
 from queuekit_rabbitmq.io import IoThread, Link, Reject, Resolve
 from queuekit_rabbitmq.messages import ATTEMPTS, copy_properties, int_header
 from queuekit_rabbitmq.publisher import Outgoing, Publisher
+from queuekit_rabbitmq.recall import Recall, copy_key
 from queuekit_rabbitmq.settings import Settings
 from queuekit_rabbitmq.steps import TempChannel
 from queuekit_rabbitmq.topology import Topology
@@ -47,6 +55,7 @@ from queuekit_rabbitmq.topology import Topology
 log = logging.getLogger("queuekit.rabbitmq")
 
 MAX_PREFETCH = 65535  # basic.qos prefetch_count is a 16-bit field; the most one queue gets here
+ADOPT_GRACE = 5.0  # seconds after a reconnect in which a held delivery of a lost channel may still come back here
 
 
 class Consumer:
@@ -66,13 +75,18 @@ class Consumer:
         self._sub_lock = threading.Lock()
         self._wanted: list[str] = []
         self._prefetch = 0
+        # Across a lost channel (see queuekit_rabbitmq.recall), all under _cond:
+        self._orphans: dict[str, str] = {}  # copy key -> receipt of a held delivery of a lost channel
+        self._finished = Recall()  # copy keys acked lately
+        self._unstarted = Recall()  # copy keys dropped from the buffer with a lost channel
+        self._ready_at = 0.0
         # I/O thread only:
         self._io_generation = 0
         self._queue_of: dict[str, str] = {}  # consumer tag -> queue
         self._active: dict[str, list[str]] = {}  # queue -> its consumer tags
         self._granted: dict[str, int] = {}  # queue -> the sum of its consumers' prefetch
         self._window = AckWindow()
-        self._gets = Getter(self.link, self._window, self._checkpoint)
+        self._gets = Getter(self.link, self._window, self._returned)
 
     # -- reserving (any thread) ----------------------------------------------------------
 
@@ -194,12 +208,18 @@ class Consumer:
     def ack(self, receipts: Sequence[str]) -> None:
         """Acknowledge held deliveries; stale receipts are ignored."""
         tags: list[int] = []
+        finished: list[str] = []
         with self._cond:
             generation = self._generation
             for receipt in receipts:
                 held = self._held.pop(receipt, None)
-                if held is not None and held.generation == generation:
+                if held is None:
+                    continue
+                if held.key:  # should it come back (the ack lost with its channel): ack it
+                    finished.append(held.key)
+                if held.generation == generation:
                     tags.append(held.tag)
+            self._finished.add(finished)
         if tags:
             self.io.submit(partial(self._ack_io, generation, tags))
 
@@ -208,12 +228,18 @@ class Consumer:
         self.io.submit(partial(self._ack_io, held.generation, [held.tag]))
 
     def lost(self, receipts: Sequence[tuple[str, str]]) -> set[str]:
-        """Ids among ``(id, receipt)`` pairs whose delivery is no longer held."""
+        """Ids among ``(id, receipt)`` pairs whose delivery is no longer held.
+
+        A delivery of a lost channel is not reported while it may still come back here
+        and be adopted: until ``ADOPT_GRACE`` seconds after the reconnect.
+        """
         with self._cond:
             gen = self._generation
+            waiting = gen == 0 or time.monotonic() - self._ready_at < ADOPT_GRACE
             return {
                 job_id for job_id, receipt in receipts
-                if (held := self._held.get(receipt)) is None or held.generation != gen
+                if (held := self._held.get(receipt)) is None
+                or (held.generation != gen and not (waiting and held.key in self._orphans))
             }
 
     def sync(self) -> None:
@@ -306,16 +332,25 @@ class Consumer:
         self._window.reset()
         with self._cond:
             self._generation = generation
+            self._ready_at = time.monotonic()
             self._buffer.clear()
         channel.add_on_cancel_callback(self._cancelled_by_server)
         self._gets.attach(channel)
         self._consume(channel, self._prefetch, ready)
 
-    def _lost(self, _generation: int, _error: BaseException | None) -> None:
+    def _lost(self, generation: int, _error: BaseException | None) -> None:
+        """The channel is gone: drop the buffer at once, remember what may come back (see recall)."""
         self._gets.abandon()
         with self._cond:
+            buffered = [entry[2] for heap in self._buffer.values() for entry in heap]
+            self._unstarted.add(h.key for h in buffered if h.key)
+            self._orphans = {mid: receipt for mid, receipt in self._orphans.items() if receipt in self._held}
+            held = [h for h in self._held.values() if h.generation == generation and h.key]
+            self._orphans.update((h.key, h.receipt) for h in held if h.key)
             self._generation = 0
             self._buffer.clear()
+        log.debug("RabbitMQ consumer channel %d lost: %d buffered deliveries dropped, %d held ones may come back",
+                  generation, len(buffered), len(held))
 
     def _subscribe_io(self, prefetch: int, resolve: Resolve, _reject: Reject) -> None:
         channel = self.link.channel
@@ -401,15 +436,46 @@ class Consumer:
         queue = self._queue_of.get(method.consumer_tag, method.routing_key)
         spent = int_header(properties.headers, ATTEMPTS)
         if method.redelivered:
-            self._checkpoint(generation, tag, queue, properties, body, spent)
-            return
-        held = Held(generation, tag, queue, body, properties, spent, f"{generation}.{tag}")
+            returned = self._returned(generation, tag, queue, properties, body, spent)
+            if returned is None:
+                return
+            held = returned
+        else:
+            held = Held(generation, tag, queue, body, properties, spent, f"{generation}.{tag}")
         with self._cond:
             if self._generation != generation:
                 return
+            if not method.redelivered and held.key:
+                self._finished.take(held.key)  # this copy is new (a retry, a counted crash): it runs
             self._seq += 1
             heapq.heappush(self._buffer.setdefault(queue, []), (-(properties.priority or 0), self._seq, held))
             self._cond.notify()
+
+    def _returned(self, generation: int, tag: int, queue: str, properties: Any, body: bytes,
+                  spent: int) -> Held | None:
+        """A redelivery: adopt it, ack it, hand it out unspent, or count it as a crash (see recall).
+
+        Returns the delivery to hand out, if any.
+        """
+        key = copy_key(properties.message_id, spent)
+        if key:
+            with self._cond:
+                receipt = self._orphans.pop(key, None)
+                old = None if receipt is None else self._held.get(receipt)
+                if old is not None and receipt is not None and self._generation == generation:
+                    self._held[receipt] = replace(old, generation=generation, tag=tag)  # the caller settles this tag
+                    return None
+                finished = self._finished.take(key)
+                unstarted = not finished and self._unstarted.take(key)
+            if finished:
+                self._finished.add([key])  # should this ack be lost too
+                self._ack_io(generation, [tag])
+                return None
+            if unstarted:
+                return Held(generation, tag, queue, body, properties, spent, f"{generation}.{tag}")
+        log.debug("redelivery of %s counted as a crash", properties.message_id)
+        self._checkpoint(generation, tag, queue, properties, body, spent)
+        return None
 
     def _checkpoint(self, generation: int, tag: int, queue: str, properties: Any, body: bytes, spent: int) -> None:
         """Count a crash redelivery: republish with one more attempt spent, then ack."""
@@ -417,9 +483,14 @@ class Consumer:
 
         def done(error: BaseException | None) -> None:
             if error is None:
+                if key := copy_key(properties.message_id, spent):  # the copy stands in: should this come back, ack it
+                    with self._cond:
+                        self._finished.add([key])
                 self._ack_io(generation, [tag])
                 return
-            log.warning("could not count a redelivery of %s (%s); requeueing it", properties.message_id, error)
+            # A lost connection is reported once by the link; a refusal is worth a line of its own.
+            report = log.debug if isinstance(error, ConnectionLost) else log.warning
+            report("could not count a redelivery of %s (%s); requeueing it", properties.message_id, error)
             self.io.later(1.0, lambda: self._requeue_io(generation, tag))
 
         self.publisher.publish_io([copy], done)

@@ -19,8 +19,10 @@ from queuekit.broker import Delivery
 from queuekit_rabbitmq.acks import AckWindow
 from queuekit_rabbitmq.io import Link, Reject, Resolve
 from queuekit_rabbitmq.messages import ATTEMPTS, envelope_priority, int_header
+from queuekit_rabbitmq.recall import copy_key
 
-Checkpoint = Callable[[int, int, str, Any, bytes, int], None]
+# (generation, tag, queue, properties, body, spent) of a redelivery -> what to hand out, if anything
+Returned = Callable[[int, int, str, Any, bytes, int], "Held | None"]
 
 
 @dataclass
@@ -35,6 +37,11 @@ class Held:
     spent: int  # attempts spent before this delivery
     receipt: str
 
+    @property
+    def key(self) -> str | None:
+        """This copy of the job (see :func:`queuekit_rabbitmq.recall.copy_key`)."""
+        return copy_key(self.properties.message_id, self.spent)
+
     def delivery(self) -> Delivery:
         """The :class:`Delivery` handed to the caller of ``reserve``."""
         job_id = self.properties.message_id or f"amqp-{self.receipt}"
@@ -44,10 +51,10 @@ class Held:
 class Getter:
     """Runs of ``basic.get`` (I/O thread only)."""
 
-    def __init__(self, link: Link, window: AckWindow, checkpoint: Checkpoint) -> None:
+    def __init__(self, link: Link, window: AckWindow, returned: Returned) -> None:
         self.link = link
         self.window = window
-        self.checkpoint = checkpoint
+        self.returned = returned
         self._runs: deque[tuple[int, list[str], int, Resolve]] = deque()
         self._on_empty: Callable[[], None] | None = None
 
@@ -96,7 +103,8 @@ class Getter:
                 self.window.delivered(tag)
                 spent = int_header(properties.headers, ATTEMPTS)
                 if method.redelivered:
-                    self.checkpoint(generation, tag, queue, properties, body, spent)
+                    if (held := self.returned(generation, tag, queue, properties, body, spent)) is not None:
+                        got.append(held)
                 else:
                     got.append(Held(generation, tag, queue, body, properties, spent, f"{generation}.{tag}"))
                 next_get()

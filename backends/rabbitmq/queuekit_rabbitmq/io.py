@@ -19,6 +19,7 @@ import logging
 import os
 import random
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -120,9 +121,12 @@ def describe_error(error: BaseException | None) -> str:
 def is_refusal(error: BaseException) -> bool:
     """True when RabbitMQ refused the login or the virtual host: retrying cannot help."""
     error = root_cause(error)
-    if isinstance(error, (pika_errors.ProbableAuthenticationError, pika_errors.ProbableAccessDeniedError,
-                          pika_errors.AuthenticationError)):
+    if isinstance(error, pika_errors.AuthenticationError):
         return True
+    if isinstance(error, (pika_errors.ProbableAuthenticationError, pika_errors.ProbableAccessDeniedError)):
+        # pika's guess for a connection that ended during the handshake: a refusal when the
+        # server closed it, a network reset (retry) when the stream was lost.
+        return "StreamLostError" not in str(error)
     return isinstance(error, pika_errors.ConnectionClosedByBroker) and error.reply_code in _REFUSAL_CODES
 
 
@@ -134,11 +138,42 @@ def access_refused(url: str, error: BaseException) -> AccessRefused:
     )
 
 
+class Outage:
+    """Reports the loss of a broker's connections once: one WARNING when the first goes, one INFO when all are back.
+
+    A reset or a restart takes every connection of the process at once (publisher and
+    consumer); one line says so, with the first cause. I/O thread only.
+    """
+
+    def __init__(self) -> None:
+        self._down: set[str] = set()
+        self._since = 0.0
+
+    def down(self, name: str, reason: str) -> None:
+        """The connection ``name`` was lost for ``reason``."""
+        if not self._down:
+            self._since = time.monotonic()
+            log.warning("RabbitMQ connection lost (%s); reconnecting (unacknowledged jobs return to their queues)",
+                        reason)
+        else:
+            log.debug("RabbitMQ %s connection lost too (%s)", name, reason)
+        self._down.add(name)
+
+    def up(self, name: str) -> None:
+        """The connection ``name`` is usable again."""
+        if name not in self._down:
+            return
+        self._down.discard(name)
+        if not self._down:
+            log.info("RabbitMQ reconnected after %.1fs", time.monotonic() - self._since)
+
+
 class IoThread:
     """One daemon thread running pika's IOLoop; the only thread that touches pika."""
 
     def __init__(self, name: str) -> None:
         self.ioloop = IOLoop()
+        self.outage = Outage()
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
@@ -307,8 +342,7 @@ class Link:
 
         def ready() -> None:
             if self.channel is channel and self.generation == generation:
-                if self._failures:
-                    log.info("RabbitMQ %s reconnected", self.name)
+                self.io.outage.up(self.name)
                 self._failures = 0
                 with self._lock:
                     self.ready.set()
@@ -328,15 +362,14 @@ class Link:
             return
         self.last_error = describe_error(error)
         self._lose_channel(error)
-        if self._closing:
-            return
+        connection = self.connection
+        if self._closing or connection is None or not connection.is_open:
+            return  # the connection is going: reported (and reopened) as a lost connection
         log.warning("RabbitMQ %s channel closed (%s); reopening", self.name, self.last_error)
         if "consumer_timeout" in self.last_error or "delivery acknowledgement" in self.last_error:
             log.error("RabbitMQ closed the channel because a job ran past the server's consumer_timeout; "
                       "its delivery went back to the queue and may run twice")
-        connection = self.connection
-        if connection is not None and connection.is_open:
-            self.io.later(0.2, lambda: self._reopen_channel(connection))
+        self.io.later(0.2, lambda: self._reopen_channel(connection))
 
     def _reopen_channel(self, connection: Any) -> None:
         if not self._closing and connection is self.connection and connection.is_open and self.channel is None:
@@ -373,7 +406,7 @@ class Link:
             self.closed.set()
             return
         self.last_error = describe_error(error)
-        log.warning("RabbitMQ %s connection lost (%s); reconnecting", self.name, self.last_error)
+        self.io.outage.down(self.name, self.last_error)
         self._retry()
 
     def _retry(self) -> None:
