@@ -123,5 +123,6 @@ def test_resets_during_a_drain_rerun_at_most_what_was_running(drain: Drain) -> N
     assert sorted(set(done)) == list(range(JOBS)), "a job was lost"
     assert extra <= resets * CONCURRENCY, f"{extra} extra runs after {resets} resets"
     assert "Traceback" not in log and " ERROR " not in log, log[-3000:]
+    assert "did not answer" not in log, "a call waited for an answer from a channel that had died"
     warnings = [line for line in log.splitlines() if re.search(r"\bWARNING\b", line)]
     assert len(warnings) <= resets, "\n".join(warnings[:40])

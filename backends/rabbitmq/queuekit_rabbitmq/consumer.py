@@ -23,7 +23,10 @@
   deliveries back: nothing is handed out from a dead channel), and what comes back
   flagged ``redelivered`` is matched to what this process held (:mod:`queuekit_rabbitmq.recall`):
   a delivery still held by the caller is adopted by its old receipt, one the caller
-  finished is acked, one that was only buffered is handed out again unspent.
+  finished is acked, one that was only buffered is handed out again unspent, and one
+  this process cannot place within ``ADOPT_GRACE`` seconds of its own reconnect is taken
+  for one RabbitMQ had sent down the dead channel but that never arrived: handed out
+  unspent too.
 * Any other delivery RabbitMQ flags ``redelivered`` came back because an earlier
   holder's channel closed (crash, kill). It is republished with one more attempt spent
   and then acked, so crash loops are counted and bounded.
@@ -87,6 +90,7 @@ class Consumer:
         self._granted: dict[str, int] = {}  # queue -> the sum of its consumers' prefetch
         self._window = AckWindow()
         self._gets = Getter(self.link, self._window, self._returned)
+        self._waiting: set[Resolve] = set()  # subscribe calls waiting for their consume-oks
 
     # -- reserving (any thread) ----------------------------------------------------------
 
@@ -341,6 +345,9 @@ class Consumer:
     def _lost(self, generation: int, _error: BaseException | None) -> None:
         """The channel is gone: drop the buffer at once, remember what may come back (see recall)."""
         self._gets.abandon()
+        waiting, self._waiting = self._waiting, set()
+        for resolve in waiting:
+            resolve(None)  # no consume-ok will come; the next channel subscribes everything in _wanted
         with self._cond:
             buffered = [entry[2] for heap in self._buffer.values() for entry in heap]
             self._unstarted.add(h.key for h in buffered if h.key)
@@ -357,7 +364,14 @@ class Consumer:
         if channel is None or not channel.is_open:
             resolve(None)  # the next channel subscribes everything in _wanted
             return
-        self._consume(channel, prefetch, lambda: resolve(None))
+        waiting = self._waiting
+
+        def done() -> None:
+            waiting.discard(resolve)
+            resolve(None)
+
+        waiting.add(resolve)  # answered by the consume-oks, or by the channel's loss
+        self._consume(channel, prefetch, done)
 
     def _consume(self, channel: Any, prefetch: int, done: Callable[[], None]) -> None:
         """Give every wanted queue consumers whose prefetch adds up to ``prefetch``; then ``done()``.
@@ -466,7 +480,7 @@ class Consumer:
                     self._held[receipt] = replace(old, generation=generation, tag=tag)  # the caller settles this tag
                     return None
                 finished = self._finished.take(key)
-                unstarted = not finished and self._unstarted.take(key)
+                unstarted = not finished and (self._unstarted.take(key) or self._in_transit(generation))
             if finished:
                 self._finished.add([key])  # should this ack be lost too
                 self._ack_io(generation, [tag])
@@ -476,6 +490,19 @@ class Consumer:
         log.debug("redelivery of %s counted as a crash", properties.message_id)
         self._checkpoint(generation, tag, queue, properties, body, spent)
         return None
+
+    def _in_transit(self, generation: int) -> bool:
+        """Whether an unplaced redelivery on ``generation`` is one that never reached this process (under _cond).
+
+        Right after this process's own reconnect, RabbitMQ redelivers what it had sent down
+        the dead channel: the deliveries held and buffered here (matched above), and those
+        still on the wire when it died, which this process never saw, so never started.
+        Counting those as crashes spent an attempt on each and republished it, and a
+        republish whose confirm was lost in the next reset left two copies that both ran.
+        A first connection is not a reconnect: what arrives then is a crashed
+        predecessor's, and is counted.
+        """
+        return generation > 1 and time.monotonic() - self._ready_at < ADOPT_GRACE
 
     def _checkpoint(self, generation: int, tag: int, queue: str, properties: Any, body: bytes, spent: int) -> None:
         """Count a crash redelivery: republish with one more attempt spent, then ack."""

@@ -2,7 +2,7 @@
 
 When a channel is lost, RabbitMQ takes back every delivery it held unacknowledged and
 delivers it again, flagged ``redelivered``, to whichever consumer comes next, usually
-this process once it has reconnected. Each one falls in one of four cases:
+this process once it has reconnected. Each one falls in one of five cases:
 
 * **handed out**: ``reserve`` gave it to the caller, who may be running it now and still
   holds the old receipt. The redelivery is *adopted*: the old receipt settles the new
@@ -11,6 +11,9 @@ this process once it has reconnected. Each one falls in one of four cases:
   channel (or never reached RabbitMQ). It is acked at once and not run again.
 * **buffered**: prefetched and never handed out, dropped from the buffer when the channel
   was lost. It is handed out like a fresh delivery, with no attempt spent: it never ran.
+* **on the wire**: sent down the channel just before it died, never received. Nothing here
+  remembers it; one that arrives within a few seconds of this process's own reconnect
+  is taken for one of these and handed out unspent as well.
 * anything else came back because another holder died with it (a crash, a kill): it is
   counted as an attempt, so that crash loops stay bounded.
 
