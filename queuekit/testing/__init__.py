@@ -13,10 +13,10 @@ import pytest
 # Show the values in failed assertions of the kit's own modules, as in test files.
 pytest.register_assert_rewrite(
     "queuekit.testing.contract_admin", "queuekit.testing.contract_app", "queuekit.testing.contract_basic",
-    "queuekit.testing.contract_concurrency", "queuekit.testing.contract_control",
-    "queuekit.testing.contract_keyvalue", "queuekit.testing.contract_leases",
-    "queuekit.testing.contract_optional", "queuekit.testing.contract_workflow", "queuekit.testing.harness",
-    "queuekit.testing.machine", "queuekit.testing.model",
+    "queuekit.testing.contract_capabilities", "queuekit.testing.contract_concurrency",
+    "queuekit.testing.contract_control", "queuekit.testing.contract_keyvalue", "queuekit.testing.contract_leases",
+    "queuekit.testing.contract_middleware", "queuekit.testing.contract_optional", "queuekit.testing.contract_workflow",
+    "queuekit.testing.harness", "queuekit.testing.machine", "queuekit.testing.model",
 )
 
 from queuekit.testing.capabilities import SKIP_PREFIX, requires  # noqa: E402

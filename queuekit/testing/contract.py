@@ -30,6 +30,7 @@ from queuekit.testing.clock import Clock, FakeClock
 from queuekit.testing.contract_admin import AdminContract
 from queuekit.testing.contract_app import AppContract
 from queuekit.testing.contract_basic import BasicContract
+from queuekit.testing.contract_capabilities import CapabilityContract
 from queuekit.testing.contract_concurrency import ConcurrencyContract
 from queuekit.testing.contract_control import ControlContract
 from queuekit.testing.contract_keyvalue import JobRemovalContract, KeyValueContract
@@ -64,6 +65,7 @@ class BrokerContract(
     ControlContract,
     WorkflowContract,
     MiddlewareContract,
+    CapabilityContract,
 ):
     """Subclass as ``Test<Something>`` and implement :meth:`open_broker`.
 

@@ -149,6 +149,19 @@ class Harness:
         self._opened.append(other)
         return other
 
+    def drop(self, broker: Broker) -> None:
+        """Close ``broker`` (one from :meth:`open_another`) now, settling nothing: its consumer died."""
+        self._opened.remove(broker)
+        broker.close()
+
+    def restart(self, between: Callable[[], object] = lambda: None) -> None:
+        """Close every broker this harness opened, call ``between``, then open :attr:`broker` again."""
+        self.close()
+        self._opened.clear()
+        between()
+        self.broker = self.opener(self.clock, self.workdir)
+        self._opened.append(self.broker)
+
     def close(self) -> None:
         """Close every broker this harness opened."""
         for broker in self._opened:

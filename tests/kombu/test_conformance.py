@@ -54,6 +54,9 @@ class TestKombuRedis(BrokerContract):
     def open_broker(self, clock: Clock | None, workdir: Path) -> KombuBroker:
         return _redis(clock, workdir)
 
+    def broker_url(self, workdir: Path) -> str:
+        return f"kombu+{redis_url_or_skip()}"
+
 
 @pytest.mark.service
 class TestKombuAmqp(BrokerContract):
@@ -61,6 +64,9 @@ class TestKombuAmqp(BrokerContract):
 
     def open_broker(self, clock: Clock | None, workdir: Path) -> KombuBroker:
         return _amqp(clock, workdir)
+
+    def broker_url(self, workdir: Path) -> str:
+        return f"kombu+{amqp_url_or_skip()}"
 
 
 def _machine(opener: object, name: str) -> object:

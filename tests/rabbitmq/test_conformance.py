@@ -45,6 +45,9 @@ class TestRabbitBroker(BrokerContract):
     def open_broker(self, clock: Clock | None, workdir: Path) -> RabbitBroker:
         return _open(clock, workdir)
 
+    def broker_url(self, workdir: Path) -> str:
+        return shared_url_or_skip()
+
 
 class TestRabbitBrokerQuorum(BrokerContract):
     """Quorum queues: replicated; no priorities on RabbitMQ 3.10."""
@@ -53,6 +56,9 @@ class TestRabbitBrokerQuorum(BrokerContract):
 
     def open_broker(self, clock: Clock | None, workdir: Path) -> RabbitBroker:
         return _open_quorum(clock, workdir)
+
+    def broker_url(self, workdir: Path) -> str:
+        return shared_url_or_skip() + "?queue_type=quorum"
 
 
 def _open_for_machine(clock: Clock | None, workdir: Path) -> RabbitBroker:

@@ -32,9 +32,14 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateCluster
         started.kill()
 
 
-def _open(clock: Clock | None, workdir: Path) -> RedisBroker:
+def _url(workdir: Path) -> str:
     prefix = "qkt-" + hashlib.sha1(str(workdir).encode()).hexdigest()[:12]
-    return RedisBroker(_cluster[0].url, prefix=prefix)
+    url = _cluster[0].url
+    return f"{url}{'&' if '?' in url else '?'}prefix={prefix}"
+
+
+def _open(clock: Clock | None, workdir: Path) -> RedisBroker:
+    return RedisBroker.from_url(_url(workdir))
 
 
 class TestRedisClusterBroker(BrokerContract):
@@ -44,6 +49,9 @@ class TestRedisClusterBroker(BrokerContract):
 
     def open_broker(self, clock: Clock | None, workdir: Path) -> RedisBroker:
         return _open(clock, workdir)
+
+    def broker_url(self, workdir: Path) -> str:
+        return _url(workdir)
 
 
 TestRedisClusterMachine = pytest.mark.service(

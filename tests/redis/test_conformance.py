@@ -23,10 +23,13 @@ def _prefix(workdir: Path) -> str:
 _opened: set[str] = set()
 
 
-def _open(clock: Clock | None, workdir: Path) -> RedisBroker:
-    url = shared_url_or_skip()
+def _url(workdir: Path) -> str:
     _opened.add(_prefix(workdir))
-    return RedisBroker(url, prefix=_prefix(workdir))
+    return f"{shared_url_or_skip()}?prefix={_prefix(workdir)}"
+
+
+def _open(clock: Clock | None, workdir: Path) -> RedisBroker:
+    return RedisBroker.from_url(_url(workdir))
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -43,6 +46,9 @@ class TestRedisBroker(BrokerContract):
 
     def open_broker(self, clock: Clock | None, workdir: Path) -> RedisBroker:
         return _open(clock, workdir)
+
+    def broker_url(self, workdir: Path) -> str:
+        return _url(workdir)
 
 
 TestRedisMachine = make_state_machine_test(

@@ -8,24 +8,37 @@ dropped when the module ends.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
+import sqlalchemy
 from queuekit_sql import SQLBroker
 
-from queuekit.testing import BrokerContract, Clock, default_settings, make_state_machine_test
-from tests.sql.servers import drop_prefix, prefix_for, url_or_skip, with_prefix
+from queuekit.testing import BrokerContract, Clock, Harness, default_settings, make_state_machine_test
+from tests.sql.servers import drop_prefix, prefix_for, transaction, url_or_skip, with_prefix
 
 
 def server_suite(kind: str) -> tuple[Callable[[], Iterator[None]], type, type, type, type]:
     """(table-dropping fixture, real-clock contract, injected-clock contract, two machines)."""
     opened: set[str] = set()
 
-    def open_broker(clock: Clock | None, workdir: Path) -> SQLBroker:
-        url = url_or_skip(kind)
+    def broker_url(workdir: Path) -> str:
         prefix = prefix_for(str(workdir))  # open_another() on the same workdir shares the tables
         opened.add(prefix)
-        return SQLBroker.from_url(with_prefix(url, prefix), clock=clock)
+        return with_prefix(url_or_skip(kind), prefix)
+
+    def open_broker(clock: Clock | None, workdir: Path) -> SQLBroker:
+        return SQLBroker.from_url(broker_url(workdir), clock=clock)
+
+    class OnServer(BrokerContract):
+        """What the capability tests need: the URL, and a transaction of the caller's own."""
+
+        def broker_url(self, workdir: Path) -> str:
+            return broker_url(workdir)
+
+        def transaction(self, kit: Harness) -> AbstractContextManager[sqlalchemy.Connection]:
+            return transaction(broker_url(kit.workdir))
 
     @pytest.fixture(autouse=True, scope="module")
     def drop_tables() -> Iterator[None]:
@@ -33,7 +46,7 @@ def server_suite(kind: str) -> tuple[Callable[[], Iterator[None]], type, type, t
         for prefix in sorted(opened):
             drop_prefix(kind, prefix)
 
-    class DatabaseClock(BrokerContract):
+    class DatabaseClock(OnServer):
         """On the database clock, as in production: short real leases."""
 
         short_lease = 0.5
@@ -41,7 +54,7 @@ def server_suite(kind: str) -> tuple[Callable[[], Iterator[None]], type, type, t
         def open_broker(self, clock: Clock | None, workdir: Path) -> SQLBroker:
             return open_broker(None, workdir)
 
-    class InjectedClock(BrokerContract):
+    class InjectedClock(OnServer):
         """On an injected clock: the exact checks."""
 
         injects_clock = True

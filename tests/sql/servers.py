@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import sqlalchemy
 
@@ -24,7 +26,26 @@ _TABLES = ("jobs", "dead", "results", "kv", "kv_members", "schema_version")
 
 def sa_url(kind: str) -> str:
     """The server's URL in SQLAlchemy's spelling (explicit driver)."""
-    return URLS[kind].replace(f"{kind}://", f"{_DRIVERS[kind]}://", 1)
+    return sqlalchemy_url(URLS[kind])
+
+
+def sqlalchemy_url(url: str) -> str:
+    """A queuekit SQL URL in SQLAlchemy's spelling, for an engine of the caller's own (queuekit options dropped)."""
+    base = url.split("?", 1)[0]
+    for kind, driver in _DRIVERS.items():
+        base = base.replace(f"{kind}://", f"{driver}://", 1)
+    return base
+
+
+@contextmanager
+def transaction(url: str) -> Iterator[sqlalchemy.Connection]:
+    """A connection of an engine of its own in an open transaction: committed at the end, rolled back on error."""
+    engine = sqlalchemy.create_engine(sqlalchemy_url(url))
+    try:
+        with engine.begin() as connection:
+            yield connection
+    finally:
+        engine.dispose()
 
 
 def url_or_skip(kind: str) -> str:

@@ -2,18 +2,35 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from pathlib import Path
 
+import sqlalchemy
 from queuekit_sql import SQLBroker
 
-from queuekit.testing import BrokerContract, Clock, default_settings, make_state_machine_test
+from queuekit.testing import BrokerContract, Clock, Harness, default_settings, make_state_machine_test
+from tests.sql.servers import transaction
+
+
+def _url(workdir: Path) -> str:
+    return f"sqlite:///{workdir / 'queue.db'}"
 
 
 def _open(clock: Clock | None, workdir: Path) -> SQLBroker:
-    return SQLBroker.from_url(f"sqlite:///{workdir / 'queue.db'}", clock=clock)
+    return SQLBroker.from_url(_url(workdir), clock=clock)
 
 
-class TestSQLiteBroker(BrokerContract):
+class OnFile(BrokerContract):
+    """What the capability tests need: the file's URL, and a transaction of the caller's own on it."""
+
+    def broker_url(self, workdir: Path) -> str:
+        return _url(workdir)
+
+    def transaction(self, kit: Harness) -> AbstractContextManager[sqlalchemy.Connection]:
+        return transaction(_url(kit.workdir))
+
+
+class TestSQLiteBroker(OnFile):
     """SQLite on an injected clock: every due, lease and expiry decision is exact."""
 
     injects_clock = True
@@ -22,7 +39,7 @@ class TestSQLiteBroker(BrokerContract):
         return _open(clock, workdir)
 
 
-class TestSQLiteBrokerRealClock(BrokerContract):
+class TestSQLiteBrokerRealClock(OnFile):
     """SQLite on the process clock, as it runs in production."""
 
     short_lease = 0.3

@@ -12,15 +12,9 @@ from queuekit_sql import SQLBroker
 
 from queuekit import App
 from queuekit.errors import CapabilityError
+from tests.sql.servers import sqlalchemy_url
 
 ORDERS = "qkt_orders"
-
-
-def _sa_url(url: str) -> str:
-    """The same database for a SQLAlchemy engine of the caller's own (queuekit options dropped)."""
-    base = url.split("?", 1)[0]
-    return (base.replace("postgresql://", "postgresql+psycopg://", 1)
-            .replace("mariadb://", "mariadb+pymysql://", 1))
 
 
 @pytest.fixture
@@ -33,7 +27,7 @@ def app(db_url: str) -> Iterator[App]:
 @pytest.fixture
 def engine(app: App, db_url: str, unique: str) -> Iterator[sqlalchemy.Engine]:
     assert app.broker.capabilities.transactional_enqueue  # opened first (SQLite: created in WAL mode)
-    engine = sqlalchemy.create_engine(_sa_url(db_url))
+    engine = sqlalchemy.create_engine(sqlalchemy_url(db_url))
     table = f"{ORDERS}_{unique}"
     with engine.begin() as connection:
         connection.exec_driver_sql(f"CREATE TABLE {table} (id INTEGER PRIMARY KEY, note VARCHAR(50))")

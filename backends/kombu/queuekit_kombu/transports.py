@@ -109,7 +109,9 @@ def capabilities_for(transport: str) -> Capabilities:
         fifo=transport in _FIFO,
         priorities=False,  # kombu's priority support differs per transport (steps, plugins): not claimed
         delays=False,  # no transport-independent delayed delivery; nack delays are held by the nacking process
-        at_least_once=True,  # unacked messages return when the holder's channel closes (Redis: visibility timeout)
+        # Unacked messages return when the holder's channel closes (Redis: visibility timeout);
+        # kombu's memory transport drops them instead (its channels do not restore).
+        at_least_once=transport != "memory",
         lease_expiry=False,  # the caller's lease is not a timer in kombu
         dedup=False,
         results=False,
