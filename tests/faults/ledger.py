@@ -5,6 +5,7 @@ Each process appends to a file of its own in one folder, one ``os.write`` per li
 skips. Lines (space-separated; ``t`` is ``time.time()``)::
 
     A <key>                        the producer's enqueue returned: the job was accepted
+    E <key> <exception class>      the producer's enqueue raised: the job may or may not be stored
     S <key> <pid> <attempt> <t>    a worker starts the task body
     D <key> <pid> <t>              the task body finished
 
@@ -45,6 +46,10 @@ class LedgerWriter:
         for key in keys:
             self._write(f"A {key}")
 
+    def raised(self, key: str, error: BaseException) -> None:
+        """The producer's enqueue of ``key`` raised ``error``."""
+        self._write(f"E {key} {type(error).__name__}")
+
     def start(self, key: str, attempt: int) -> None:
         """A worker starts the body of ``key`` on this attempt."""
         self._write(f"S {key} {os.getpid()} {attempt} {time.time():.6f}")
@@ -69,6 +74,7 @@ class Ledger:
     """Every complete line of a folder's ledger files."""
 
     accepted: set[str] = field(default_factory=set)
+    raised: dict[str, str] = field(default_factory=dict)  # key: the exception class the enqueue raised
     starts: list[Run] = field(default_factory=list)
     dones: list[Run] = field(default_factory=list)
     torn: int = 0
@@ -79,6 +85,8 @@ class Ledger:
         try:
             if parts[0] == "A" and len(parts) == 2:
                 self.accepted.add(parts[1])
+            elif parts[0] == "E" and len(parts) == 3:
+                self.raised[parts[1]] = parts[2]
             elif parts[0] == "S" and len(parts) == 5:
                 self.starts.append(Run(parts[1], int(parts[2]), float(parts[4]), int(parts[3])))
             elif parts[0] == "D" and len(parts) == 4:

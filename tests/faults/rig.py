@@ -1,4 +1,4 @@
-"""One test's apparatus: the target backend, the ledger, and the worker processes.
+"""One test's apparatus: the target backend, the ledger, and the worker (and producer) processes.
 
 Workers are real ``python -m queuekit worker`` processes of this test's own; they are
 stopped by their PID (through their ``Popen``) at teardown, never by name.
@@ -19,6 +19,7 @@ from queuekit.broker import QueueStats
 from queuekit.message import Message
 from tests.faults.fault_app import build_app
 from tests.faults.ledger import Ledger, LedgerWriter, read_ledger
+from tests.faults.producer import STOP
 from tests.faults.targets import Target
 from tests.support import wait_until
 
@@ -79,6 +80,17 @@ class Rig:
                 "--queues", self.queue, *options]
         if url:
             argv += ["--url", url]
+        return self._spawn(argv, env)
+
+    def producer(self) -> subprocess.Popen[bytes]:
+        """Start a process that ``delay()``s jobs one by one until :meth:`stop_producing` (tests.faults.producer)."""
+        return self._spawn([sys.executable, "-m", "tests.faults.producer"])
+
+    def stop_producing(self) -> None:
+        """Tell the producer processes to finish the job in hand and exit."""
+        (self.folder / STOP).touch()
+
+    def _spawn(self, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         with self.log_path(len(self.children)).open("wb") as out:
             child = subprocess.Popen(argv, cwd=ROOT, env={**self.env, **(env or {})}, stdout=out,
                                      stderr=subprocess.STDOUT)
@@ -86,7 +98,7 @@ class Rig:
         return child
 
     def log_path(self, index: int) -> Path:
-        """Where the ``index``-th process's output goes."""
+        """Where the ``index``-th process's output goes (workers and producers alike)."""
         return self.logs / f"worker-{index}.log"
 
     def log(self, child: subprocess.Popen[bytes]) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import uuid
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import redis
 
+from tests.own_servers import free_port
 from tests.support import service_unavailable
 
 SHARED_URL = os.environ.get("QUEUEKIT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -52,25 +52,6 @@ def delete_prefix(url: str, *prefixes: str) -> None:
             client.delete(*doomed[start : start + 500])
     finally:
         client.close()
-
-
-def _bindable(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def free_port(bus: bool = False) -> int:
-    """A TCP port nothing listens on right now (and port + 10000 too, for a cluster bus)."""
-    while True:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = int(sock.getsockname()[1])
-        if not bus or (port + 10000 <= 65535 and _bindable(port + 10000)):
-            return port
 
 
 class PrivateRedis:

@@ -1,0 +1,113 @@
+"""Issue 12: the SQL server restarts under a draining worker and under a producer.
+
+Each module starts its own PostgreSQL cluster and MariaDB server (tests/sql/clusters.py:
+fresh data directory, spare port, socket in its own folder) and restarts them; the
+shared servers are never touched. The ledger outside the broker is the truth:
+
+* mid-drain: nothing accepted is lost, duplicates stay within what the worker held
+  (its concurrency plus its prefetch), and the worker finishes the drain by itself;
+* mid-enqueue: every ``delay()`` that returned runs, and every one that raised raised
+  :class:`queuekit.ConnectionLost` (a job whose enqueue raised may or may not run).
+
+Each test prints one line of figures (run pytest with ``-s`` to see them).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from queuekit.broker import QueueStats
+from tests.faults.ledger import account
+from tests.faults.rig import Rig
+from tests.faults.targets import Target, unique_queue
+from tests.sql.clusters import PrivateMariaDB, PrivatePostgres
+from tests.sql.servers import unique_prefix, with_prefix
+from tests.support import wait_until
+
+pytestmark = [pytest.mark.service, pytest.mark.slow]
+
+JOBS = 600
+CONCURRENCY, PREFETCH = 4, 4
+WORKER_OPTIONS = ("--concurrency", str(CONCURRENCY), "--prefetch", str(PREFETCH))
+SERVERS = {"postgresql": PrivatePostgres, "mariadb": PrivateMariaDB}
+Server = PrivatePostgres | PrivateMariaDB
+
+
+@pytest.fixture(scope="module", params=sorted(SERVERS))
+def server(request: pytest.FixtureRequest) -> Iterator[Server]:
+    """A private server of each kind, started once for this module and deleted after it."""
+    made = SERVERS[request.param]()
+    try:
+        made.start()
+        yield made
+    finally:
+        made.stop()
+
+
+@pytest.fixture
+def rig(server: Server, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Rig]:
+    """A rig on the private server, with tables of this test's own."""
+    kind = "postgresql" if isinstance(server, PrivatePostgres) else "mariadb"
+    made = Rig(Target(kind, with_prefix(server.url, unique_prefix()), unique_queue()), tmp_path)
+    yield made
+    made.close()
+
+
+def _done(rig: Rig) -> int:
+    return len(rig.ledger().done_counts())
+
+
+def test_a_restart_mid_drain_loses_nothing_and_the_worker_recovers_by_itself(server: Server, rig: Rig) -> None:
+    rig.enqueue(rig.message("faults.work", f"job{n:04d}", 2.0) for n in range(JOBS))
+    worker = rig.worker(*WORKER_OPTIONS)
+    wait_until(lambda: _done(rig) >= JOBS // 3, 120, f"{JOBS // 3} jobs done before the restart")
+    before = _done(rig)
+    began = time.monotonic()
+    server.restart()
+    wait_until(lambda: _done(rig) == JOBS, 120, "the worker to finish the drain after the restart by itself")
+    recovered = time.monotonic() - began
+    wait_until(lambda: rig.stats() == QueueStats(), 60, "the queue to be empty with nothing in flight")
+
+    verdict = account(rig.ledger())
+    figures = (f"[{rig.target.kind} restart mid-drain] {verdict.summary()} done_before_restart={before} "
+               f"dead=0 recovered_by_itself=yes drain_after_restart_s={recovered:.1f}")
+    print(f"\n{figures}")
+    assert before < JOBS, f"the restart must land mid-drain; {figures}"
+    assert verdict.accepted == JOBS and verdict.lost == 0, f"{figures}; lost e.g. {verdict.lost_keys}"
+    assert verdict.unexpected == 0, figures
+    assert verdict.duplicated <= CONCURRENCY + PREFETCH, figures
+    assert worker.poll() is None, "the worker must survive the restart"
+    assert rig.stop([worker]) == [0], rig.log(worker)[-3000:]
+
+
+def test_a_restart_mid_enqueue_keeps_every_accepted_job_and_raises_only_connection_lost(
+    server: Server, rig: Rig
+) -> None:
+    worker = rig.worker(*WORKER_OPTIONS)
+    producer = rig.producer()
+    wait_until(lambda: len(rig.ledger().accepted) >= 100, 120, "100 jobs accepted before the restart")
+    before = len(rig.ledger().accepted)
+    server.restart()
+    wait_until(lambda: len(rig.ledger().accepted) >= before + 100, 120, "100 more accepted after the restart")
+    rig.stop_producing()
+    assert producer.wait(60) == 0, rig.log(producer)[-3000:]
+    began = time.monotonic()
+    wait_until(lambda: rig.ledger().accepted <= set(rig.ledger().done_counts()), 120, "every accepted job to run")
+    drained = time.monotonic() - began
+
+    ledger = rig.ledger()
+    verdict = account(ledger)
+    ran_unaccepted = set(ledger.done_counts()) - ledger.accepted
+    kinds = sorted(set(ledger.raised.values()))
+    figures = (f"[{rig.target.kind} restart mid-enqueue] {verdict.summary()} raised={len(ledger.raised)} "
+               f"{kinds} raised_but_ran={len(ran_unaccepted)} drain_s={drained:.1f}")
+    print(f"\n{figures}")
+    assert verdict.lost == 0, f"{figures}; lost e.g. {verdict.lost_keys}"
+    assert kinds in ([], ["ConnectionLost"]), figures
+    assert ran_unaccepted <= set(ledger.raised), f"a job ran that was never enqueued; {figures}"
+    assert verdict.duplicated <= CONCURRENCY + PREFETCH, figures
+    assert rig.stop([worker]) == [0], rig.log(worker)[-3000:]
