@@ -45,6 +45,7 @@ class Account:
     def __init__(self, name: str) -> None:
         self.name = name
         self.switch = os.geteuid() == 0
+        self.runuser = ""
         if self.switch:
             try:
                 entry = pwd.getpwnam(name)

@@ -51,6 +51,8 @@ def _postgres_bin() -> Path:
 class PrivatePostgres:
     """A PostgreSQL cluster this test created with initdb, run and restarted with pg_ctl."""
 
+    kind = "postgresql"
+
     def __init__(self) -> None:
         self.bin = _postgres_bin()
         self.account = Account("postgres")
@@ -104,6 +106,8 @@ class PrivatePostgres:
 
 class PrivateMariaDB:
     """A MariaDB server on a datadir this test created with mariadb-install-db; a child process of the test."""
+
+    kind = "mariadb"
 
     def __init__(self) -> None:
         install = shutil.which("mariadb-install-db") or shutil.which("mysql_install_db")
