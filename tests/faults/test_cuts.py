@@ -5,10 +5,16 @@ The worker reaches the shared PostgreSQL or MariaDB through :class:`tests.sql.pr
 carries a few times during a drain, spread by progress. Nothing accepted may be lost,
 duplicates stay within what the worker held at each reset (its concurrency plus its
 prefetch), and the worker finishes by itself. (RabbitMQ: tests/rabbitmq/test_resets.py.)
+
+A frozen proxy (connections open, no bytes forwarded: a silent server) is noticed only
+with a read timeout: MariaDB's driver takes ``read_timeout``/``write_timeout`` in the URL;
+PostgreSQL's has no read timeout, so a silent server holds its worker until it speaks
+again (docs/reliability.md).
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,20 +37,26 @@ RESETS = 4
 CONCURRENCY, PREFETCH = 4, 4
 
 
-@pytest.fixture(params=["mariadb", "postgresql"])
-def proxied(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Rig, Proxy]]:
-    """A rig whose URL leads through a proxy to the shared server, with tables of its own."""
-    kind = str(request.param)
+@contextlib.contextmanager
+def _through_proxy(kind: str, tmp_path: Path, **options: str) -> Iterator[tuple[Rig, Proxy]]:
+    """A rig whose URL (with ``options``) leads through a proxy to the shared server, with tables of its own."""
     url, prefix = url_or_skip(kind), unique_prefix()
     port = urlsplit(url).port
     with Proxy(("127.0.0.1", port or 0)) as proxy:
         through = url.replace(f"127.0.0.1:{port}", f"127.0.0.1:{proxy.port}", 1)
-        rig = Rig(Target(kind, with_prefix(through, prefix), unique_queue()), tmp_path)
+        rig = Rig(Target(kind, with_prefix(through, prefix, **options), unique_queue()), tmp_path)
         try:
             yield rig, proxy
         finally:
             rig.close()
     drop_prefix(kind, prefix)
+
+
+@pytest.fixture(params=["mariadb", "postgresql"])
+def proxied(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Rig, Proxy]]:
+    """A rig on each SQL server in turn, through a proxy."""
+    with _through_proxy(str(request.param), tmp_path) as made:
+        yield made
 
 
 def _done(rig: Rig) -> int:
@@ -76,3 +88,28 @@ def test_connection_resets_mid_drain_lose_nothing_and_do_not_hang(proxied: tuple
     assert worker.poll() is None, "the worker must survive the resets"
     assert rig.stop([worker]) == [0], rig.log(worker)[-3000:]
     assert "Traceback" not in rig.all_logs(), rig.all_logs()[-3000:]
+
+
+def test_a_frozen_mariadb_with_a_read_timeout_is_noticed_and_the_drain_resumes(tmp_path: Path) -> None:
+    with _through_proxy("mariadb", tmp_path, read_timeout="2", write_timeout="2") as (rig, proxy):
+        rig.enqueue(rig.message("faults.work", f"job{n:04d}", 2.0) for n in range(JOBS))
+        worker = rig.worker("--concurrency", str(CONCURRENCY), "--prefetch", str(PREFETCH))
+        wait_until(lambda: _done(rig) >= JOBS // 3, 120, f"{JOBS // 3} jobs done before the freeze")
+        proxy.freeze()
+        began = time.monotonic()
+        wait_until(lambda: "timed out" in rig.log(worker), 60, "the worker to notice the silent server")
+        noticed = time.monotonic() - began
+        proxy.thaw()
+        wait_until(lambda: _done(rig) == JOBS, 120, "the worker to finish the drain after the thaw by itself")
+        wait_until(lambda: rig.stats() == QueueStats(), 60, "the queue to be empty with nothing in flight")
+
+        verdict = account(rig.ledger())
+        figures = (f"[mariadb proxy freeze mid-drain, read_timeout=2] {verdict.summary()} dead=0 "
+                   f"noticed_after_s={noticed:.1f} recovered_by_itself=yes")
+        print(f"\n{figures}")
+        assert verdict.accepted == JOBS and verdict.lost == 0, f"{figures}; lost e.g. {verdict.lost_keys}"
+        assert verdict.unexpected == 0, figures
+        assert verdict.duplicated <= CONCURRENCY + PREFETCH, figures
+        assert worker.poll() is None, "the worker must survive the freeze"
+        assert rig.stop([worker]) == [0], rig.log(worker)[-3000:]
+        assert "Traceback" not in rig.all_logs(), rig.all_logs()[-3000:]
