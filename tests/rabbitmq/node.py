@@ -93,7 +93,9 @@ class PrivateRabbit:
 
     def ctl(self, *args: str) -> None:
         """``rabbitmqctl -n <node> args``; fail with its output when it fails."""
-        done = subprocess.run(self.account.command([self.rabbitmqctl, "-n", self.node, *args]), env=self._env(),
+        # Without the node's RABBITMQ_DIST_PORT: the CLI would listen at that port + 10000, past 65535 for a high one.
+        env = {key: value for key, value in self._env().items() if key != "RABBITMQ_DIST_PORT"}
+        done = subprocess.run(self.account.command([self.rabbitmqctl, "-n", self.node, *args]), env=env,
                               cwd="/", capture_output=True, text=True, timeout=_STARTUP)
         assert done.returncode == 0, f"rabbitmqctl {' '.join(args)} failed: {done.stdout}{done.stderr}"
 
