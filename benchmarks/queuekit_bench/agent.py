@@ -12,6 +12,7 @@ Commands (each answered by one line carrying the same ``id``)::
     {"op": "work", "queue": q, "burst": false, ...}   -> {"started": true} at once
     {"op": "stop"}                                    -> {"t_end", "counts"} after a graceful stop
     {"op": "stats", "queue": q}                       -> {"ready", "delayed", "in_flight", "dead"} seen from here
+    {"op": "counts"}                                  -> {"counts"}: the running worker's completions so far
     {"op": "exit"}                                    -> {} and the process ends
 """
 
@@ -64,6 +65,8 @@ class AgentCore:
             return self.stop()
         if op == "stats":
             return self.stats(str(command["queue"]))
+        if op == "counts":
+            return {"counts": dict(self.worker.counts) if self.worker is not None else {}}
         if op in ("ping", "exit"):
             return {"pid": os.getpid()}
         raise ValueError(f"unknown agent command {op!r}")
@@ -96,13 +99,15 @@ class AgentCore:
         priorities: Sequence[int] = command.get("priorities") or [0] * count
         sleeps: Sequence[float] = command.get("sleep_ms") or [0.0] * count
         delay = float(command.get("delay", 0.0))
+        retries = command.get("retries")  # None: the task's own allowance
         tracked = bool(command.get("tracked", False))
         task = self.app.tasks[TRACKED if tracked else NOOP]
         out = []
         for index in range(count):
             key = f"{producer}:{first + index}"
             args: tuple[Any, ...] = (key, sleeps[index], payload) if tracked else (payload,)
-            message = task.build(args, queue=queue, priority=priorities[index], delay=delay or None)
+            message = task.build(args, queue=queue, priority=priorities[index], delay=delay or None,
+                                 retries=None if retries is None else int(retries))
             out.append((key, message))
         return out
 

@@ -27,7 +27,7 @@ from queuekit_bench.progress import Progress
 from queuekit_bench.report import write_report
 from queuekit_bench.report.terminal import summary_table
 from queuekit_bench.runner import Run
-from queuekit_bench.settings import PROFILES, Settings, parse_counts, parse_scenarios
+from queuekit_bench.settings import MIN_SOAK_SECONDS, PROFILES, Settings, parse_counts, parse_scenarios
 from queuekit_bench.targets import discover
 
 DEFAULT_OUT = Path("report")
@@ -36,6 +36,8 @@ EPILOG = """examples:
   queuekit bench --quick                           embedded backends + any local service that answers; writes report/
   queuekit bench --backends sqlite,redis://127.0.0.1:6379/0 --scenarios throughput,latency --out report-redis/
   queuekit bench --quick --compare old/results.json  then flag regressions beyond the run-to-run noise
+  queuekit bench --backends sqlite,redis --scenarios failure --kills 100   the ledger run through 100 SIGKILLs
+  queuekit bench --backends sqlite,redis --scenarios soak --duration 600   worker memory and jobs/s over 10 minutes
   queuekit bench --compare old/results.json --against report/results.json   compare two files, run nothing
 """
 
@@ -48,12 +50,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     size.add_argument("--quick", action="store_true", help="small sizes, 3 runs per figure: about 10 s a backend")
     size.add_argument("--full", action="store_true", help="large sizes, 1M-job backlog, more runs")
     parser.add_argument("--scenarios", help="comma-separated: enqueue, drain, latency, ordering, failure, "
-                        "backlog, payload, workflow, or the groups throughput, guarantees, all (default: all)")
+                        "backlog, payload, workflow, soak, or the groups throughput, guarantees, all "
+                        "(default: all but soak; --full: all)")
     parser.add_argument("--jobs", type=int, help="jobs per enqueue and drain run")
     parser.add_argument("--workers", help="worker process counts for the drain, e.g. 1,2,4")
     parser.add_argument("--concurrency", type=int, help="threads per worker process (default 2)")
     parser.add_argument("--repeats", type=int, help="runs per figure; the median is reported")
     parser.add_argument("--rate", type=float, help="latency producer rate, jobs/s (default 200)")
+    parser.add_argument("--kills", type=int, metavar="N",
+                        help="failure scenario: SIGKILLs of worker processes during its run (default 6; --quick 2, "
+                        "--full 100)")
+    parser.add_argument("--duration", type=float, metavar="S",
+                        help="soak scenario: seconds of steady load (default 60; --quick 15, --full 300)")
     parser.add_argument("--seed", type=int, help="seed for kill times and priorities (default: random, logged)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, metavar="DIR",
                         help="write index.html, report.md, results.json and plots/ here (default: report/)")
@@ -96,6 +104,21 @@ def settings_from(args: argparse.Namespace) -> Settings:
         if args.rate <= 0:
             raise ValueError(f"--rate must be positive, got {args.rate}")
         changes["latency_rate"] = args.rate
+    scenarios = changes.get("scenarios", base.scenarios)
+    if args.kills is not None:
+        if args.kills < 0:
+            raise ValueError(f"--kills must be 0 or more, got {args.kills}")
+        if "failure" not in scenarios:
+            raise ValueError("--kills applies to the failure scenario, which is not selected; "
+                             "add failure to --scenarios")
+        changes["failure_kills"] = args.kills
+    if args.duration is not None:
+        if not args.duration >= MIN_SOAK_SECONDS:  # also refuses nan
+            raise ValueError(f"--duration must be at least {MIN_SOAK_SECONDS:g} seconds, got {args.duration:g}")
+        if "soak" not in scenarios:
+            raise ValueError("--duration sets the soak scenario's length, and soak is not selected; "
+                             "add soak to --scenarios")
+        changes["soak_seconds"] = args.duration
     return dataclasses.replace(base, **changes)
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Sequence, Set
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -129,13 +129,14 @@ class Accounting:
 
     accepted: int
     unknown: int
-    lost: int  # accepted and never finished
+    lost: int  # accepted, never finished, and not set aside as a dead letter
     recovered: int  # unknown outcome at enqueue, but finished
     unexpected: int  # finished but never enqueued: must always be 0
     duplicated: int  # finished more than once
     max_exec: int  # largest number of starts of one job
     torn: int
     lost_keys: tuple[str, ...] = ()
+    dead_unfinished: int = 0  # accepted, never finished, in the dead-letter queue: kept there, not lost
 
     @property
     def dup_rate(self) -> float:
@@ -149,15 +150,22 @@ class Accounting:
             "recovered": self.recovered, "unexpected": self.unexpected,
             "duplicated": self.duplicated, "dup_rate": self.dup_rate, "max_exec": self.max_exec,
             "torn_lines": self.torn, "lost_examples": list(self.lost_keys[:20]),
+            "dead_unfinished": self.dead_unfinished,
         }
 
 
-def account(ledger: Ledger) -> Accounting:
-    """Count lost, recovered, unexpected and duplicated jobs."""
+def account(ledger: Ledger, dead: Set[str] = frozenset()) -> Accounting:
+    """Count lost, recovered, unexpected and duplicated jobs.
+
+    ``dead``: keys of jobs the broker holds as dead letters. One that never finished is not
+    lost (it waits in the dead-letter queue, to be requeued or removed); it is counted in
+    ``dead_unfinished`` instead.
+    """
     done_counts = Counter(event.key for event in ledger.dones)
     start_counts = Counter(event.key for event in ledger.starts)
     accepted = set(ledger.accepted)
-    lost = sorted(accepted - set(done_counts))
+    unfinished = accepted - set(done_counts)
+    lost = sorted(unfinished - dead)
     known = accepted | ledger.unknown
     return Accounting(
         accepted=len(accepted),
@@ -169,6 +177,7 @@ def account(ledger: Ledger) -> Accounting:
         max_exec=max(start_counts.values(), default=0),
         torn=ledger.torn,
         lost_keys=tuple(lost),
+        dead_unfinished=len(unfinished & dead),
     )
 
 
@@ -176,14 +185,15 @@ def redelivery_delays(ledger: Ledger, kills: Sequence[tuple[int, float]]) -> lis
     """Seconds from each kill to the next start, elsewhere, of a job the killed process left unfinished."""
     finished_by = {(event.key, event.pid) for event in ledger.dones}
     starts_by_key: dict[str, list[Event]] = {}
+    left_by_pid: dict[int, set[str]] = {}  # what each process started and never finished: one pass, not one per kill
     for event in ledger.starts:
         starts_by_key.setdefault(event.key, []).append(event)
+        if (event.key, event.pid) not in finished_by:
+            left_by_pid.setdefault(event.pid, set()).add(event.key)
     delays: list[float] = []
     for pid, t_kill in kills:
-        for key, events in starts_by_key.items():
-            if not any(e.pid == pid and (key, pid) not in finished_by for e in events):
-                continue
-            later = [e.t for e in events if e.pid != pid and e.t >= t_kill]
+        for key in left_by_pid.get(pid, ()):
+            later = [e.t for e in starts_by_key[key] if e.pid != pid and e.t >= t_kill]
             if later:
                 delays.append(min(later) - t_kill)
     return delays

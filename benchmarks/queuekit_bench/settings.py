@@ -5,7 +5,11 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-SCENARIOS = ("enqueue", "drain", "latency", "ordering", "failure", "backlog", "payload", "workflow")
+SCENARIOS = ("enqueue", "drain", "latency", "ordering", "failure", "backlog", "payload", "workflow", "soak")
+# The soak runs for a fixed wall-clock time (a minute a backend by default), more than all the
+# other workloads of a --quick run together: it runs when asked for, in ``all`` and in --full.
+DEFAULT_SCENARIOS = tuple(name for name in SCENARIOS if name != "soak")
+MIN_SOAK_SECONDS = 4.0  # four quarters of at least one sample each
 GROUPS = {"throughput": ("enqueue", "drain"), "all": SCENARIOS, "guarantees": ("ordering", "failure")}
 
 
@@ -14,7 +18,7 @@ class Settings:
     """Every size and count a run uses; recorded in results.json."""
 
     profile: str = "default"
-    scenarios: tuple[str, ...] = SCENARIOS
+    scenarios: tuple[str, ...] = DEFAULT_SCENARIOS
     repeats: int = 5
     seed: int = 0
     enqueue_jobs: int = 3000  # single-message enqueue, one producer
@@ -31,7 +35,7 @@ class Settings:
     delay_jobs: int = 20
     delay_seconds: float = 0.5
     failure_jobs: int = 2000
-    failure_kills: int = 6
+    failure_kills: int = 6  # SIGKILLs of worker processes during the ledger run (--kills)
     failure_lease: float = 2.0
     backlog_depths: tuple[int, ...] = (1_000, 10_000, 100_000)
     backlog_sample: int = 1000  # reserve+ack operations timed per run, at each depth
@@ -39,6 +43,7 @@ class Settings:
     payload_jobs: tuple[int, ...] = (2000, 500, 20)
     workflow_members: int = 1000  # chord header members (the callback sums their results)
     workflow_workers: int = 2  # worker processes running the chord
+    soak_seconds: float = 60.0  # the soak's length (--duration): one worker draining a topped-up backlog
 
     def as_dict(self) -> dict[str, object]:
         """JSON form (tuples as lists)."""
@@ -49,10 +54,11 @@ QUICK = Settings(  # about 10 s a backend on a 2-core machine: the README's firs
     profile="quick", repeats=3, enqueue_jobs=300, batch_jobs=2000, drain_jobs=400, latency_seconds=0.75,
     order_jobs=200, priority_jobs=200, delay_jobs=10, failure_jobs=300, failure_kills=2, failure_lease=1.0,
     backlog_depths=(1_000, 5_000), backlog_sample=200, payload_jobs=(200, 100, 5), workflow_members=200,
+    soak_seconds=15.0,
 )
 FULL = dataclasses.replace(
     Settings(), profile="full", repeats=7, backlog_depths=(1_000, 10_000, 100_000, 1_000_000),
-    failure_jobs=5000, failure_kills=12,
+    scenarios=SCENARIOS, failure_jobs=5000, failure_kills=100, soak_seconds=300.0,
 )
 PROFILES = {"quick": QUICK, "default": Settings(), "full": FULL}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from queuekit_bench.report.data import Entry, fig, ok_backends, scenario
@@ -82,10 +83,29 @@ def _scaled(entries: list[Entry], name: str, title: str, x_label: str, y_label: 
     return line_chart(title, series, x_label=x_label, y_label=y_label, log_x=True, log_y=log_y)
 
 
+def soak(entries: list[Entry], key: str) -> str:
+    """The soak over time: jobs/s between consecutive samples (``key="rate"``) or the worker's RSS (``"rss_mb"``)."""
+    series = []
+    for index, entry in enumerate(entries):
+        samples = (scenario(entry, "soak") or {}).get("samples") or []
+        if key == "rate":
+            points = [Point(b["t"], (b["completed"] - a["completed"]) / (b["t"] - a["t"]))
+                      for a, b in itertools.pairwise(samples) if b["t"] > a["t"]]
+        else:
+            points = [Point(x["t"], x[key]) for x in samples]
+        if points:
+            series.append(Series(entry["name"], points, PALETTE[index % len(PALETTE)]))
+    if key == "rate":
+        return line_chart("Soak: jobs/s of one worker over time (each point: one sampling interval)", series,
+                          x_label="seconds into the soak", y_label="jobs/s")
+    return line_chart("Soak: the worker's resident memory over time", series,
+                      x_label="seconds into the soak", y_label="RSS, MiB")
+
+
 def charts(document: dict[str, Any]) -> dict[str, str]:
-    """Every plot, by file name (without .svg)."""
+    """Every plot, by file name (without .svg); the soak's only when a soak ran."""
     entries = ok_backends(document)
-    return {
+    drawn = {
         "throughput": throughput(entries),
         "drain": drain(entries),
         "latency": latency(entries),
@@ -94,3 +114,6 @@ def charts(document: dict[str, Any]) -> dict[str, str]:
         "payload": _scaled(entries, "payload", "Jobs/s by message size, each enqueued, reserved and acked "
                            "one at a time (dashed: raw client)", "argument bytes (log scale)", "jobs/s"),
     }
+    if any(scenario(entry, "soak") for entry in entries):
+        drawn.update(soak_rate=soak(entries, "rate"), soak_rss=soak(entries, "rss_mb"))
+    return drawn

@@ -83,12 +83,17 @@ def _at_least_once(caps: dict[str, Any], failure: dict[str, Any] | None) -> Cell
     if not failure or not failure.get("mode", "").startswith("worker"):
         return Cell(_yes(promised), "-", NOT_MEASURED)
     lost, unexpected = int(failure["lost"]), int(failure["unexpected"])
-    measured = (f"{lost} lost, {count(failure.get('duplicated'))} duplicated of {count(failure.get('accepted'))} "
-                f"after {len(failure.get('kills', []))} kills")
-    if failure.get("dead_lettered"):
-        measured += f" ({failure['dead_lettered']} dead-lettered)"
+    measured = (f"{count(failure.get('accepted'))} accepted, {lost} lost, {count(failure.get('duplicated'))} "
+                f"duplicated, {dead_text(failure)} after {len(failure.get('kills', []))} kills")
     verdict = VIOLATED if unexpected else _verdict(promised, lost > 0)
     return Cell(_yes(promised), measured, verdict)
+
+
+def dead_text(failure: dict[str, Any]) -> str:
+    """``N dead-lettered (M never started)``; the second part only where the run recorded it."""
+    text = f"{count(failure.get('dead_lettered', 0))} dead-lettered"
+    unstarted = failure.get("dead_lettered_unstarted")
+    return text + (f" ({count(unstarted)} never started)" if unstarted is not None else "")
 
 
 def guarantees(entry: Entry) -> dict[str, Cell]:

@@ -10,7 +10,7 @@ from typing import Any
 
 from queuekit_bench.report.advice import advise, recommend
 from queuekit_bench.report.data import Entry, count, fig, load_text, num, ok_backends, pct, scenario, with_spread
-from queuekit_bench.report.matrix import COLUMNS, guarantees
+from queuekit_bench.report.matrix import COLUMNS, dead_text, guarantees
 from queuekit_bench.report.terminal import HEADERS, footnotes, in_process, row
 
 
@@ -143,16 +143,22 @@ def _failure(entries: list[Entry]) -> Section:
             redelivery = f.get("redelivery_ms") or {}
             rows.append([entry["name"], str(f.get("mode")), str(f.get("seed")), str(len(f.get("kills", []))),
                          count(f.get("accepted")), _lost(entry, f), count(f.get("duplicated")),
+                         dead_text(f).removesuffix(" dead-lettered").replace(" dead-lettered", ""),
                          count(f.get("unexpected")), count(f.get("max_exec")),
                          "never" if drained is None else num(drained),
                          f"{num(redelivery.get('p50'))}/{num(redelivery.get('p99'))}"])
-    headers = ["backend", "mode", "seed", "kills", "accepted", "lost", "duplicated", "unexpected", "max runs",
-               "drained s after last kill", "redelivery ms p50/p99"]
+    headers = ["backend", "mode", "seed", "kills", "accepted", "lost", "duplicated", "dead-lettered",
+               "unexpected", "max runs", "drained s after last kill", "redelivery ms p50/p99"]
     return Section("Delivery under failure (SIGKILL)", [
-        "Worker processes are killed with SIGKILL at random moments (the seed replays them) while jobs of "
-        "1-20 ms run. The ledger, written by producers and workers to files outside the broker, decides: "
-        "lost = accepted and never finished; duplicated = finished more than once; unexpected = finished but "
-        "never accepted (must be 0).", Table(headers, rows)])
+        "Worker processes are killed with SIGKILL at random moments (the seed replays them; `--kills N` sets "
+        "how many) while jobs of 1-20 ms run, and a new worker is started after each kill; the backlog is "
+        "topped up while kills remain, so every kill lands on busy workers. The jobs use the task defaults "
+        "(no retries), so a job whose workers keep dying is dead-lettered after the app's `redeliveries` "
+        "allowance, as in an application. The ledger, written by producers and workers to files outside the "
+        "broker, decides: lost = accepted, never finished and not in the dead-letter queue; duplicated = "
+        "finished more than once; dead-lettered = set aside by the worker (never started: the ledger has no "
+        "start of it, the crash-loop case that must stay 0); unexpected = finished but never accepted (must "
+        "be 0).", Table(headers, rows)])
 
 
 def _lost(entry: Entry, failure: dict[str, Any]) -> str:
@@ -192,15 +198,45 @@ def _workflow(entries: list[Entry]) -> Section:
         "it.", Table(headers, rows)])
 
 
+def _soak(entries: list[Entry]) -> Section:
+    rows = []
+    for entry in entries:
+        found = scenario(entry, "soak")
+        if found:
+            first, last = found.get("first_quarter") or {}, found.get("last_quarter") or {}
+            rows.append([entry["name"], num(found.get("duration_s")), str(found.get("worker_kind")),
+                         f"{int(found.get('completed', 0)):,}", num(first.get("jobs_per_s")),
+                         num(last.get("jobs_per_s")), _change(first.get("jobs_per_s"), last.get("jobs_per_s")),
+                         num(first.get("rss_mb")), num(last.get("rss_mb")),
+                         _change(first.get("rss_mb"), last.get("rss_mb"))])
+    headers = ["backend", "seconds", "worker", "jobs done", "jobs/s 1st quarter", "jobs/s last quarter", "change",
+               "RSS MiB 1st quarter", "RSS MiB last quarter", "change"]
+    return Section("Soak: one worker over time", [
+        "One worker (the configured threads) drains a queue that the harness keeps topped up, for `--duration` "
+        "seconds; every interval the harness reads the worker's completions and its resident memory "
+        "(`VmRSS`). The first quarter of the run is set against the last: a worker that leaks memory or slows "
+        "down as it ages shows it here. RSS is the median of a quarter's samples. For `memory://` the worker is "
+        "a thread of the harness, so its RSS is the harness's, broker included.",
+        Plot("soak_rate"), Plot("soak_rss"), Table(headers, rows)])
+
+
+def _change(first: Any, last: Any) -> str:
+    if not isinstance(first, (int, float)) or not isinstance(last, (int, float)) or not first:
+        return "-"
+    return f"{(last - first) / first * 100:+.0f}%"
+
+
 def build_sections(document: dict[str, Any]) -> list[Section]:
     """Every section of the report, in order."""
     entries = ok_backends(document)
     summary = Section("Summary", [Table(list(HEADERS), [row(e) for e in entries]), *footnotes(entries),
                                   "raw% = queuekit's rate as a share of the raw client's on the same server in the "
-                                  "same run. lost/dup (kills): jobs never finished / finished twice after worker "
-                                  "processes were killed. backlog growth: cost per job at the deepest backlog over "
-                                  "the shallowest (1.0 = depth is free). chord s: seconds from fanning a chord out to "
-                                  "its callback's end (see Workflow)."])
+                                  "same run. lost/dup/dead (kills): jobs never finished nor dead-lettered / "
+                                  "finished twice / dead-lettered, after that many kills of worker processes. "
+                                  "backlog growth: cost per job at the deepest backlog over the shallowest "
+                                  "(1.0 = depth is free). chord s: seconds from fanning a chord out to its "
+                                  "callback's end (see Workflow). soak: jobs/s and worker RSS (MiB), first quarter "
+                                  "> last quarter (see Soak)."])
     left_out = [e["name"] for e in entries if not (e.get("capabilities") or {}).get("cross_process", True)]
     advice = Section("Which broker for what", [
         "In short, from this run's figures"
@@ -217,5 +253,6 @@ def build_sections(document: dict[str, Any]) -> list[Section]:
         _scaled(entries, "payload", "Payload size (jobs/s, one at a time)", "argument bytes",
                 "Jobs per second when each job is enqueued, then reserved and acknowledged, one at a time, "
                 "for each argument size."),
-        _workflow(entries), _run(document),
+        _workflow(entries), *([_soak(entries)] if "soak" in document.get("settings", {}).get("scenarios", []) else []),
+        _run(document),
     ]

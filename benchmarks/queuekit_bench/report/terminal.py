@@ -9,7 +9,8 @@ from queuekit_bench.report.data import Entry, count, load_text, med, not_run, nu
 from queuekit_bench.report.matrix import violations
 
 HEADERS = ("backend", "enqueue/s (raw%)", "batch/s (raw%)", "drain/s 1w (raw%)", "drain/s max",
-           "p50/p99 start ms", "FIFO inv", "prio inv", "lost/dup (kills)", "backlog growth", "chord s")
+           "p50/p99 start ms", "FIFO inv", "prio inv", "lost/dup/dead (kills)", "backlog growth", "chord s",
+           "soak jobs/s, MB (1st>last q)")
 
 
 def _rate_cell(entry: Entry, name: str, key: str) -> str:
@@ -53,7 +54,18 @@ def _failure(entry: Entry) -> str:
     found = scenario(entry, "failure")
     if not found:
         return "-"
-    return f"{count(found.get('lost'))}/{count(found.get('duplicated'))}" + ("*" if in_process(entry) else "")
+    cells = f"{count(found.get('lost'))}/{count(found.get('duplicated'))}/{count(found.get('dead_lettered'))}"
+    return f"{cells} ({len(found.get('kills', []))})" + ("*" if in_process(entry) else "")
+
+
+def soak_change(entry: Entry) -> str:
+    """``jobs/s>jobs/s, MB>MB``: the soak's first quarter against its last ('-' without a soak)."""
+    found = scenario(entry, "soak")
+    if not found:
+        return "-"
+    first, last = found.get("first_quarter") or {}, found.get("last_quarter") or {}
+    return (f"{num(first.get('jobs_per_s'))}>{num(last.get('jobs_per_s'))}, "
+            f"{num(first.get('rss_mb'))}>{num(last.get('rss_mb'))}")
 
 
 def footnotes(entries: list[Entry]) -> list[str]:
@@ -73,7 +85,7 @@ def row(entry: Entry) -> list[str]:
     return [entry["name"], _rate_cell(entry, "enqueue", "single"), _rate_cell(entry, "enqueue", "batch"),
             _rate_cell(entry, "drain", "workers_1"), _drain_max(entry), _latency(entry),
             _order(entry, "fifo_1"), _order(entry, "priority"), _failure(entry), _backlog(entry),
-            num(med(entry, "workflow", "seconds"))]
+            num(med(entry, "workflow", "seconds")), soak_change(entry)]
 
 
 def format_table(headers: tuple[str, ...] | list[str], rows: list[list[str]]) -> str:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from queuekit_bench.context import BackendRun
-from queuekit_bench.scenarios import backlog, drain, enqueue, failure, latency, ordering, payload, workflow
+from queuekit_bench.scenarios import backlog, drain, enqueue, failure, latency, ordering, payload, soak, workflow
 
 Scenario = Callable[[BackendRun], dict[str, Any]]
 
@@ -19,4 +19,5 @@ REGISTRY: dict[str, Scenario] = {
     "backlog": backlog.run,
     "payload": payload.run,
     "workflow": workflow.run,
+    "soak": soak.run,
 }
