@@ -30,6 +30,8 @@ RESULT_TTL = 600.0  # seconds: the workflow's results and join state outlive the
 # A job reserved by a worker that was then killed comes back with one more attempt; the
 # tracked task allows many, so redelivered jobs run again instead of being dead-lettered
 # as "worker lost" (the task itself never raises, so these retries are never spent on errors).
+# The failure workload sends its jobs with retries=0 instead: there, what the app's own
+# redeliveries allowance does after kills is what is measured.
 TRACKED_RETRIES = 100
 
 _ledger: LedgerWriter | None = None

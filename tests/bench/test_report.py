@@ -172,7 +172,7 @@ def test_report_text_a_person_reads(tmp_path: Path) -> None:
     markdown = (tmp_path / "report.md").read_text()
     assert "1.42 1.10 0.95" in markdown and "1.4169921875" not in markdown
     assert "548: memory keeps nothing across a kill" in markdown
-    assert "548/3*" in summary_table(document) and "memory keeps nothing across a kill" in summary_table(document)
+    assert "548/3/- (1)*" in summary_table(document) and "memory keeps nothing across a kill" in summary_table(document)
     payload = (tmp_path / "plots" / "payload.svg").read_text()
     assert "Round trips" not in payload and "Jobs/s by message size" in payload
     assert markdown.index("## Which broker for what") < markdown.index("## Summary")

@@ -11,7 +11,7 @@ from typing import Any
 from queuekit_bench.report.advice import advise, recommend
 from queuekit_bench.report.data import Entry, count, fig, load_text, num, ok_backends, pct, scenario, with_spread
 from queuekit_bench.report.matrix import COLUMNS, dead_text, guarantees
-from queuekit_bench.report.terminal import HEADERS, footnotes, in_process, row
+from queuekit_bench.report.terminal import footnotes, in_process, table
 
 
 @dataclass(frozen=True)
@@ -229,14 +229,14 @@ def _change(first: Any, last: Any) -> str:
 def build_sections(document: dict[str, Any]) -> list[Section]:
     """Every section of the report, in order."""
     entries = ok_backends(document)
-    summary = Section("Summary", [Table(list(HEADERS), [row(e) for e in entries]), *footnotes(entries),
+    summary = Section("Summary", [Table(*table(entries)), *footnotes(entries),
                                   "raw% = queuekit's rate as a share of the raw client's on the same server in the "
                                   "same run. lost/dup/dead (kills): jobs never finished nor dead-lettered / "
                                   "finished twice / dead-lettered, after that many kills of worker processes. "
                                   "backlog growth: cost per job at the deepest backlog over the shallowest "
                                   "(1.0 = depth is free). chord s: seconds from fanning a chord out to its "
-                                  "callback's end (see Workflow). soak: jobs/s and worker RSS (MiB), first quarter "
-                                  "> last quarter (see Soak)."])
+                                  "callback's end (see Workflow). soak (when run): jobs/s and worker RSS (MiB), "
+                                  "first quarter > last quarter (see Soak)."])
     left_out = [e["name"] for e in entries if not (e.get("capabilities") or {}).get("cross_process", True)]
     advice = Section("Which broker for what", [
         "In short, from this run's figures"

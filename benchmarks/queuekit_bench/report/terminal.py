@@ -9,8 +9,8 @@ from queuekit_bench.report.data import Entry, count, load_text, med, not_run, nu
 from queuekit_bench.report.matrix import violations
 
 HEADERS = ("backend", "enqueue/s (raw%)", "batch/s (raw%)", "drain/s 1w (raw%)", "drain/s max",
-           "p50/p99 start ms", "FIFO inv", "prio inv", "lost/dup/dead (kills)", "backlog growth", "chord s",
-           "soak jobs/s, MB (1st>last q)")
+           "p50/p99 start ms", "FIFO inv", "prio inv", "lost/dup/dead (kills)", "backlog growth", "chord s")
+SOAK_HEADER = "soak jobs/s, MB (1st>last q)"  # a column only when a soak ran
 
 
 def _rate_cell(entry: Entry, name: str, key: str) -> str:
@@ -85,7 +85,14 @@ def row(entry: Entry) -> list[str]:
     return [entry["name"], _rate_cell(entry, "enqueue", "single"), _rate_cell(entry, "enqueue", "batch"),
             _rate_cell(entry, "drain", "workers_1"), _drain_max(entry), _latency(entry),
             _order(entry, "fifo_1"), _order(entry, "priority"), _failure(entry), _backlog(entry),
-            num(med(entry, "workflow", "seconds")), soak_change(entry)]
+            num(med(entry, "workflow", "seconds"))]
+
+
+def table(entries: list[Entry]) -> tuple[list[str], list[list[str]]]:
+    """Headers and rows of the summary table; the soak column only when some backend ran the soak."""
+    soaked = any(scenario(entry, "soak") for entry in entries)
+    headers = [*HEADERS, SOAK_HEADER] if soaked else list(HEADERS)
+    return headers, [row(entry) + ([soak_change(entry)] if soaked else []) for entry in entries]
 
 
 def format_table(headers: tuple[str, ...] | list[str], rows: list[list[str]]) -> str:
@@ -100,7 +107,7 @@ def format_table(headers: tuple[str, ...] | list[str], rows: list[list[str]]) ->
 def summary_table(document: dict[str, Any]) -> str:
     """The table, then skipped backends, failed scenarios and declared guarantees the run saw broken."""
     entries = ok_backends(document)
-    parts = ["", format_table(HEADERS, [row(e) for e in entries]), *footnotes(entries)]
+    parts = ["", format_table(*table(entries)), *footnotes(entries)]
     notes = [f"  {e['name']}: {e['status']}: {e.get('reason')}" for e in not_run(document)]
     for entry in ok_backends(document):
         for name, result in entry.get("scenarios", {}).items():
