@@ -1,13 +1,15 @@
 """Soak: one worker under steady load for ``soak_seconds``; its memory and jobs/s over time.
 
-A producer in the harness keeps between ``LOW`` and ``LOW + TOP_UP`` no-op jobs waiting
-(it looks every ``LOOK`` seconds), so the worker never runs dry and its rate is what it
-sustains, not what it is fed. A fresh worker agent (a thread in the harness for
-``memory://``) works the queue; every interval the harness reads the worker's completions
-so far (``counts``) and its resident memory (``VmRSS`` in ``/proc/<pid>/status``; for
-``memory://`` that is the harness's own process, which also holds the broker). The
-result compares the first quarter of the run with the last: jobs/s and RSS. A worker that
-leaks, or slows as it ages, shows it there; the samples are kept for the plot.
+A producer thread in the harness sends no-op jobs in batches of ``BATCH`` whenever fewer
+than ``HIGH`` wait (it looks again after each batch, or after ``LOOK`` seconds), so the
+worker never runs dry and its rate is what it sustains, not what it is fed; the fewest
+jobs the producer saw waiting after the start (``min_waiting``) says whether that held. A
+fresh worker agent (a thread in the harness for ``memory://``) works the queue; every
+interval the harness reads the worker's completions so far (``counts``) and its resident
+memory (``VmRSS`` in ``/proc/<pid>/status``; for ``memory://`` that is the harness's own
+process, which also holds the broker). The result compares the first quarter of the run
+with the last: jobs/s and RSS. A worker that leaks, or slows as it ages, shows it there;
+the samples are kept for the plot.
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ from typing import Any
 from queuekit_bench.agents import Agent, ask
 from queuekit_bench.context import BackendRun
 
-LOW, TOP_UP = 2000, 3000  # jobs waiting: top up below LOW, by TOP_UP
-LOOK = 0.1  # seconds between the producer's looks at the backlog
+HIGH, BATCH = 5000, 1000  # the producer sends a batch whenever fewer than HIGH jobs wait
+LOOK = 0.05  # seconds before the producer looks again at a full backlog
 SAMPLES = 60  # samples over the run (intervals of at least MIN_INTERVAL)
 MIN_INTERVAL = 0.5
 
@@ -36,7 +38,9 @@ def run(ctx: BackendRun) -> dict[str, Any]:
     queue = ctx.queue("soak")
     agent = ctx.spawn("soak", lease=ctx.app.lease) if ctx.cross_process else ctx.workers(1)[0]
     feeder = _Feeder(ctx, queue)
-    feeder.fill()  # the first jobs wait before the clock starts
+    while feeder.waiting() < HIGH:  # the first jobs wait before the clock starts
+        feeder.send()
+    feeder.min_waiting = HIGH
     stop = threading.Event()
     thread = threading.Thread(target=feeder.loop, args=(stop,), name="qkbench-soak-producer", daemon=True)
     thread.start()
@@ -60,33 +64,42 @@ def run(ctx: BackendRun) -> dict[str, Any]:
     return {
         "duration_s": samples[-1]["t"], "interval_s": interval, "concurrency": s.concurrency,
         "worker_kind": "process" if ctx.cross_process else "thread in the harness (RSS is the harness's)",
-        "enqueued": feeder.sent, "completed": int(samples[-1]["completed"]),
+        "enqueued": feeder.sent, "completed": int(samples[-1]["completed"]), "min_waiting": feeder.min_waiting,
         "samples": samples, "first_quarter": quarter(samples, 0), "last_quarter": quarter(samples, 3),
     }
 
 
 class _Feeder:
-    """Keeps the soak's queue topped up from the harness (``LOW`` to ``LOW + TOP_UP`` waiting)."""
+    """Keeps the soak's queue topped up from the harness: a batch whenever fewer than ``HIGH`` jobs wait."""
 
     def __init__(self, ctx: BackendRun, queue: str) -> None:
         self.ctx = ctx
         self.queue = queue
         self.sent = 0
+        self.min_waiting = HIGH
         self.error: Exception | None = None
 
-    def fill(self) -> None:
-        """Send one top-up."""
-        self.ctx.producer.produce({"queue": self.queue, "count": TOP_UP, "mode": "batch", "batch": 500,
+    def waiting(self) -> int:
+        """Ready jobs of the queue, as the harness sees them."""
+        stats = self.ctx.app.broker.stats([self.queue]).get(self.queue)
+        return stats.ready if stats is not None else 0
+
+    def send(self) -> None:
+        """Send one batch."""
+        self.ctx.producer.produce({"queue": self.queue, "count": BATCH, "mode": "batch", "batch": BATCH,
                                    "producer": "soak", "start": self.sent})
-        self.sent += TOP_UP
+        self.sent += BATCH
 
     def loop(self, stop: threading.Event) -> None:
-        """Top up whenever fewer than ``LOW`` jobs wait, until ``stop``; an error ends the loop and is kept."""
+        """Top up until ``stop``; an error ends the loop and is kept for the scenario to raise."""
         try:
-            while not stop.wait(LOOK):
-                stats = self.ctx.app.broker.stats([self.queue]).get(self.queue)
-                if stats is None or stats.ready < LOW:
-                    self.fill()
+            while not stop.is_set():
+                waiting = self.waiting()
+                self.min_waiting = min(self.min_waiting, waiting)
+                if waiting < HIGH:
+                    self.send()
+                else:
+                    stop.wait(LOOK)
         except Exception as exc:
             self.error = exc
 
