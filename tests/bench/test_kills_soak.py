@@ -94,7 +94,7 @@ def _soak(target: Target, tmp_path: Path) -> dict[str, Any]:
     assert len(samples) == 9 and samples[0]["t"] == 0.0 and found["duration_s"] == samples[-1]["t"] >= 4.0
     assert [s["t"] for s in samples] == sorted(s["t"] for s in samples)
     assert found["completed"] == samples[-1]["completed"] > 0 and found["enqueued"] >= found["completed"]
-    assert 0 <= found["min_waiting"] <= soak.HIGH
+    assert 0 <= found["min_waiting"] <= soak.HIGH and 0.0 <= found["dry_share"] <= 1.0
     assert all(s["rss_mb"] > 0 for s in samples)  # /proc/<pid>/status VmRSS of the worker's process
     for part in (found["first_quarter"], found["last_quarter"]):
         assert part["jobs_per_s"] > 0 and part["rss_mb"] > 0 and part["to_s"] > part["from_s"]
@@ -145,7 +145,8 @@ def _with_soak_and_dead_letters() -> dict[str, Any]:
                             dead_lettered_unstarted=1, accepted=5000)
     samples = [{"t": float(t), "completed": 1000.0 * t, "rss_mb": 50.0 + t / 4} for t in range(9)]
     alpha["soak"] = {"status": "ok", "reason": None, "seconds": 8.5, "duration_s": 8.0, "interval_s": 1.0,
-                     "concurrency": 2, "worker_kind": "process", "enqueued": 9000, "completed": 8000, "min_waiting": 0,
+                     "concurrency": 2, "worker_kind": "process", "enqueued": 9000, "completed": 8000,
+                     "min_waiting": 0, "dry_share": 0.25,
                      "samples": samples, "first_quarter": soak.quarter(samples, 0),
                      "last_quarter": soak.quarter(samples, 3)}
     return document
@@ -166,7 +167,7 @@ def test_kills_dead_letters_and_the_soak_reach_the_matrix_the_tables_and_the_plo
     write_report(document, tmp_path)
     markdown = (tmp_path / "report.md").read_text()
     section = markdown[markdown.index("## Soak: one worker over time"):]
-    assert "| alpha | 8.00 | process | 8,000 | 1,000 | 1,000 | +0% | 50.2 | 51.8 | +3% | 0 |" in section
+    assert "| alpha | 8.00 | process | 8,000 | 1,000 | 1,000 | +0% | 50.2 | 51.8 | +3% | 0 | 25% |" in section
     assert "![soak_rate](plots/soak_rate.svg)" in section
     for name in ("soak_rate", "soak_rss"):
         assert "<polyline" in (tmp_path / "plots" / f"{name}.svg").read_text()

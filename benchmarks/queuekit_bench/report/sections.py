@@ -208,16 +208,18 @@ def _soak(entries: list[Entry]) -> Section:
                          f"{int(found.get('completed', 0)):,}", num(first.get("jobs_per_s")),
                          num(last.get("jobs_per_s")), _change(first.get("jobs_per_s"), last.get("jobs_per_s")),
                          num(first.get("rss_mb")), num(last.get("rss_mb")),
-                         _change(first.get("rss_mb"), last.get("rss_mb")), count(found.get("min_waiting"))])
+                         _change(first.get("rss_mb"), last.get("rss_mb")), count(found.get("min_waiting")),
+                         f"{found.get('dry_share', 0.0) * 100:.0f}%"])
     headers = ["backend", "seconds", "worker", "jobs done", "jobs/s 1st quarter", "jobs/s last quarter", "change",
-               "RSS MiB 1st quarter", "RSS MiB last quarter", "change", "fewest waiting"]
+               "RSS MiB 1st quarter", "RSS MiB last quarter", "change", "fewest waiting",
+               "looks at none waiting"]
     return Section("Soak: one worker over time", [
         "One worker (the configured threads) drains a queue that the harness keeps topped up, for `--duration` "
         "seconds; every interval the harness reads the worker's completions and its resident memory "
         "(`VmRSS`). The first quarter of the run is set against the last: a worker that leaks memory or slows "
         "down as it ages shows it here. RSS is the median of a quarter's samples. Fewest waiting: the smallest "
-        "backlog the producer saw; 0 means the worker may have waited for work, and its rate is partly the "
-        "producer's. For `memory://` the worker is "
+        "backlog the producer saw, and the share of its looks that found none; where that share is large the "
+        "worker waited for work, and its rate is partly the producer's. For `memory://` the worker is "
         "a thread of the harness, so its RSS is the harness's, broker included.",
         Plot("soak_rate"), Plot("soak_rss"), Table(headers, rows)])
 

@@ -3,7 +3,8 @@
 A producer thread in the harness sends no-op jobs in batches of ``BATCH`` whenever fewer
 than ``HIGH`` wait (it looks again after each batch, or after ``LOOK`` seconds), so the
 worker never runs dry and its rate is what it sustains, not what it is fed; the fewest
-jobs the producer saw waiting after the start (``min_waiting``) says whether that held. A
+jobs the producer saw waiting after the start (``min_waiting``) and the share of its looks
+that found none (``dry_share``) say whether that held. A
 fresh worker agent (a thread in the harness for ``memory://``) works the queue; every
 interval the harness reads the worker's completions so far (``counts``) and its resident
 memory (``VmRSS`` in ``/proc/<pid>/status``; for ``memory://`` that is the harness's own
@@ -23,7 +24,7 @@ from typing import Any
 from queuekit_bench.agents import Agent, ask
 from queuekit_bench.context import BackendRun
 
-HIGH, BATCH = 5000, 1000  # the producer sends a batch whenever fewer than HIGH jobs wait
+HIGH, BATCH = 20_000, 5000  # the producer sends a batch whenever fewer than HIGH jobs wait
 LOOK = 0.05  # seconds before the producer looks again at a full backlog
 SAMPLES = 60  # samples over the run (intervals of at least MIN_INTERVAL)
 MIN_INTERVAL = 0.5
@@ -65,6 +66,7 @@ def run(ctx: BackendRun) -> dict[str, Any]:
         "duration_s": samples[-1]["t"], "interval_s": interval, "concurrency": s.concurrency,
         "worker_kind": "process" if ctx.cross_process else "thread in the harness (RSS is the harness's)",
         "enqueued": feeder.sent, "completed": int(samples[-1]["completed"]), "min_waiting": feeder.min_waiting,
+        "dry_share": feeder.dry / feeder.looks if feeder.looks else 0.0,
         "samples": samples, "first_quarter": quarter(samples, 0), "last_quarter": quarter(samples, 3),
     }
 
@@ -77,6 +79,7 @@ class _Feeder:
         self.queue = queue
         self.sent = 0
         self.min_waiting = HIGH
+        self.looks = self.dry = 0  # looks at the backlog after the start, and those that found it empty
         self.error: Exception | None = None
 
     def waiting(self) -> int:
@@ -96,6 +99,8 @@ class _Feeder:
             while not stop.is_set():
                 waiting = self.waiting()
                 self.min_waiting = min(self.min_waiting, waiting)
+                self.looks += 1
+                self.dry += waiting == 0
                 if waiting < HIGH:
                     self.send()
                 else:
