@@ -76,25 +76,27 @@ def _valid_in_a_document(name: str, result: dict[str, Any]) -> list[str]:
 
 
 def test_a_failure_run_with_kills_on_sqlite_loses_nothing(tmp_path: Path) -> None:
-    settings = dataclasses.replace(QUICK, failure_jobs=100, failure_kills=3, seed=12)
+    settings = dataclasses.replace(QUICK, failure_jobs=100, failure_kills=2, seed=12)
     found = _run(Target("sqlite", f"sqlite:///{tmp_path / 'bench.db'}"), settings, tmp_path, failure.run)
     print({k: found[k] for k in ("accepted", "lost", "duplicated", "dead_lettered", "top_ups", "elapsed_s")})
-    assert found["mode"] == "worker processes killed" and found["kills_planned"] == 3
-    assert len(found["kills"]) == 3 and len({kill["pid"] for kill in found["kills"]}) == 3
+    assert found["mode"] == "worker processes killed" and found["kills_planned"] == 2
+    assert len(found["kills"]) == 2 and len({kill["pid"] for kill in found["kills"]}) == 2
     assert found["accepted"] >= 100 and found["drained"] is True
     assert found["lost"] == 0 and found["unexpected"] == 0 and found["dead_lettered_unstarted"] == 0
     assert found["redeliveries"] == 2  # the app default decides dead-lettering: the jobs carry no retries
     assert _valid_in_a_document("failure", found) == []
 
 
-def _soak(target: Target, tmp_path: Path) -> dict[str, Any]:
+def _soak(target: Target, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    monkeypatch.setattr(soak, "HIGH", 2000)  # a smaller backlog to fill before the clock starts
+    monkeypatch.setattr(soak, "BATCH", 1000)
     found = _run(target, dataclasses.replace(QUICK, soak_seconds=4.0), tmp_path, soak.run)
     samples = found["samples"]
     print({k: found[k] for k in ("completed", "enqueued", "first_quarter", "last_quarter")})
     assert len(samples) == 9 and samples[0]["t"] == 0.0 and found["duration_s"] == samples[-1]["t"] >= 4.0
     assert [s["t"] for s in samples] == sorted(s["t"] for s in samples)
     assert found["completed"] == samples[-1]["completed"] > 0 and found["enqueued"] >= found["completed"]
-    assert 0 <= found["min_waiting"] <= soak.HIGH and 0.0 <= found["dry_share"] <= 1.0
+    assert 0 <= found["min_waiting"] <= 2000 and 0.0 <= found["dry_share"] <= 1.0
     assert all(s["rss_mb"] > 0 for s in samples)  # /proc/<pid>/status VmRSS of the worker's process
     for part in (found["first_quarter"], found["last_quarter"]):
         assert part["jobs_per_s"] > 0 and part["rss_mb"] > 0 and part["to_s"] > part["from_s"]
@@ -104,13 +106,15 @@ def _soak(target: Target, tmp_path: Path) -> dict[str, Any]:
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="capability not declared: /proc")
-def test_a_soak_on_sqlite_samples_the_worker_process(tmp_path: Path) -> None:
-    assert _soak(Target("sqlite", f"sqlite:///{tmp_path / 'bench.db'}"), tmp_path)["worker_kind"] == "process"
+def test_a_soak_on_sqlite_samples_the_worker_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    found = _soak(Target("sqlite", f"sqlite:///{tmp_path / 'bench.db'}"), tmp_path, monkeypatch)
+    assert found["worker_kind"] == "process"
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="capability not declared: /proc")
-def test_a_soak_on_memory_samples_the_harness_that_runs_its_worker_thread(tmp_path: Path) -> None:
-    found = _soak(Target("memory", f"memory://qkbench-soak-{uuid.uuid4().hex[:8]}"), tmp_path)
+def test_a_soak_on_memory_samples_the_harness_that_runs_its_worker_thread(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    found = _soak(Target("memory", f"memory://qkbench-soak-{uuid.uuid4().hex[:8]}"), tmp_path, monkeypatch)
     assert found["worker_kind"].startswith("thread")
 
 
