@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
@@ -71,3 +73,53 @@ def stop_processes(procs: Sequence[subprocess.Popen[Any]], timeout: float = 30) 
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+class BlackHole:
+    """A TCP server of the test's own that accepts connections and never reads or answers.
+
+    It stands for a broker whose host is up but whose server hangs (or a firewall that
+    lets the handshake through): a client connects at once, then waits for a reply that
+    never comes. :meth:`close` (or leaving the ``with`` block) closes every socket.
+    """
+
+    def __init__(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0), backlog=64)
+        self.port: int = self._listener.getsockname()[1]
+        self._held: list[socket.socket] = []
+        self._lock = threading.Lock()
+        threading.Thread(target=self._accept, name="test-black-hole", daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return  # closed
+            with self._lock:
+                self._held.append(client)  # kept open, never read: the peer waits forever
+
+    @property
+    def accepted(self) -> int:
+        """Connections accepted so far."""
+        with self._lock:
+            return len(self._held)
+
+    def url(self, scheme: str, credentials: str = "", path: str = "") -> str:
+        """A broker URL pointing here, e.g. ``url("redis")`` or ``url("postgresql", "u:pw", "/test")``."""
+        userinfo = f"{credentials}@" if credentials else ""
+        return f"{scheme}://{userinfo}127.0.0.1:{self.port}{path}"
+
+    def close(self) -> None:
+        """Close the listener and every accepted connection."""
+        self._listener.close()
+        with self._lock:
+            held, self._held = self._held, []
+        for sock in held:
+            sock.close()
+
+    def __enter__(self) -> BlackHole:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -30,6 +30,8 @@ kombu: Any = _kombu_module  # kombu ships py.typed but leaves most of its API un
 
 ID, ATTEMPTS, PRIORITY, REASON, DEAD_AT = "x-qk-id", "x-qk-attempts", "x-qk-priority", "x-qk-reason", "x-qk-dead-at"
 MAX_REASON = 4000
+CONNECT_RETRIES = 3
+CONNECT_PATIENCE = 5.0
 RESTORE_EVERY = 10.0  # seconds between sweeps of kombu's Redis visibility-timeout restore
 
 
@@ -101,7 +103,9 @@ class KombuBroker:
     def _connect(self) -> None:
         connection = kombu.Connection(self.target.kombu_url, transport_options=self._transport_options)
         try:
-            connection.ensure_connection(max_retries=3)
+            # Retries end after CONNECT_RETRIES tries or once CONNECT_PATIENCE seconds have passed: a
+            # silent server costs one socket_timeout, not four.
+            connection.ensure_connection(max_retries=CONNECT_RETRIES, timeout=CONNECT_PATIENCE)
         except Exception as exc:
             raise ConnectionLost(f"cannot connect to {self._url}: {type(exc).__name__}: {exc}") from None
         self._connection = connection

@@ -25,7 +25,11 @@ _DURABILITY = {
     "memory": Durability.NONE,  # one process's memory
     # Redis, SQS, ...: kombu cannot see the server's persistence settings; claim nothing.
 }
-_FIFO = {*_AMQP, "memory", "redis", "rediss"}  # SQS standard queues, for one, are not FIFO
+_REDIS = ("redis", "rediss")
+_FIFO = {*_AMQP, "memory", *_REDIS}  # SQS standard queues, for one, are not FIFO
+# Seconds to connect and to wait for any reply (kombu reads Redis with basic_get, never blocking
+# on the server): a silent server is a ConnectionLost within these, not a hang.
+_REDIS_BOUNDS = {"socket_connect_timeout": 5.0, "socket_timeout": 10.0}
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,9 @@ def parse(url: str) -> Target:
         check_options(options, known, where=f"kombu+{transport}:// URLs")
     if transport in _AMQP:
         options.setdefault("confirm_publish", True)
+    if transport in _REDIS:  # kombu's Redis channel waits for a silent server without end by default
+        for name, value in _REDIS_BOUNDS.items():
+            options.setdefault(name, value)
     if "global_keyprefix" in options:
         raise ConfigurationError(
             "global_keyprefix is not supported: kombu's prefixed Redis client does not prefix the EXISTS "

@@ -308,7 +308,8 @@ class Link:
         if unreachable is not None:
             raise ConnectionLost(unreachable)
         raise ConnectionLost(
-            f"cannot reach RabbitMQ at {redact(self._url)} within {timeout:.0f} s: {self.last_error}"
+            f"cannot reach RabbitMQ at {redact(self._url)} within {timeout:.0f} s: {self.last_error} "
+            f"(the URL option connect_timeout sets this bound)"
         )
 
     # -- I/O thread ----------------------------------------------------------------------

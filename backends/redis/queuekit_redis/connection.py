@@ -16,7 +16,7 @@ import redis
 from queuekit.errors import ConnectionLost
 from queuekit.urls import redact
 from queuekit_redis.durability import Fingerprint, probe, probe_cluster
-from queuekit_redis.errors import translate, translated
+from queuekit_redis.errors import timed_out, translate, translated
 from queuekit_redis.keys import Keyspace
 from queuekit_redis.scripts import Scripts
 from queuekit_redis.settings import RedisSettings, make_client, make_cluster_client, socket_timeout
@@ -71,6 +71,8 @@ class Connection:
         self._turn = 0
         self._lock = threading.Lock()
         timeout = socket_timeout(client_url, client_options)  # a BLPOP must end before a read times out
+        self._read_timeout = timeout or 10.0
+        self._silent: tuple[float, str] | None = None  # when a first probe timed out, and how
         self.max_block = settings.max_block if not timeout else min(settings.max_block, 0.8 * timeout)
 
     @property
@@ -104,7 +106,7 @@ class Connection:
         restart is recognised and the durability banner is logged once at connect.
         """
         if self._fingerprint is None:
-            self.fingerprint()
+            self.fingerprint(silent_raises=True)
         try:
             result = action(self.client)
         except (redis.RedisError, OSError) as exc:
@@ -123,7 +125,7 @@ class Connection:
     def script(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
         """One script call (EVALSHA): one round trip on this thread's own connection."""
         if self._fingerprint is None:
-            self.fingerprint()
+            self.fingerprint(silent_raises=True)
         send = self.wire.command if self.wire is not None else self.client.execute_command
         try:
             try:
@@ -176,7 +178,7 @@ class Connection:
             try:
                 return action()
             except ConnectionLost as exc:
-                if attempt == retries:
+                if attempt == retries or timed_out(exc):  # a silent server: another try waits as long
                     raise
                 pause = min(2.0, backoff * 2**attempt) * (0.5 + random.random() / 2)
                 log.warning("%s; retry %d of %d in %.2fs", exc, attempt + 1, retries, pause)
@@ -204,15 +206,27 @@ class Connection:
 
     # -- what the server is ------------------------------------------------------------------
 
-    def fingerprint(self, refresh: bool = False) -> Fingerprint | None:
-        """The server's persistence fingerprint; None while it cannot be reached."""
+    def fingerprint(self, refresh: bool = False, *, silent_raises: bool = False) -> Fingerprint | None:
+        """The server's persistence fingerprint; None while it cannot be reached.
+
+        ``silent_raises``: a probe that times out raises :class:`ConnectionLost` instead
+        (the server is silent, and the command that asked would only wait as long again).
+        """
         if self._fingerprint is not None and not refresh:
             return self._fingerprint
+        silent = self._silent
+        if silent_raises and silent is not None and time.monotonic() - silent[0] < self._read_timeout:
+            raise ConnectionLost(silent[1])  # it just stayed silent for a whole wait: not again at once
         try:
             with translated(self.where):
                 found = probe_cluster(self.client) if self.cluster else probe(self.client)
-        except ConnectionLost:
+        except ConnectionLost as exc:
+            if timed_out(exc):
+                self._silent = (time.monotonic(), str(exc))
+                if silent_raises:
+                    raise
             return None
+        self._silent = None
         with self._lock:
             old, self._fingerprint = self._fingerprint, found
         if old is None:  # a worker says the durability once at its start; producers stay quiet

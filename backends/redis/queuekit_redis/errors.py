@@ -21,11 +21,26 @@ def translate(exc: BaseException, where: str) -> BrokerError:
     """
     if isinstance(exc, redis.AuthenticationError):
         return BrokerError(f"redis at {where} refused the credentials: {exc}; check the URL's user and password")
+    if timed_out(exc):
+        return ConnectionLost(
+            f"redis at {where} did not answer: {exc} (the URL options socket_connect_timeout and "
+            f"socket_timeout bound each wait)"
+        )
     if isinstance(exc, NETWORK_ERRORS):
         return ConnectionLost(f"lost the connection to redis at {where}: {exc}")
     if isinstance(exc, redis.ResponseError):
         return BrokerError(f"redis at {where} refused a queuekit command: {exc}")
     return BrokerError(f"redis at {where} failed: {exc}")
+
+
+def timed_out(exc: BaseException | None) -> bool:
+    """True when ``exc`` (or the error it was translated from) is a wait that ran out: the
+    server is there but silent, so an immediate retry would only wait as long again."""
+    while exc is not None:
+        if isinstance(exc, (redis.TimeoutError, TimeoutError)):
+            return True
+        exc = exc.__cause__
+    return False
 
 
 @contextmanager

@@ -45,7 +45,7 @@ class AdminOps(BrokerBase):
         """Delete a queue's ready and delayed jobs (leased ones finish first); return how many."""
         params = self._params(queue=queue)
         cur_count: int = self._db.write(lambda cur: run(cur, self._sql.get(S.PURGE), params).rowcount,
-                                        single=True, what="purge")
+                                        single=True, what="purge", long=True)
         return cur_count
 
     def remove(self, job_id: str) -> bool:
@@ -66,7 +66,7 @@ class AdminOps(BrokerBase):
             run(cur, self._sql.get(S.DELETE_QUEUE), params)
             run(cur, self._sql.get(S.PURGE_DEAD), params)
 
-        self._db.write(work, what="delete queue")
+        self._db.write(work, what="delete queue", long=True)
 
     def dead_letters(self, queue: str, limit: int = 100) -> list[DeadLetter]:
         """The oldest ``limit`` dead letters of a queue."""
@@ -119,7 +119,7 @@ class AdminOps(BrokerBase):
     def purge_dead(self, queue: str) -> int:
         """Delete a queue's dead letters; return how many."""
         count: int = self._db.write(lambda cur: run(cur, self._sql.get(S.PURGE_DEAD), {"queue": queue}).rowcount,
-                                    single=True, what="purge dead letters")
+                                    single=True, what="purge dead letters", long=True)
         return count
 
     def state(self, job_id: str) -> JobStatus | None:

@@ -10,6 +10,7 @@ whose lease has not run out, so a stale worker changes nothing. Ack deletes the 
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -294,7 +295,8 @@ class SQLBroker(AdminOps, ResultOps, KeyValueOps):
             if self._closed:  # checked under the lock: close() may have run since reserve began
                 return
             if self._keeper is None or self._keeper.pid != os.getpid():  # none yet, or forked
-                self._keeper = VacuumKeeper(lambda work: self._db.read(work, what="vacuum"), self._sql.names.jobs)
+                vacuum = functools.partial(self._db.read, what="vacuum", long=True)
+                self._keeper = VacuumKeeper(vacuum, self._sql.names.jobs)
                 self._keeper.start()
 
     def sweep_results(self) -> int:

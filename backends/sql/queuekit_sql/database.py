@@ -35,7 +35,8 @@ from sqlalchemy.pool import StaticPool
 from queuekit.errors import BrokerError, ConnectionLost
 from queuekit.urls import redact
 from queuekit_sql.dialects import DIALECTS, Dialect
-from queuekit_sql.options import Settings
+from queuekit_sql.options import CONNECT_TIMEOUT, Settings
+from queuekit_sql.watchdog import Watchdog
 
 log = logging.getLogger("queuekit.sql")
 
@@ -66,6 +67,9 @@ class Database:
         # Set once a connection was made: a later failure to connect is a lost connection,
         # one before it is "could not connect" (the server was never reached).
         self._connected = False
+        # psycopg has no read timeout of its own: a watchdog cuts a statement that waits too long
+        # (pymysql's read_timeout does the same on MySQL).
+        self._watchdog = Watchdog(settings.read_timeout, settings.redacted) if settings.family == "postgresql" else None
 
     @property
     def sa_dialect(self) -> Any:
@@ -75,6 +79,8 @@ class Database:
     def close(self) -> None:
         """Close every pooled connection."""
         self._keep = 0  # a connection in use now goes back to the pool when done
+        if self._watchdog is not None:
+            self._watchdog.close()
         self._release_spare()
         self.engine.dispose()
 
@@ -109,28 +115,34 @@ class Database:
 
     # -- running work ----------------------------------------------------------------------
 
-    def write(self, work: Work[T], *, single: bool = False, what: str = "write") -> T:
-        """Run ``work(cursor)`` in one write transaction; ``single``: it is one statement."""
+    def write(self, work: Work[T], *, single: bool = False, what: str = "write", long: bool = False) -> T:
+        """Run ``work(cursor)`` in one write transaction; ``single``: it is one statement.
+
+        ``long``: the work may legitimately outlast ``read_timeout`` (vacuum, schema upgrades,
+        purges) and is not cut by the watchdog.
+        """
         bare = single and self.dialect.autocommit_single
-        return self._run(work, None if bare else self.dialect.begin, what)
+        return self._run(work, None if bare else self.dialect.begin, what, long)
 
-    def read(self, work: Work[T], *, what: str = "read") -> T:
-        """Run read-only ``work(cursor)`` (each statement sees committed data)."""
-        return self._run(work, None, what)
+    def read(self, work: Work[T], *, what: str = "read", long: bool = False) -> T:
+        """Run read-only ``work(cursor)`` (each statement sees committed data); ``long`` as for :meth:`write`."""
+        return self._run(work, None, what, long)
 
-    def _run(self, work: Work[T], begin: str | None, what: str) -> T:
+    def _run(self, work: Work[T], begin: str | None, what: str, long: bool = False) -> T:
         dropped = False
         for attempt in range(1, _ATTEMPTS + 1):
             started = time.monotonic()
             with self._serial or nullcontext():
                 try:
-                    return self._once(work, begin, what)
+                    return self._once(work, begin, what, long)
                 except _Retry as exc:
                     failure = exc
             if self.dialect.family == "sqlite" and time.monotonic() - started >= self.settings.busy_timeout:
                 raise self._error(what, failure.cause) from None  # busy_timeout already waited it out
             if failure.dropped:
-                if dropped:
+                # A connection that could not be made is not tried again at once: a server that
+                # refuses or stays silent now does the same a moment later (the bound stays one wait).
+                if dropped or failure.connecting:
                     raise self._lost(what, failure.cause, connecting=failure.connecting) from None
                 dropped = True
                 continue
@@ -139,7 +151,7 @@ class Database:
             time.sleep(min(0.2, 0.005 * 2**attempt) * (0.5 + random.random()))
         raise AssertionError("unreachable")
 
-    def _once(self, work: Work[T], begin: str | None, what: str) -> T:
+    def _once(self, work: Work[T], begin: str | None, what: str, long: bool = False) -> T:
         if self._pid != os.getpid():  # forked: the parent's connections are not ours to use
             self._pid = os.getpid()
             self._spare = collections.deque()
@@ -151,12 +163,16 @@ class Database:
             raise _Retry(cause, dropped=not self.retryable(cause), connecting=True) from None
         self._connected = True
         raw, cursor = held.raw, held.cursor
+        dog = None if long else self._watchdog
+        watch = dog.watching(lambda: raw.dbapi_connection.pgconn.socket) if dog is not None else nullcontext()
+        seen = None
         try:
-            if begin:
-                cursor.execute(begin)
-            result = work(cursor)
-            if begin:
-                cursor.execute("COMMIT")
+            with watch as seen:
+                if begin:
+                    cursor.execute(begin)
+                result = work(cursor)
+                if begin:
+                    cursor.execute("COMMIT")
         except Exception as exc:
             driver_error = isinstance(exc, self.dbapi.Error)
             dialect = self.engine.dialect  # isinstance again, inline: mypy narrows exc only there
@@ -164,7 +180,7 @@ class Database:
                 raw.invalidate(exc)
                 _quietly(held.close)  # the invalidated connection goes back to the pool, which replaces it
                 self._discard_idle()
-                raise _Retry(exc, dropped=True) from None
+                raise _Retry(exc, dropped=True, silent=seen is not None and seen.cut) from None
             _rollback(cursor, begin)
             _quietly(held.close)  # never kept as a spare after a failure
             if not driver_error:
@@ -196,10 +212,17 @@ class Database:
     def _lost(self, what: str, exc: BaseException, *, connecting: bool = False) -> ConnectionLost:
         """A connection failure: could not connect (none was ever made), else lost the connection."""
         where = self.settings.redacted
+        bounds = self._bounds() if _timed_out(exc) else ""
         if connecting and not self._connected:
-            return ConnectionLost(f"could not connect to {where}: {_message(exc)}")
+            return ConnectionLost(f"could not connect to {where}: {_message(exc)}{bounds}")
         again = " and could not reconnect" if connecting else ""
-        return ConnectionLost(f"{what} failed: lost the connection to {where}{again}: {_message(exc)}")
+        return ConnectionLost(f"{what} failed: lost the connection to {where}{again}: {_message(exc)}{bounds}")
+
+    def _bounds(self) -> str:
+        """What bounds a wait on this server, and where to change it (said when a wait ran out)."""
+        connect = self.settings.url.query.get("connect_timeout", CONNECT_TIMEOUT)
+        return (f" (no answer in time: the URL options connect_timeout={connect}s and "
+                f"read_timeout={self.settings.read_timeout:g}s bound each wait)")
 
     def _error(self, what: str, exc: BaseException) -> BrokerError:
         if self.dialect.family == "sqlite" and "locked" in str(exc).lower():
@@ -238,11 +261,23 @@ class _Held:
 
 
 class _Retry(Exception):
-    def __init__(self, cause: BaseException, dropped: bool, connecting: bool = False) -> None:
+    def __init__(self, cause: BaseException, dropped: bool, connecting: bool = False, silent: bool = False) -> None:
         super().__init__(str(cause))
         self.cause = cause
         self.dropped = dropped
         self.connecting = connecting  # the failure was taking a connection, not using one
+        self.silent = silent  # the watchdog cut the connection: no answer within read_timeout
+        if silent:
+            cause.add_note(_SILENT)
+
+
+_SILENT = "no answer within read_timeout"
+
+
+def _timed_out(exc: BaseException) -> bool:
+    """A wait on the server that ran out (connect or read), as each driver words it."""
+    text = f"{exc} {' '.join(getattr(exc, '__notes__', ()))}".lower()
+    return "timed out" in text or "timeout expired" in text or _SILENT in text
 
 
 def _rollback(cursor: Any, begin: str | None) -> None:
@@ -284,6 +319,11 @@ def _engine(settings: Settings) -> Engine:
         # server backend (warm caches, its prepared statements) and spare ones go idle.
         kwargs.update(pool_size=settings.pool_size, max_overflow=settings.max_overflow, pool_recycle=3600,
                       pool_use_lifo=True)
+    if settings.family == "mysql":  # pymysql's own bounds; its read_timeout also covers the login handshake
+        given = settings.url.query
+        link = {"connect_timeout": CONNECT_TIMEOUT, "read_timeout": settings.read_timeout,
+                "write_timeout": settings.read_timeout}
+        kwargs["connect_args"] = {key: value for key, value in link.items() if key not in given}
     try:
         engine = sqlalchemy.create_engine(settings.url, **kwargs)
     except (ImportError, sqlalchemy.exc.ArgumentError) as exc:

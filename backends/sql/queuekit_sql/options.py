@@ -46,6 +46,15 @@ ANOTHER_URL = (
     "does the app use another URL? name the app: queuekit status myapp.tasks:app, queuekit job ID "
     "myapp.tasks:app, queuekit dlq list QUEUE --app myapp.tasks:app; or give --url"
 )
+# Servers only: the bounds of a wait on a silent server (both overridable in the URL query).
+CONNECT_TIMEOUT = 5  # seconds to connect and log in (libpq's and pymysql's connect_timeout)
+READ_TIMEOUT = 10.0  # seconds a statement waits for an answer (queuekit's read_timeout)
+# libpq: connect within CONNECT_TIMEOUT; TCP keepalives find a peer that vanished from the
+# network (an idle LISTEN connection) in about a minute.
+_POSTGRESQL_LINK = {
+    "connect_timeout": str(CONNECT_TIMEOUT), "keepalives": "1", "keepalives_idle": "30",
+    "keepalives_interval": "10", "keepalives_count": "3",
+}
 _BOOL = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
 
 
@@ -61,6 +70,7 @@ class Settings:
     migrate: str = "auto"  # "auto" (true): create/upgrade on first use; "check" (false): refuse a missing or old schema
     synchronous: str = "normal"  # SQLite only
     busy_timeout: float = 30.0  # SQLite only: seconds a writer waits for the lock
+    read_timeout: float = READ_TIMEOUT  # servers: seconds a statement waits for an answer, then the link is lost
     poll_max: float = 0.25  # longest pause between polls of an idle blocking reserve
     pool_size: int = 5
     max_overflow: int = 10
@@ -104,6 +114,8 @@ def parse(url: str, options: Mapping[str, Any]) -> Settings:
         check_options(query, (_KEYS - {"clock"}) | driver_known, where=f"{base}:// URLs")
     merged: dict[str, Any] = {**mine, **options}
     family = _FAMILY[base]
+    if family == "postgresql":  # the URL's own values win; the LISTEN connection reads the same URL
+        query = {**_POSTGRESQL_LINK, **query}
     settings = Settings(url=parsed.set(query=query), family=family, given=url, **_defaults(family))
     settings = _apply(settings, merged)
     if family == "sqlite":
@@ -165,8 +177,8 @@ def _existing_only(settings: Settings) -> Settings:
 
 
 _KEYS = frozenset(
-    {"prefix", "schema", "migrate", "synchronous", "timeout", "poll_max", "pool_size", "max_overflow",
-     "pre_ping", "notify", "plan_guard", "vacuum", "clock"}
+    {"prefix", "schema", "migrate", "synchronous", "timeout", "read_timeout", "poll_max", "pool_size",
+     "max_overflow", "pre_ping", "notify", "plan_guard", "vacuum", "clock"}
 )
 
 
@@ -227,6 +239,8 @@ def _apply(base: Settings, given: Mapping[str, Any]) -> Settings:
             values["synchronous"] = _choice("synchronous", raw, _SYNCHRONOUS)
         elif key == "timeout":
             values["busy_timeout"] = _number("timeout", raw, minimum=0.0)
+        elif key == "read_timeout":
+            values["read_timeout"] = _number("read_timeout", raw, minimum=0.5)
         elif key == "poll_max":
             values["poll_max"] = _number("poll_max", raw, minimum=0.001)
         elif key in ("pool_size", "max_overflow"):

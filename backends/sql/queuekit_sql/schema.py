@@ -108,8 +108,8 @@ class Migrator:
     def upgrade(self) -> list[int]:
         """Apply every missing migration; return the versions applied (possibly none)."""
         if self.family == "mysql":
-            return self.db.read(self._upgrade_mysql, what="schema upgrade")
-        return self.db.write(self._upgrade_locked, what="schema upgrade")
+            return self.db.read(self._upgrade_mysql, what="schema upgrade", long=True)
+        return self.db.write(self._upgrade_locked, what="schema upgrade", long=True)
 
     def _upgrade_locked(self, cur: Any) -> list[int]:
         if self.family == "postgresql":
