@@ -53,6 +53,7 @@ log = logging.getLogger("queuekit.worker")
 
 _RETRIES = 5  # tries of a settlement whose leases have run out already
 _RETRY_PAUSE = 1.0  # the longest pause between two tries of one settlement
+_STILL_FAILING = 60.0  # seconds between two WARNINGs while reserve keeps failing
 
 
 @dataclass(slots=True)
@@ -202,6 +203,7 @@ class Worker:
 
     def _fetch_loop(self, reserve: Callable[..., list[Delivery]]) -> None:
         failures = 0
+        failing_since = warned = 0.0
         wanted = self.prefetch.wanted
         while not self._stopping.is_set():
             with self._cond:
@@ -212,13 +214,23 @@ class Worker:
             limit = min(free, self.batch) if self.batch else free
             try:
                 deliveries = reserve(self.queues, limit, self.lease, 0.0 if self.burst else self.poll)
-                failures = 0
             except Exception as exc:  # a worker must outlive any broker failure
                 failures += 1
                 pause = min(5.0, 0.1 * 2**failures) * (0.5 + random.random() / 2)
-                log.warning("reserve failed (%s); retrying in %.1fs", _describe(exc), pause)
+                now = time.monotonic()
+                if failures == 1:
+                    failing_since = warned = now
+                # One WARNING when reserve starts failing, then one a minute while it keeps failing.
+                loud = failures == 1 or now - warned >= _STILL_FAILING
+                warned = now if loud else warned
+                log.log(logging.WARNING if loud else logging.DEBUG, "reserve failed (%s); retrying in %.1fs",
+                        _describe(exc), pause)
                 self._stopping.wait(pause)
                 continue
+            if failures:
+                log.info("reserve works again after %d failed tries in %.1fs", failures,
+                         time.monotonic() - failing_since)
+                failures = 0
             if deliveries:
                 self._dispatch(deliveries)
             elif self.burst and self._idle_after_burst():

@@ -22,7 +22,7 @@ import kombu as _kombu_module
 from queuekit.broker import Capabilities, DeadLetter, Delivery, Envelope, QueueStats
 from queuekit.errors import CapabilityError, ConnectionLost
 from queuekit.urls import CREATE, check_options, redact
-from queuekit_kombu.transports import capabilities_for, parse, transport_option_names
+from queuekit_kombu.transports import bounds_hint, capabilities_for, parse, transport_option_names
 
 T = TypeVar("T")
 
@@ -30,8 +30,6 @@ kombu: Any = _kombu_module  # kombu ships py.typed but leaves most of its API un
 
 ID, ATTEMPTS, PRIORITY, REASON, DEAD_AT = "x-qk-id", "x-qk-attempts", "x-qk-priority", "x-qk-reason", "x-qk-dead-at"
 MAX_REASON = 4000
-CONNECT_RETRIES = 3
-CONNECT_PATIENCE = 5.0
 RESTORE_EVERY = 10.0  # seconds between sweeps of kombu's Redis visibility-timeout restore
 
 
@@ -52,6 +50,12 @@ class _Held:
     queue: str
     spent: int
     timer: threading.Timer | None = None
+
+
+def _no_retry_when_silent(exc: BaseException, interval: float) -> None:
+    """kombu's retry hook: a server that let a whole wait run out is not tried again at once."""
+    if "timeout" in f"{type(exc).__name__} {exc}".lower():
+        raise exc
 
 
 class KombuBroker:
@@ -98,16 +102,18 @@ class KombuBroker:
                 return fn(self._channel)
             except tuple(self._connection.connection_errors) as exc:
                 self._reset()
-                raise ConnectionLost(f"kombu connection to {self._url} failed: {type(exc).__name__}: {exc}") from None
+                hint = bounds_hint(self.target.transport, exc)
+                raise ConnectionLost(
+                    f"kombu connection to {self._url} failed: {type(exc).__name__}: {exc}{hint}"
+                ) from None
 
     def _connect(self) -> None:
         connection = kombu.Connection(self.target.kombu_url, transport_options=self._transport_options)
         try:
-            # Retries end after CONNECT_RETRIES tries or once CONNECT_PATIENCE seconds have passed: a
-            # silent server costs one socket_timeout, not four.
-            connection.ensure_connection(max_retries=CONNECT_RETRIES, timeout=CONNECT_PATIENCE)
+            connection.ensure_connection(max_retries=3, errback=_no_retry_when_silent)
         except Exception as exc:
-            raise ConnectionLost(f"cannot connect to {self._url}: {type(exc).__name__}: {exc}") from None
+            hint = bounds_hint(self.target.transport, exc)
+            raise ConnectionLost(f"cannot connect to {self._url}: {type(exc).__name__}: {exc}{hint}") from None
         self._connection = connection
         self._channel = connection.channel()
         self._generation += 1

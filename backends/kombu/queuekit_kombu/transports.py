@@ -68,6 +68,13 @@ def parse(url: str) -> Target:
     return Target(transport, f"{transport}://{base}", options)
 
 
+def bounds_hint(transport: str, exc: BaseException) -> str:
+    """For a wait that ran out: which URL options bound it (empty when there is nothing to say)."""
+    if transport in _REDIS and "timeout" in f"{type(exc).__name__} {exc}".lower():
+        return " (the URL options socket_connect_timeout and socket_timeout bound each wait)"
+    return ""
+
+
 # Read by kombu.Connection itself (retry policy) and by every virtual transport's poller.
 _CONNECTION_OPTIONS = frozenset(
     {"max_retries", "interval_start", "interval_step", "interval_max", "connect_retries_timeout", "polling_interval"}
