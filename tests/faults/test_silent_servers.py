@@ -17,7 +17,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -128,10 +129,16 @@ def test_status_against_a_black_hole_is_a_one_line_error(
 LEASE = 10.0  # the worker's lease in these tests; the silence must be noticed within two
 
 
-def _frozen_target(kind: str) -> tuple[str, str, Proxy, list[object]]:
+def _frozen_target(kind: str, queue: str) -> tuple[str, str, Proxy, list[Callable[[], None]]]:
     """(direct URL, URL through a proxy with low bounds, the proxy, cleanups) on a shared server."""
-    cleanups: list[object] = []
-    if kind == "postgresql":
+    cleanups: list[Callable[[], None]] = []
+    if kind == "rabbitmq":
+        from tests.rabbitmq.servers import delete_queues, shared_url_or_skip
+
+        direct = shared_url_or_skip()
+        cleanups.append(lambda: delete_queues([queue]))
+        bounds = "heartbeat=1&connect_timeout=2"  # pika closes a silent connection after 6-12 s
+    elif kind == "postgresql":
         from tests.sql.servers import drop_prefix, unique_prefix, url_or_skip, with_prefix
 
         prefix = unique_prefix()
@@ -147,27 +154,29 @@ def _frozen_target(kind: str) -> tuple[str, str, Proxy, list[object]]:
         bounds = "socket_connect_timeout=2&socket_timeout=2"
     port = urlsplit(direct).port or 0
     proxy = Proxy(("127.0.0.1", port))
-    proxied = direct.replace(f"127.0.0.1:{port}", f"127.0.0.1:{proxy.port}", 1) + f"&{bounds}"
+    proxied = direct.replace(f"127.0.0.1:{port}", f"127.0.0.1:{proxy.port}", 1)
+    proxied += f"{'&' if '?' in proxied else '?'}{bounds}"
     return direct, proxied, proxy, cleanups
 
 
 @pytest.mark.service
-@pytest.mark.parametrize("kind", ["postgresql", "redis"])
+@pytest.mark.parametrize("kind", ["postgresql", "redis", "rabbitmq"])
 def test_a_worker_on_a_frozen_connection_says_so_and_recovers(kind: str, caplog: pytest.LogCaptureFixture) -> None:
-    direct, proxied, proxy, cleanups = _frozen_target(kind)
+    queue = f"silent-{uuid.uuid4().hex[:10]}"
+    direct, proxied, proxy, cleanups = _frozen_target(kind, queue)
     done: list[int] = []
     lock = threading.Lock()
     apps = {name: App(url, lease=LEASE) for name, url in (("worker", proxied), ("producer", direct))}
     for app in apps.values():
 
-        @app.task(name="silent.record", queue="silent")
+        @app.task(name="silent.record", queue=queue)
         def record(n: int) -> None:
             """Note that job ``n`` ran."""
             with lock:
                 done.append(n)
 
     producer = apps["producer"].tasks["silent.record"]
-    worker = Worker(apps["worker"], queues=["silent"], concurrency=2, poll=0.5)
+    worker = Worker(apps["worker"], queues=[queue], concurrency=2, poll=0.5)
     thread = worker.start()
     try:
         for n in range(10):
@@ -198,6 +207,6 @@ def test_a_worker_on_a_frozen_connection_says_so_and_recovers(kind: str, caplog:
         for app in apps.values():
             app.close()
         for step in cleanups:
-            step()  # type: ignore[operator]
+            step()
     assert set(done) == set(range(20))  # nothing lost (a job may have run twice after a lapsed lease)
     print(f"{kind}: silence noticed after {noticed:.1f}s, all jobs done {recovered:.1f}s after the thaw")

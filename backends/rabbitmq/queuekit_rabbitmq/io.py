@@ -149,12 +149,12 @@ class Outage:
         self._down: set[str] = set()
         self._since = 0.0
 
-    def down(self, name: str, reason: str) -> None:
-        """The connection ``name`` was lost for ``reason``."""
+    def down(self, name: str, reason: str, where: str = "") -> None:
+        """The connection ``name`` (to ``where``, a redacted URL) was lost for ``reason``."""
         if not self._down:
             self._since = time.monotonic()
-            log.warning("RabbitMQ connection lost (%s); reconnecting (unacknowledged jobs return to their queues)",
-                        reason)
+            log.warning("RabbitMQ connection%s lost (%s); reconnecting (unacknowledged jobs return to their queues)",
+                        f" to {where}" if where else "", reason)
         else:
             log.debug("RabbitMQ %s connection lost too (%s)", name, reason)
         self._down.add(name)
@@ -407,7 +407,7 @@ class Link:
             self.closed.set()
             return
         self.last_error = describe_error(error)
-        self.io.outage.down(self.name, self.last_error)
+        self.io.outage.down(self.name, self.last_error, redact(self._url))
         self._retry()
 
     def _retry(self) -> None:

@@ -18,7 +18,7 @@ from queuekit.urls import CREATE, check_options, redact
 
 OWN_OPTIONS = ("queue_type", "max_priority", "prefetch", "connect_timeout", "confirm_timeout")
 QUEUE_TYPES = ("classic", "quorum")
-DEFAULT_HEARTBEAT = "30"
+DEFAULT_HEARTBEAT = "20"  # pika closes a silent connection after 25-50 s: within two default leases
 
 
 @dataclass(frozen=True)
