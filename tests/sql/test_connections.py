@@ -151,3 +151,24 @@ def test_a_batch_holding_a_taken_job_id_stores_the_others_once(server_url: str) 
         broker.ack(got)
     finally:
         broker.close()
+
+
+def test_a_statement_past_read_timeout_is_cut_and_named(server_url: str) -> None:
+    broker = SQLBroker.from_url(f"{server_url}&read_timeout=0.5")
+    sleep = "SELECT pg_sleep(2)" if server_url.startswith("postgres") else "SELECT SLEEP(2)"
+    try:
+        with pytest.raises(ConnectionLost) as caught:
+            broker._db.read(lambda cur: cur.execute(sleep), what="a slow read")
+        message = str(caught.value)
+        assert message.startswith("a slow read failed: lost the connection to ") and "read_timeout=0.5s" in message
+        assert broker.enqueue([Envelope("after", "q", b"x")]) == ["after"]  # the next call gets a fresh connection
+    finally:
+        broker.close()
+
+
+def test_long_work_is_not_cut_by_the_postgresql_watchdog(pg_url: str) -> None:
+    broker = SQLBroker.from_url(f"{pg_url}&read_timeout=0.5")
+    try:
+        broker._db.read(lambda cur: cur.execute("SELECT pg_sleep(1.5)"), what="vacuum-like", long=True)
+    finally:
+        broker.close()

@@ -71,8 +71,8 @@ class Watchdog:
         self._wake.set()
 
     def _ensure_thread(self) -> None:
-        if self._thread is not None and self._thread.is_alive() and self._pid == os.getpid():
-            return
+        if self._thread is not None and self._thread.is_alive() and self._pid == os.getpid() and not self._closed:
+            return  # (used again after close: a new thread; a closing one may run a last harmless round)
         self._pid = os.getpid()  # a forked child starts a thread of its own
         self._closed = False
         self._wake.clear()
@@ -99,7 +99,7 @@ def _shut(fileno: Socket, where: str, limit: float) -> None:
             return
         with socket.socket(fileno=os.dup(fd)) as sock:  # a duplicate: closing it leaves the driver's fd alone
             sock.shutdown(socket.SHUT_RDWR)
-    except OSError as exc:
+    except Exception as exc:  # closed meanwhile (the driver raises its own error for a closed socket)
         log.debug("could not cut a silent connection to %s: %s", where, exc)
         return
     log.debug("no answer from %s within read_timeout=%gs: connection cut", where, limit)
