@@ -138,7 +138,7 @@ def _frozen_target(kind: str, queue: str) -> tuple[str, str, Proxy, list[Callabl
         direct = shared_url_or_skip()
         cleanups.append(lambda: delete_queues([queue]))
         bounds = "heartbeat=1&connect_timeout=2"  # pika closes a silent connection after 6-12 s
-    elif kind == "postgresql":
+    elif kind in ("postgresql", "mariadb"):
         from tests.sql.servers import drop_prefix, unique_prefix, url_or_skip, with_prefix
 
         prefix = unique_prefix()
@@ -160,7 +160,7 @@ def _frozen_target(kind: str, queue: str) -> tuple[str, str, Proxy, list[Callabl
 
 
 @pytest.mark.service
-@pytest.mark.parametrize("kind", ["postgresql", "redis", "rabbitmq"])
+@pytest.mark.parametrize("kind", ["postgresql", "mariadb", "redis", "rabbitmq"])
 def test_a_worker_on_a_frozen_connection_says_so_and_recovers(kind: str, caplog: pytest.LogCaptureFixture) -> None:
     queue = f"silent-{uuid.uuid4().hex[:10]}"
     direct, proxied, proxy, cleanups = _frozen_target(kind, queue)
