@@ -228,8 +228,7 @@ class Worker:
                 self._stopping.wait(pause)
                 continue
             if failures:
-                log.info("reserve works again after %d failed tries in %.1fs", failures,
-                         time.monotonic() - failing_since)
+                log.info("reserve works again (%d failed tries over %.1fs)", failures, time.monotonic() - failing_since)
                 failures = 0
             if deliveries:
                 self._dispatch(deliveries)

@@ -40,8 +40,19 @@ def test_queuekit_options_leave_the_query_and_driver_options_stay() -> None:
     settings = parse("postgresql://u:pw@h/db?prefix=app_&sslmode=require&poll_max=2&notify=false", {"prefix": "x_"})
     assert settings.prefix == "x_"  # keyword options win over the query
     assert settings.poll_max == 2.0 and settings.notify is False
-    assert dict(settings.url.query) == {"sslmode": "require"}
+    query = dict(settings.url.query)
+    assert query.pop("sslmode") == "require" and "prefix" not in query and "poll_max" not in query
+    assert query == {"connect_timeout": "5", "keepalives": "1", "keepalives_idle": "30", "keepalives_interval": "10",
+                     "keepalives_count": "3"}  # the link's defaults for libpq (bounded waits)
     assert "pw" not in settings.redacted
+
+
+def test_the_bounds_of_a_wait_are_the_urls_when_given() -> None:
+    settings = parse("postgresql://u@h/db?connect_timeout=30&keepalives=0&read_timeout=60", {})
+    assert settings.url.query["connect_timeout"] == "30" and settings.url.query["keepalives"] == "0"
+    assert settings.read_timeout == 60.0 and parse("mysql://u@h/db", {}).read_timeout == 10.0
+    with pytest.raises(ConfigurationError, match=r"read_timeout must be at least 0\.5"):
+        parse("mysql://u@h/db?read_timeout=0", {})
 
 
 def test_every_family_creates_its_tables_on_first_use_unless_migrate_is_false() -> None:
