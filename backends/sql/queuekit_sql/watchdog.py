@@ -56,6 +56,8 @@ class Watchdog:
         """Watch the statements run inside the block on the connection whose socket ``fileno`` gives."""
         watch = Watch(fileno, time.monotonic() + self.limit)
         key = next(self._ids)
+        if self._pid != os.getpid():  # forked: the parent's thread (which may have held the lock) is gone
+            self._lock, self._watches, self._thread = threading.Lock(), {}, None
         with self._lock:
             self._ensure_thread()
             self._watches[key] = watch
