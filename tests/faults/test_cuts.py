@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -25,9 +26,8 @@ import pytest
 from queuekit.broker import QueueStats
 from tests.faults.ledger import account
 from tests.faults.rig import Rig
-from tests.faults.targets import Target, unique_queue
+from tests.faults.targets import open_target
 from tests.sql.proxy import Proxy
-from tests.sql.servers import drop_prefix, unique_prefix, url_or_skip, with_prefix
 from tests.support import wait_until
 
 pytestmark = [pytest.mark.service, pytest.mark.slow]
@@ -39,22 +39,26 @@ CONCURRENCY, PREFETCH = 4, 4
 
 @contextlib.contextmanager
 def _through_proxy(kind: str, tmp_path: Path, **options: str) -> Iterator[tuple[Rig, Proxy]]:
-    """A rig whose URL (with ``options``) leads through a proxy to the shared server, with tables of its own."""
-    url, prefix = url_or_skip(kind), unique_prefix()
-    port = urlsplit(url).port
-    with Proxy(("127.0.0.1", port or 0)) as proxy:
-        through = url.replace(f"127.0.0.1:{port}", f"127.0.0.1:{proxy.port}", 1)
-        rig = Rig(Target(kind, with_prefix(through, prefix, **options), unique_queue()), tmp_path)
-        try:
-            yield rig, proxy
-        finally:
-            rig.close()
-    drop_prefix(kind, prefix)
+    """A rig whose URL (with ``options``) leads through a proxy to the shared server, isolated like any fault target."""
+    target = open_target(kind, tmp_path)
+    port = urlsplit(target.url).port
+    try:
+        with Proxy(("127.0.0.1", port or 0)) as proxy:
+            url = target.url.replace(f"127.0.0.1:{port}", f"127.0.0.1:{proxy.port}", 1)
+            if options:
+                url += ("&" if "?" in url else "?") + "&".join(f"{key}={value}" for key, value in options.items())
+            rig = Rig(replace(target, url=url, cleanups=[]), tmp_path)
+            try:
+                yield rig, proxy
+            finally:
+                rig.close()
+    finally:
+        target.cleanup()
 
 
-@pytest.fixture(params=["mariadb", "postgresql"])
+@pytest.fixture(params=["mariadb", "postgresql", "redis"])
 def proxied(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Rig, Proxy]]:
-    """A rig on each SQL server in turn, through a proxy."""
+    """A rig on each network server in turn (RabbitMQ: tests/rabbitmq/test_resets.py), through a proxy."""
     with _through_proxy(str(request.param), tmp_path) as made:
         yield made
 
