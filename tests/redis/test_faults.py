@@ -129,7 +129,12 @@ def test_a_lost_redis_is_recorded_until_acknowledged_and_stops_a_worker_that_ask
 
     private_redis.restart()  # no persistence: every queued job and the queue's epoch are gone
     procs.spawn("producer", url, prefix, "--start", "100", "--count", "20").wait(60)
-    assert leaving.wait(60) == 3, "--on-state-loss=exit stops the worker with status 3"
+    try:
+        code = leaving.wait(60)
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"the --on-state-loss=exit worker still runs 60 s after the loss:\n"
+                             f"{procs.log(leaving)[-4000:]}") from None
+    assert code == 3, f"--on-state-loss=exit stops the worker with status 3, not {code}:\n{procs.log(leaving)[-4000:]}"
     assert staying.poll() is None, "a worker without the option goes on"
     wait_until(lambda: len(done(private_redis, prefix)) == 20, 60, "the jobs sent after the restart to run")
 
