@@ -125,7 +125,18 @@ def test_a_lost_redis_is_recorded_until_acknowledged_and_stops_a_worker_that_ask
     staying = procs.spawn("worker", url, prefix)
     leaving = procs.spawn("worker", url, prefix, "--on-state-loss", "exit")
     procs.spawn("producer", url, prefix, "--count", "20").wait(60)
-    wait_until(lambda: len(done(private_redis, prefix)) == 20, 60, "the first 20 jobs to run")
+    sent = [20]
+
+    def both_know_the_queue() -> bool:
+        """Each worker ran a job, so each saw the queue's epoch before the loss (a slow start may see none)."""
+        if {pid for _, _, pid in runs(private_redis, prefix)} >= {staying.pid, leaving.pid}:
+            return True
+        if len(done(private_redis, prefix)) == sent[0]:  # all ran on one worker: send more
+            procs.spawn("producer", url, prefix, "--start", str(1000 + sent[0]), "--count", "20").wait(60)
+            sent[0] += 20
+        return False
+
+    wait_until(both_know_the_queue, 120, "both workers to run a job before the restart")
 
     private_redis.restart()  # no persistence: every queued job and the queue's epoch are gone
     procs.spawn("producer", url, prefix, "--start", "100", "--count", "20").wait(60)
