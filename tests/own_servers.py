@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import random
 import shutil
 import socket
 import tempfile
@@ -29,14 +30,27 @@ def _bindable(port: int) -> bool:
     return True
 
 
+def _ephemeral_start() -> int:
+    """The first port the kernel hands out to outgoing connections (32768 if it cannot be read)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port(bus: bool = False) -> int:
-    """A TCP port nothing listens on right now (and port + 10000 too, for a cluster bus)."""
-    while True:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = int(sock.getsockname()[1])
-        if not bus or (port + 10000 <= 65535 and _bindable(port + 10000)):
+    """A TCP port nothing listens on right now (and port + 10000 too, for a cluster bus).
+
+    It lies below the kernel's ephemeral range, so while a test restarts its server no
+    client's outgoing connection can take the port meanwhile (a RabbitMQ node failed to
+    start again on a port a connection had been given in between).
+    """
+    low, high = 10000, _ephemeral_start() - (10000 if bus else 0)
+    for _ in range(1000):
+        port = random.randrange(low, high)
+        if _bindable(port) and (not bus or _bindable(port + 10000)):
             return port
+    raise RuntimeError(f"no free TCP port between {low} and {high}")
 
 
 class Account:
