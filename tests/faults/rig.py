@@ -18,7 +18,7 @@ from queuekit import App
 from queuekit.broker import QueueStats
 from queuekit.message import Message
 from tests.faults.fault_app import build_app
-from tests.faults.ledger import Ledger, LedgerWriter, read_ledger
+from tests.faults.ledger import Ledger, LedgerWriter, account, read_ledger
 from tests.faults.producer import STOP
 from tests.faults.targets import Target
 from tests.support import wait_until
@@ -131,6 +131,26 @@ class Rig:
             if child.poll() is None:
                 child.terminate()
         return [child.wait(timeout) for child in children]
+
+    def done(self) -> int:
+        """How many distinct jobs the ledger says finished."""
+        return len(self.ledger().done_counts())
+
+    def check_drain(self, worker: subprocess.Popen[bytes], jobs: int, label: str, most_duplicated: int,
+                    **figures: object) -> None:
+        """After a fault mid-drain: the queue empties, nothing is lost or unexpected, duplicates stay bounded,
+        and ``worker`` survived, stops cleanly and logged no traceback. Prints the figures."""
+        wait_until(lambda: self.stats() == QueueStats(), 60, "the queue to be empty with nothing in flight")
+        verdict = account(self.ledger())
+        shown = " ".join(f"{name}={value}" for name, value in figures.items())
+        summary = f"[{label}] {verdict.summary()} dead=0 recovered_by_itself=yes {shown}"
+        print(f"\n{summary}")
+        assert verdict.accepted == jobs and verdict.lost == 0, f"{summary}; lost e.g. {verdict.lost_keys}"
+        assert verdict.unexpected == 0, summary
+        assert verdict.duplicated <= most_duplicated, summary
+        assert worker.poll() is None, f"the worker must survive: {label}"
+        assert self.stop([worker]) == [0], self.log(worker)[-3000:]
+        assert "Traceback" not in self.all_logs(), self.all_logs()[-3000:]
 
     def close(self) -> None:
         """Kill any worker still running (ours, by PID) and close the producer."""

@@ -23,8 +23,6 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from queuekit.broker import QueueStats
-from tests.faults.ledger import account
 from tests.faults.rig import Rig
 from tests.faults.targets import open_target
 from tests.sql.proxy import Proxy
@@ -63,10 +61,6 @@ def proxied(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Ri
         yield made
 
 
-def _done(rig: Rig) -> int:
-    return len(rig.ledger().done_counts())
-
-
 def test_connection_resets_mid_drain_lose_nothing_and_do_not_hang(proxied: tuple[Rig, Proxy]) -> None:
     rig, proxy = proxied
     rig.enqueue(rig.message("faults.work", f"job{n:04d}", 2.0) for n in range(JOBS))
@@ -75,45 +69,25 @@ def test_connection_resets_mid_drain_lose_nothing_and_do_not_hang(proxied: tuple
     cut = 0
     for step in range(1, RESETS + 1):
         goal = step * JOBS // (RESETS + 2)
-        wait_until(lambda g=goal: _done(rig) >= g, 120, f"{goal} jobs done")
+        wait_until(lambda g=goal: rig.done() >= g, 120, f"{goal} jobs done")
         wait_until(lambda: proxy.connections >= 1, 60, "the worker to hold a connection")
         cut += proxy.reset()
-    wait_until(lambda: _done(rig) == JOBS, 120, "the worker to finish the drain after the resets by itself")
+    wait_until(lambda: rig.done() == JOBS, 120, "the worker to finish the drain after the resets by itself")
     took = time.monotonic() - began
-    wait_until(lambda: rig.stats() == QueueStats(), 60, "the queue to be empty with nothing in flight")
-
-    verdict = account(rig.ledger())
-    figures = (f"[{rig.target.kind} {RESETS} proxy resets mid-drain] {verdict.summary()} connections_reset={cut} "
-               f"dead=0 recovered_by_itself=yes drain_s={took:.1f}")
-    print(f"\n{figures}")
-    assert verdict.accepted == JOBS and verdict.lost == 0, f"{figures}; lost e.g. {verdict.lost_keys}"
-    assert verdict.unexpected == 0, figures
-    assert verdict.duplicated <= RESETS * (CONCURRENCY + PREFETCH), figures
-    assert worker.poll() is None, "the worker must survive the resets"
-    assert rig.stop([worker]) == [0], rig.log(worker)[-3000:]
-    assert "Traceback" not in rig.all_logs(), rig.all_logs()[-3000:]
+    rig.check_drain(worker, JOBS, f"{rig.target.kind} {RESETS} proxy resets mid-drain",
+                    RESETS * (CONCURRENCY + PREFETCH), connections_reset=cut, drain_s=f"{took:.1f}")
 
 
 def test_a_frozen_mariadb_with_a_read_timeout_is_noticed_and_the_drain_resumes(tmp_path: Path) -> None:
     with _through_proxy("mariadb", tmp_path, read_timeout="2", write_timeout="2") as (rig, proxy):
         rig.enqueue(rig.message("faults.work", f"job{n:04d}", 2.0) for n in range(JOBS))
         worker = rig.worker("--concurrency", str(CONCURRENCY), "--prefetch", str(PREFETCH))
-        wait_until(lambda: _done(rig) >= JOBS // 3, 120, f"{JOBS // 3} jobs done before the freeze")
+        wait_until(lambda: rig.done() >= JOBS // 3, 120, f"{JOBS // 3} jobs done before the freeze")
         proxy.freeze()
         began = time.monotonic()
         wait_until(lambda: "timed out" in rig.log(worker), 60, "the worker to notice the silent server")
         noticed = time.monotonic() - began
         proxy.thaw()
-        wait_until(lambda: _done(rig) == JOBS, 120, "the worker to finish the drain after the thaw by itself")
-        wait_until(lambda: rig.stats() == QueueStats(), 60, "the queue to be empty with nothing in flight")
-
-        verdict = account(rig.ledger())
-        figures = (f"[mariadb proxy freeze mid-drain, read_timeout=2] {verdict.summary()} dead=0 "
-                   f"noticed_after_s={noticed:.1f} recovered_by_itself=yes")
-        print(f"\n{figures}")
-        assert verdict.accepted == JOBS and verdict.lost == 0, f"{figures}; lost e.g. {verdict.lost_keys}"
-        assert verdict.unexpected == 0, figures
-        assert verdict.duplicated <= CONCURRENCY + PREFETCH, figures
-        assert worker.poll() is None, "the worker must survive the freeze"
-        assert rig.stop([worker]) == [0], rig.log(worker)[-3000:]
-        assert "Traceback" not in rig.all_logs(), rig.all_logs()[-3000:]
+        wait_until(lambda: rig.done() == JOBS, 120, "the worker to finish the drain after the thaw by itself")
+        rig.check_drain(worker, JOBS, "mariadb proxy freeze mid-drain, read_timeout=2", CONCURRENCY + PREFETCH,
+                        noticed_after_s=f"{noticed:.1f}")
