@@ -29,6 +29,7 @@ from queuekit.errors import (
     CapabilityError,
     ConfigurationError,
     ConnectionLost,
+    InvalidQueueName,
     JobFailed,
     MalformedMessage,
     MessageTooLarge,
@@ -53,7 +54,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "App", "Broker", "BrokerError", "Capabilities", "CapabilityError", "ConfigurationError", "ConnectionLost",
-    "DeadLetter", "Delivery", "Durability", "Envelope", "Job", "JobFailed", "JobStatus", "MalformedMessage",
+    "DeadLetter", "Delivery", "Durability", "Envelope", "InvalidQueueName", "Job", "JobFailed", "JobStatus",
+    "MalformedMessage",
     "Message", "MessageTooLarge", "Middleware", "Outcome", "QueueStats", "QueuekitError", "ResultStore",
     "ResultUnavailable", "SerializationError", "Signature", "SignatureError", "Task", "TaskNotRegistered",
     "TaskOptions", "TimeLimitExceeded", "UnknownOption", "UnknownQueue", "UnknownSchemeError", "Worker", "Workflow",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import re
 import sys
 import threading
 import time
@@ -14,11 +13,12 @@ from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar, overload
 
 from queuekit import config
 from queuekit.broker import Broker, Envelope, JobStatus, Outcome, ResultStore, TransactionalEnqueue
-from queuekit.errors import CapabilityError, ConfigurationError, TaskNotRegistered, UnknownQueue
+from queuekit.errors import CapabilityError, ConfigurationError, TaskNotRegistered
 from queuekit.job import Job
 from queuekit.keyvalue import LocalKeyValue, SharedState, state_for
 from queuekit.message import DEFAULT_MAX_SIZE, Message, Signer, check_headers, encode
 from queuekit.middleware import Middleware, call_hooks
+from queuekit.queues import check_queue_name
 from queuekit.ratelimit import RateLimit
 from queuekit.registry import backend_class, open_broker
 from queuekit.schedules import CatchUp, Schedule, describe_every
@@ -30,18 +30,6 @@ if TYPE_CHECKING:
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-_QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
-
-
-def check_queue_name(name: str) -> str:
-    """Return ``name`` if it is a valid queue name; raise :class:`UnknownQueue` naming it."""
-    if not isinstance(name, str) or not _QUEUE_NAME.match(name):
-        raise UnknownQueue(
-            f"invalid queue name {str(name)[:60]!r}: use 1-128 letters, digits, '_', '.', ':' or '-'"
-        )
-    return name
-
 
 class TaskDecorator(Protocol):
     """What ``app.task(...)`` with options returns: a decorator that registers a function."""

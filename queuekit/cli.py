@@ -23,10 +23,11 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from queuekit import config, resets
-from queuekit.app import App, check_queue_name
+from queuekit.app import App
 from queuekit.broker import Broker, JobStatus, Outcome, QueueStats, ResultStore, StateReporter
 from queuekit.cli_logging import LOG_FORMATS, configure_logging, log
-from queuekit.errors import BrokerError, ConfigurationError, QueuekitError, UnknownQueue
+from queuekit.errors import BrokerError, ConfigurationError, InvalidQueueName, QueuekitError
+from queuekit.queues import check_queue_name
 from queuekit.registry import installed_schemes, open_broker
 from queuekit.urls import CREATE, redact
 from queuekit.worker import OWN_PROCESS_SWITCH, default_queues
@@ -71,7 +72,7 @@ def _queue_list(text: str) -> list[str]:
         raise argparse.ArgumentTypeError("give at least one queue name, e.g. --queues emails,default")
     try:
         return [check_queue_name(name) for name in names]
-    except UnknownQueue as exc:
+    except InvalidQueueName as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
@@ -505,13 +506,13 @@ def _positive_float(text: str) -> float:
 def _queue_name(text: str) -> str:
     try:
         return check_queue_name(text)
-    except UnknownQueue as exc:
+    except InvalidQueueName as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def exit_code(exc: QueuekitError) -> int:
     """1 when the broker failed or the thing asked for does not exist; 2 for usage or configuration."""
-    if isinstance(exc, (ConfigurationError, UnknownQueue)):
+    if isinstance(exc, (ConfigurationError, InvalidQueueName)):
         return 2
     return 1 if isinstance(exc, (BrokerError, Failed)) else 2
 

@@ -23,6 +23,14 @@ class UnknownOption(ConfigurationError):
     """A broker URL or ``broker_options`` names an option the backend does not know."""
 
 
+class InvalidQueueName(ConfigurationError, ValueError):
+    """A queue name breaks the rule (1-128 letters, digits, ``_``, ``.``, ``:`` or ``-``)."""
+
+
+UnknownQueue = InvalidQueueName
+"""Former name of :class:`InvalidQueueName` (it was a broker error; a bad name is an input mistake)."""
+
+
 class SerializationError(QueuekitError):
     """Arguments or a result cannot be encoded as JSON (or the chosen serializer)."""
 
@@ -49,10 +57,6 @@ class BrokerError(QueuekitError):
 
 class ConnectionLost(BrokerError, ConnectionError):
     """The connection to the broker failed or was reset; the operation may not have happened."""
-
-
-class UnknownQueue(BrokerError, LookupError):
-    """A queue name is invalid or unknown to the broker."""
 
 
 class CapabilityError(BrokerError):

@@ -17,7 +17,11 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from types import FrameType
 
+from queuekit.retry import Backoff
+
 log = logging.getLogger("queuekit.supervisor")
+
+_STABLE = 60.0  # seconds a child must have run for its exit not to count towards the backoff
 
 
 class Supervisor:
@@ -34,11 +38,13 @@ class Supervisor:
         self.burst = burst
         self.stopping = threading.Event()
         self.children: dict[int, subprocess.Popen[bytes]] = {}
-        self.failures = 0
+        self.backoff = Backoff(1.0, 10.0)  # restart pauses; reset by a child that ran for a while
+        self.started: dict[int, float] = {}
 
     def start_child(self, slot: int) -> None:
         """Start (or restart) the worker in ``slot``."""
         self.children[slot] = subprocess.Popen(self.argv, env=self.env)
+        self.started[slot] = time.monotonic()
         log.info("started worker process %d (pid %d)", slot, self.children[slot].pid)
 
     def forward(self, signum: int) -> None:
@@ -63,8 +69,9 @@ class Supervisor:
                 if self.stopping.is_set() or (self.burst and code == 0):
                     worst = max(worst, code)
                     continue
-                self.failures += 1
-                pause = min(10.0, 0.5 * 2 ** min(self.failures, 5))
+                if time.monotonic() - self.started[slot] >= _STABLE:
+                    self.backoff.reset()  # it had been running fine: restart it promptly
+                pause = self.backoff.next()
                 log.warning("worker process %d exited with %d; restarting in %.1fs", slot, code, pause)
                 if self.stopping.wait(pause):
                     continue

@@ -26,7 +26,6 @@ import itertools
 import logging
 import os
 import queue
-import random
 import signal
 import sys
 import threading
@@ -43,6 +42,7 @@ from queuekit.execution import Action, Completion, Prepared, Runner
 from queuekit.housekeeping import Housekeeper
 from queuekit.middleware import call_hooks
 from queuekit.prefetch import Prefetch
+from queuekit.retry import Backoff, backoff_delay
 from queuekit.urls import redact
 from queuekit.workflow import advance
 
@@ -202,7 +202,7 @@ class Worker:
     # -- fetching ------------------------------------------------------------------------
 
     def _fetch_loop(self, reserve: Callable[..., list[Delivery]]) -> None:
-        failures = 0
+        backoff = Backoff(0.2, 5.0)
         failing_since = warned = 0.0
         wanted = self.prefetch.wanted
         while not self._stopping.is_set():
@@ -215,8 +215,8 @@ class Worker:
             try:
                 deliveries = reserve(self.queues, limit, self.lease, 0.0 if self.burst else self.poll)
             except Exception as exc:  # a worker must outlive any broker failure
-                failures += 1
-                pause = min(5.0, 0.1 * 2**failures) * (0.5 + random.random() / 2)
+                pause = backoff.next()
+                failures = backoff.failures
                 now = time.monotonic()
                 if failures == 1:
                     failing_since = warned = now
@@ -227,9 +227,10 @@ class Worker:
                         _describe(exc), pause)
                 self._stopping.wait(pause)
                 continue
-            if failures:
-                log.info("reserve works again (%d failed tries over %.1fs)", failures, time.monotonic() - failing_since)
-                failures = 0
+            if backoff.failures:
+                log.info("reserve works again (%d failed tries over %.1fs)", backoff.failures,
+                         time.monotonic() - failing_since)
+                backoff.reset()
             if deliveries:
                 self._dispatch(deliveries)
             elif self.burst and self._idle_after_burst():
@@ -376,7 +377,7 @@ class Worker:
                 if attempt == 1:
                     log.warning("%s failed (%s); retrying while the lease holds (%.1fs)", what, _describe(exc),
                                 max(left, 0.0))
-                time.sleep(min(_RETRY_PAUSE, 0.05 * 2**attempt, max(left, 0.05)))
+                time.sleep(min(backoff_delay(attempt, 0.1, _RETRY_PAUSE), max(left, 0.05)))
             else:
                 if attempt > 1:
                     log.info("%s went through after %d tries (%.1fs)", what, attempt, time.monotonic() - started)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from queuekit.broker import Broker, Delivery, Envelope, QueueStats
+from queuekit.retry import Backoff
 from queuekit.testing.clock import Clock, FakeClock
 
 T = TypeVar("T")
@@ -131,15 +132,14 @@ class Harness:
     def eventually(self, probe: Callable[[], T | None], what: str) -> T:
         """Call ``probe`` until it returns something truthy; fail after the patience."""
         deadline = time.monotonic() + self.patience
-        pause = 0.005
+        polls = Backoff(0.005, 0.1, jitter=False)
         while True:
             found = probe()
             if found:
                 return found
             if time.monotonic() > deadline:
                 raise AssertionError(f"timed out after {self.patience}s waiting for {what}")
-            time.sleep(pause)
-            pause = min(pause * 2, 0.1)
+            time.sleep(polls.next())
 
     # -- lifecycle -----------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from redis.crc import key_slot
 
 from queuekit import App
 from queuekit.broker import Delivery, Envelope, JobStatus, Outcome, QueueStats
-from queuekit.errors import ConfigurationError, ConnectionLost, UnknownQueue
+from queuekit.errors import ConfigurationError, ConnectionLost, InvalidQueueName
 from tests.redis.servers import PrivateRedis, delete_prefix, make_certificates, unique_prefix
 from tests.support import wait_until
 
@@ -89,7 +89,7 @@ def test_producer_retries_a_lost_connection_as_configured(caplog: pytest.LogCapt
 
 
 def test_invalid_queue_name_and_priority_are_refused(broker: RedisBroker) -> None:
-    with pytest.raises(UnknownQueue, match="bad queue"):
+    with pytest.raises(InvalidQueueName, match="bad queue"):
         broker.enqueue([env("bad queue")])
     with pytest.raises(ValueError, match="priority"):
         broker.enqueue([env("q", priority=2**60)])

@@ -21,6 +21,7 @@ import kombu as _kombu_module
 
 from queuekit.broker import Capabilities, DeadLetter, Delivery, Envelope, QueueStats
 from queuekit.errors import CapabilityError, ConnectionLost
+from queuekit.retry import Backoff
 from queuekit.urls import CREATE, check_options, redact
 from queuekit_kombu.transports import bounds_hint, capabilities_for, parse, transport_option_names
 
@@ -165,14 +166,13 @@ class KombuBroker:
     def reserve(self, queues: Sequence[str], limit: int, lease: float, wait: float = 0.0) -> list[Delivery]:
         """Poll ``basic_get`` on each queue in turn until something comes or ``wait`` runs out."""
         deadline = time.monotonic() + wait
-        pause = 0.005
+        polls = Backoff(0.005, 0.05, jitter=False)
         while True:
             got = self._call(lambda channel: self._take(channel, queues, limit))
             remaining = deadline - time.monotonic()
             if got or remaining <= 0 or limit < 1:
                 return got
-            time.sleep(min(pause, remaining))
-            pause = min(pause * 2, 0.05)
+            time.sleep(min(polls.next(), remaining))
 
     def _take(self, channel: Any, queues: Sequence[str], limit: int) -> list[Delivery]:
         self._maybe_restore(channel)

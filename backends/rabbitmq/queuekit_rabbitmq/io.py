@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 import threading
 import time
 from collections.abc import Callable
@@ -35,6 +34,7 @@ from pika.adapters.utils.connection_workflow import (  # type: ignore[import-unt
 )
 
 from queuekit.errors import ConnectionLost
+from queuekit.retry import Backoff
 from queuekit.urls import redact
 from queuekit_rabbitmq.errors import AccessRefused
 
@@ -271,7 +271,7 @@ class Link:
         self.refused: str | None = None  # why RabbitMQ refused the last login, if it did
         self.unreachable: str | None = None  # why a link that never connected gave up, if it did
         self._closing = False
-        self._failures = 0
+        self._backoff = Backoff(0.25, 5.0)  # reconnect pauses; reset once a channel is ready
         self._started = False
         self._lock = threading.Condition()  # guards _started and refused; told when ready or refused
 
@@ -344,7 +344,7 @@ class Link:
         def ready() -> None:
             if self.channel is channel and self.generation == generation:
                 self.io.outage.up(self.name)
-                self._failures = 0
+                self._backoff.reset()
                 with self._lock:
                     self.ready.set()
                     self._lock.notify_all()
@@ -381,11 +381,11 @@ class Link:
         if not self._closing and is_refusal(error):
             self._refuse(error)
             return
-        if not self._closing and self.generation == 0 and self._failures >= 1:
+        if not self._closing and self.generation == 0 and self._backoff.failures >= 1:
             with self._lock:  # never connected, twice: stop until the next operation asks again
                 self.unreachable = f"could not connect to RabbitMQ at {redact(self._url)}: {self.last_error}"
                 self._started = False
-                self._failures = 0
+                self._backoff.reset()
                 self._lock.notify_all()
             return
         self._retry()
@@ -414,8 +414,7 @@ class Link:
         if self._closing:
             self.closed.set()
             return
-        self._failures += 1
-        pause = min(5.0, 0.25 * 2 ** min(self._failures - 1, 5)) * (0.5 + random.random() / 2)
+        pause = self._backoff.next()
         self.io.later(pause, self._connect)
 
     # -- shutdown ------------------------------------------------------------------------

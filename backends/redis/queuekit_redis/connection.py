@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 import uuid
@@ -14,6 +13,7 @@ from typing import Any, TypeVar
 import redis
 
 from queuekit.errors import ConnectionLost
+from queuekit.retry import backoff_delay
 from queuekit.urls import redact
 from queuekit_redis.durability import Fingerprint, probe, probe_cluster
 from queuekit_redis.errors import timed_out, translate, translated
@@ -180,7 +180,7 @@ class Connection:
             except ConnectionLost as exc:
                 if attempt == retries or timed_out(exc):  # a silent server: another try waits as long
                     raise
-                pause = min(2.0, backoff * 2**attempt) * (0.5 + random.random() / 2)
+                pause = backoff_delay(attempt + 1, backoff, 2.0)
                 log.warning("%s; retry %d of %d in %.2fs", exc, attempt + 1, retries, pause)
                 time.sleep(pause)
         raise AssertionError("unreachable")

@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 import threading
 
-from queuekit.errors import ConfigurationError, UnknownQueue
+from queuekit.errors import ConfigurationError
+from queuekit.queues import check_queue_name
 
 _PREFIX = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
-_QUEUE = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
 
 # Key suffixes of one queue, in one place.
 SUFFIXES = (
@@ -80,14 +80,11 @@ class Keyspace:
         self._lock = threading.Lock()
 
     def queue(self, name: str) -> QueueKeys:
-        """The keys of queue ``name``; raise :class:`UnknownQueue` for an invalid name."""
+        """The keys of queue ``name``; raise :class:`InvalidQueueName` for an invalid name."""
         found = self._queues.get(name)
         if found is not None:
             return found
-        if not isinstance(name, str) or not _QUEUE.match(name):
-            raise UnknownQueue(
-                f"invalid queue name {str(name)[:60]!r}: use 1-128 letters, digits, '_', '.', ':' or '-'"
-            )
+        check_queue_name(name)
         with self._lock:
             return self._queues.setdefault(name, QueueKeys(self.prefix, name))
 

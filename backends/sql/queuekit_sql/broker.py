@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from queuekit.broker import Capabilities, Delivery, Durability, Envelope
-from queuekit.errors import MessageTooLarge, UnknownQueue
+from queuekit.errors import MessageTooLarge
+from queuekit.queues import check_queue_name
+from queuekit.retry import Backoff
 from queuekit_sql import statements as S
 from queuekit_sql.admin import AdminOps
 from queuekit_sql.base import INT64, MAX_NAME, digest_key, rows, run, wall_clock
@@ -109,7 +111,7 @@ class SQLBroker(AdminOps, ResultOps, KeyValueOps):
 
     def row(self, env: Envelope) -> dict[str, Any]:
         """Validate one envelope and turn it into statement parameters."""
-        check_queue(env.queue)
+        check_queue_name(env.queue)
         if not isinstance(env.id, str) or not 0 < len(env.id) <= MAX_NAME or "\x00" in env.id:
             raise ValueError(f"job id {str(env.id)[:60]!r} must be 1-{MAX_NAME} characters without NUL")
         if isinstance(env.priority, bool) or not isinstance(env.priority, int) or not (
@@ -171,13 +173,13 @@ class SQLBroker(AdminOps, ResultOps, KeyValueOps):
 
     def reserve(self, queues: Sequence[str], limit: int, lease: float, wait: float = 0.0) -> list[Delivery]:
         """Lease up to ``limit`` jobs, highest priority first; poll (and listen) up to ``wait`` s."""
-        names = [check_queue(queue) for queue in dict.fromkeys(queues)]
+        names = [check_queue_name(queue) for queue in dict.fromkeys(queues)]
         if limit <= 0 or not names:
             return []
         if self._vacuums and (self._keeper is None or self._keeper.pid != os.getpid()):
             self._keep_vacuumed()
         deadline = time.monotonic() + max(wait, 0.0)
-        pause = _FIRST_PAUSE
+        polls = Backoff(_FIRST_PAUSE, max(_FIRST_PAUSE, self.settings.poll_max), jitter=False)
         while True:
             seen = self._waker.generation
             taken = self._claim(names, limit, lease)
@@ -185,10 +187,8 @@ class SQLBroker(AdminOps, ResultOps, KeyValueOps):
             if taken or remaining <= 0:
                 return taken
             self._listen()
-            if self._waker.wait(seen, min(pause, remaining)):
-                pause = _FIRST_PAUSE  # woken, but another worker was faster: more may follow soon
-            else:
-                pause = min(pause * 2, self.settings.poll_max)
+            if self._waker.wait(seen, min(polls.next(), remaining)):
+                polls.reset()  # woken, but another worker was faster: more may follow soon
 
     def _claim(self, queues: list[str], limit: int, lease: float) -> list[Delivery]:
         params = self._params(limit=limit, lease=float(lease), receipt=uuid.uuid4().hex)
@@ -316,10 +316,3 @@ class SQLBroker(AdminOps, ResultOps, KeyValueOps):
         if keeper is not None and keeper.pid == os.getpid():
             keeper.stop()
         self._db.close()
-
-
-def check_queue(name: str) -> str:
-    """A queue name as stored: any text of 1-255 characters without NUL (it is data)."""
-    if not isinstance(name, str) or not 0 < len(name) <= MAX_NAME or "\x00" in name:
-        raise UnknownQueue(f"queue name {str(name)[:60]!r} must be 1-{MAX_NAME} characters without NUL")
-    return name

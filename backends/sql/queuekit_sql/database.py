@@ -19,7 +19,6 @@ from __future__ import annotations
 import collections
 import logging
 import os
-import random
 import threading
 import time
 from collections.abc import Callable
@@ -33,6 +32,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import StaticPool
 
 from queuekit.errors import BrokerError, ConnectionLost
+from queuekit.retry import backoff_delay
 from queuekit.urls import redact
 from queuekit_sql.dialects import DIALECTS, Dialect
 from queuekit_sql.options import CONNECT_TIMEOUT, Settings
@@ -148,7 +148,7 @@ class Database:
                 continue
             if attempt == _ATTEMPTS:
                 raise self._error(what, failure.cause) from None
-            time.sleep(min(0.2, 0.005 * 2**attempt) * (0.5 + random.random()))
+            time.sleep(backoff_delay(attempt, 0.01, 0.2))
         raise AssertionError("unreachable")
 
     def _once(self, work: Work[T], begin: str | None, what: str, long: bool = False) -> T:

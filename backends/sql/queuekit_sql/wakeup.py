@@ -14,6 +14,8 @@ import os
 import threading
 from typing import Any, ClassVar
 
+from queuekit.retry import Backoff
+
 log = logging.getLogger("queuekit.sql")
 
 
@@ -67,9 +69,7 @@ class Listener:
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, name="queuekit-sql-listen", daemon=True)
-        self.first_pause = first_pause
-        self.max_pause = max_pause
-        self._pause = first_pause
+        self._backoff = Backoff(first_pause, max_pause, jitter=False)
         self.pid = os.getpid()
 
     def start(self) -> None:
@@ -88,18 +88,17 @@ class Listener:
             try:
                 self._listen()
             except Exception as exc:  # keep trying; reserves fall back to polling meanwhile
-                pause = self._pause
+                pause = self._backoff.next()
                 log.warning("LISTEN connection failed (%s); retrying in %.1fs", type(exc).__name__, pause)
                 self._ready.set()
                 self._stop.wait(pause)
-                self._pause = min(pause * 2, self.max_pause)
 
     def _listen(self) -> None:
         connection = self._connect()
         try:
             connection.autocommit = True
             connection.execute(f'LISTEN "{self._channel}"')
-            self._pause = self.first_pause  # listening again: the next failure is retried promptly
+            self._backoff.reset()  # listening again: the next failure is retried promptly
             self._ready.set()
             self._waker.notify()  # anything sent while we were away: look again
             while not self._stop.is_set():

@@ -25,12 +25,13 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from queuekit.app import App, check_queue_name
+from queuekit.app import App
 from queuekit.broker import QueueStats
 from queuekit.contrib.dashboard.rates import Rates, Sampler, WorkerRates
 from queuekit.contrib.dashboard.reading import NOT_AVAILABLE, Reader, Row, stats_row
 from queuekit.contrib.dashboard.security import Guard
-from queuekit.errors import BrokerError, QueuekitError, UnknownQueue
+from queuekit.errors import BrokerError, InvalidQueueName, QueuekitError
+from queuekit.queues import check_queue_name
 from queuekit.urls import redact
 
 HERE = Path(__file__).parent
@@ -240,7 +241,8 @@ class Dashboard:
 
     def error(self, request: Request, exc: Exception) -> Response:
         """A broker failure or bad input: JSON for the API, a page otherwise; one line, never a traceback."""
-        status = 400 if isinstance(exc, (UnknownQueue, HTTPException)) else 503 if isinstance(exc, BrokerError) else 500
+        bad_input = isinstance(exc, (InvalidQueueName, HTTPException))
+        status = 400 if bad_input else 503 if isinstance(exc, BrokerError) else 500
         if isinstance(exc, HTTPException):
             status = exc.status_code
         message = exc.detail if isinstance(exc, HTTPException) else redact(f"{type(exc).__name__}: {exc}")

@@ -17,13 +17,14 @@ from typing import Any
 
 from django.db import connections, transaction
 
-from queuekit.app import App, check_queue_name
+from queuekit.app import App
 from queuekit.broker import Capabilities, Envelope, Outcome, ResultStore, TransactionalEnqueue
 from queuekit.contrib.django import registry
 from queuekit.contrib.django.compat import Task
 from queuekit.contrib.django.runner import make_runner
 from queuekit.contrib.django.settings import BackendSettings, EnqueueMode, SettingsError, read_settings
-from queuekit.errors import CapabilityError, ConfigurationError, QueuekitError, UnknownQueue
+from queuekit.errors import CapabilityError, ConfigurationError, InvalidQueueName, QueuekitError
+from queuekit.queues import check_queue_name
 from queuekit.urls import redact
 
 log = logging.getLogger("queuekit.django")
@@ -206,6 +207,6 @@ def check_queue(name: str) -> str | None:
     """None if ``name`` is a valid queuekit queue name, else why not."""
     try:
         check_queue_name(name)
-    except UnknownQueue as exc:
+    except InvalidQueueName as exc:
         return str(exc)
     return None
