@@ -185,17 +185,19 @@ class Broker(Protocol):
         """Remove finished messages. Stale receipts (lease lost) are ignored."""
         ...
 
-    def nack(
-        self, delivery: Delivery, *, delay: float = 0.0, count_attempt: bool = True
-    ) -> None:
-        """Put a message back, ready now or after ``delay`` seconds.
+    def nack(self, returns: Sequence[tuple[Delivery, float]], *, count_attempt: bool = True) -> None:
+        """Put messages back, each ``(delivery, delay)`` ready now (0) or after ``delay`` seconds.
 
-        ``count_attempt=False`` returns an unstarted message without spending an attempt.
+        ``count_attempt=False`` returns unstarted messages without spending an attempt.
+        Stale receipts are ignored; the others are settled whatever becomes of those.
         """
         ...
 
-    def dead_letter(self, delivery: Delivery, reason: str) -> None:
-        """Move a message to its queue's dead-letter store with the reason."""
+    def dead_letter(self, letters: Sequence[tuple[Delivery, str]]) -> None:
+        """Move each ``(delivery, reason)`` to its queue's dead-letter store with the reason.
+
+        Stale receipts are ignored.
+        """
         ...
 
     def extend(self, deliveries: Sequence[Delivery], lease: float) -> set[str]:

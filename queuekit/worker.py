@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import functools
 import itertools
 import logging
 import os
@@ -35,7 +34,7 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from queuekit.broker import Broker, Delivery, Durability, Pausable
+from queuekit.broker import Delivery, Durability, Pausable
 from queuekit.control import forget_progress
 from queuekit.errors import BrokerError
 from queuekit.execution import Action, Completion, Prepared, Runner
@@ -348,10 +347,16 @@ class Worker:
         acks = [c.delivery for c in batch if c.action is Action.ACK]
         if acks:
             self._retrying("ack", lambda: broker.ack(acks), until)
-        for c in batch:
-            if c.action is not Action.ACK:
-                self._retrying(c.action.value, functools.partial(_apply, broker, c), until)
-            self.counts[c.action.value] += 1
+        retries = [(c.delivery, c.delay) for c in batch if c.action is Action.RETRY]
+        if retries:
+            self._retrying("retry", lambda: broker.nack(retries), until)
+        releases = [(c.delivery, c.delay) for c in batch if c.action is Action.RELEASE]
+        if releases:
+            self._retrying("release", lambda: broker.nack(releases, count_attempt=False), until)
+        letters = [(c.delivery, c.reason) for c in batch if c.action is Action.DEAD]
+        if letters:
+            self._retrying("dead-letter", lambda: broker.dead_letter(letters), until)
+        self.counts.update(c.action.value for c in batch)
         with self._cond:
             for c in batch:
                 self._inflight.pop(c.delivery.id, None)
@@ -486,16 +491,6 @@ def _describe(exc: Exception) -> str:
     """A broker failure for the log: expected ones by message, anything else by type too."""
     text = redact(str(exc))[:300]
     return text if isinstance(exc, BrokerError) else f"unexpected {type(exc).__name__}: {text}"
-
-
-def _apply(broker: Broker, completion: Completion) -> None:
-    """Tell the broker the fate of a delivery that was not simply acknowledged."""
-    if completion.action is Action.RETRY:
-        broker.nack(completion.delivery, delay=completion.delay)
-    elif completion.action is Action.RELEASE:
-        broker.nack(completion.delivery, delay=completion.delay, count_attempt=False)
-    elif completion.action is Action.DEAD:
-        broker.dead_letter(completion.delivery, completion.reason)
 
 
 def _jobs(count: int, kind: str) -> str:

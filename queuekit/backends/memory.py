@@ -206,33 +206,35 @@ class MemoryBroker(LocalKeyValue):
             del self._keys[job.envelope.key]
         return job
 
-    def nack(self, delivery: Delivery, *, delay: float = 0.0, count_attempt: bool = True) -> None:
-        """Return a leased job, now or after ``delay`` seconds."""
+    def nack(self, returns: Sequence[tuple[Delivery, float]], *, count_attempt: bool = True) -> None:
+        """Return leased jobs, each now or after its delay in seconds."""
         with self._lock:
-            job = self._holding(delivery)
-            if job is None:
-                return
-            if not count_attempt:
-                job.attempts -= 1
-            if delay > 0:
-                job.state, job.receipt = "delayed", None
-                job.due = self._clock() + delay
-                self._schedule(job, job.due)
-            else:
-                self._make_ready(job)
+            for delivery, delay in returns:
+                job = self._holding(delivery)
+                if job is None:
+                    continue
+                if not count_attempt:
+                    job.attempts -= 1
+                if delay > 0:
+                    job.state, job.receipt = "delayed", None
+                    job.due = self._clock() + delay
+                    self._schedule(job, job.due)
+                else:
+                    self._make_ready(job)
             self._lock.notify_all()
 
-    def dead_letter(self, delivery: Delivery, reason: str) -> None:
-        """Move a leased job to its queue's dead letters."""
+    def dead_letter(self, letters: Sequence[tuple[Delivery, str]]) -> None:
+        """Move leased jobs to their queues' dead letters, each with its reason."""
         with self._lock:
-            job = self._holding(delivery)
-            if job is None:
-                return
-            self._forget(delivery.id)
-            env = job.envelope
-            letter = DeadLetter(env.id, env.queue, env.body, reason, job.attempts, self._clock())
-            self._dead.setdefault(env.queue, []).append(letter)
-            self._dead_priority[env.id] = env.priority
+            for delivery, reason in letters:
+                job = self._holding(delivery)
+                if job is None:
+                    continue
+                self._forget(delivery.id)
+                env = job.envelope
+                letter = DeadLetter(env.id, env.queue, env.body, reason, job.attempts, self._clock())
+                self._dead.setdefault(env.queue, []).append(letter)
+                self._dead_priority[env.id] = env.priority
 
     def extend(self, deliveries: Sequence[Delivery], lease: float) -> set[str]:
         """Renew held leases; report the ids whose lease was lost."""

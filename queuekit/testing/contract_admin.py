@@ -13,9 +13,9 @@ class AdminContract:
     def test_dead_letter_records_reason_and_attempts(self, kit: Harness) -> None:
         queue = kit.queue()
         [env] = kit.put(queue)
-        kit.broker.nack(kit.take_one(queue))
+        kit.broker.nack([(kit.take_one(queue), 0.0)])
         doomed = kit.take_one(queue)
-        kit.broker.dead_letter(doomed, "exception: ValueError: boom")
+        kit.broker.dead_letter([(doomed, "exception: ValueError: boom")])
         [letter] = kit.broker.dead_letters(queue)
         assert (letter.id, letter.queue, letter.body) == (env.id, queue, env.body)
         assert (letter.reason, letter.attempts) == ("exception: ValueError: boom", 2)
@@ -24,13 +24,31 @@ class AdminContract:
         assert kit.stats(queue) == QueueStats(dead=1)
         assert kit.reserve(queue, 10) == []
 
+    def test_dead_letter_of_a_batch_keeps_each_reason_in_order(self, kit: Harness) -> None:
+        first, second = kit.queue("a"), kit.queue("b")
+        kit.put(first, 3)
+        kit.put(second)
+        one, two, acked = kit.take(first, 3, limit=3)
+        other = kit.take_one(second)
+        kit.broker.ack([acked])  # its receipt is stale from now on
+        kit.broker.dead_letter([])
+        kit.broker.dead_letter([(two, "reason two"), (acked, "stale"), (other, "reason other"), (one, "reason one")])
+        letters = {queue: kit.broker.dead_letters(queue) for queue in (first, second)}
+        assert [(d.id, d.reason, d.attempts) for d in letters[first]] == [
+            (two.id, "reason two", 1), (one.id, "reason one", 1)], "a batch's letters list in the batch's order"
+        assert [(d.id, d.reason, d.queue) for d in letters[second]] == [(other.id, "reason other", second)]
+        assert (kit.stats(first), kit.stats(second)) == (QueueStats(dead=2), QueueStats(dead=1))
+        assert kit.reserve([first, second], 10) == []
+        kit.broker.dead_letter([(one, "again"), (other, "again")])
+        assert [d.reason for d in kit.broker.dead_letters(first)] == ["reason two", "reason one"]
+
     def test_dead_letters_list_oldest_first_with_limit(self, kit: Harness) -> None:
         queue = kit.queue()
         sent = kit.put(queue, 3)
         for index, env in enumerate(sent):
             delivery = kit.take_one(queue)
             assert delivery.id == env.id or not kit.broker.capabilities.fifo
-            kit.broker.dead_letter(delivery, f"reason {index}")
+            kit.broker.dead_letter([(delivery, f"reason {index}")])
             kit.pass_time(1.0)
         order = [d.id for d in kit.broker.dead_letters(queue)]
         assert sorted(order) == sorted(env.id for env in sent)
@@ -43,8 +61,8 @@ class AdminContract:
     def test_requeue_dead_resets_attempts(self, kit: Harness) -> None:
         queue = kit.queue()
         [env] = kit.put(queue)
-        kit.broker.nack(kit.take_one(queue))
-        kit.broker.dead_letter(kit.take_one(queue), "gave up")
+        kit.broker.nack([(kit.take_one(queue), 0.0)])
+        kit.broker.dead_letter([(kit.take_one(queue), "gave up")])
         assert kit.broker.requeue_dead(queue) == 1
         assert kit.broker.dead_letters(queue) == []
         assert kit.stats(queue) == QueueStats(ready=1)
@@ -55,7 +73,7 @@ class AdminContract:
         queue = kit.queue()
         kit.put(queue, 3)
         for delivery in kit.take(queue, 3, limit=3):
-            kit.broker.dead_letter(delivery, "gave up")
+            kit.broker.dead_letter([(delivery, "gave up")])
         chosen = kit.broker.dead_letters(queue)[1].id
         assert kit.broker.requeue_dead(queue, [chosen, "no-such-id"]) == 1
         assert chosen not in {d.id for d in kit.broker.dead_letters(queue)}
@@ -68,7 +86,7 @@ class AdminContract:
     def test_requeue_dead_keeps_priority(self, kit: Harness) -> None:
         queue = kit.queue()
         [urgent] = kit.put(queue, priority=9)
-        kit.broker.dead_letter(kit.take_one(queue), "gave up")
+        kit.broker.dead_letter([(kit.take_one(queue), "gave up")])
         [normal] = kit.put(queue, priority=1)
         kit.broker.requeue_dead(queue)
         first = kit.take_one(queue)
@@ -80,7 +98,7 @@ class AdminContract:
         kit.put(queue, 2)
         kit.put(other)
         for delivery in kit.take([queue, other], 3, limit=3):
-            kit.broker.dead_letter(delivery, "gave up")
+            kit.broker.dead_letter([(delivery, "gave up")])
         assert kit.broker.purge_dead(queue) == 2
         assert kit.broker.dead_letters(queue) == []
         assert kit.stats(queue) == QueueStats()
@@ -91,7 +109,7 @@ class AdminContract:
         queue = kit.queue()
         kit.put(queue, 2)
         held, doomed = kit.take(queue, 2, limit=2)
-        kit.broker.dead_letter(doomed, "gave up")
+        kit.broker.dead_letter([(doomed, "gave up")])
         kit.put(queue, 2)
         if kit.broker.capabilities.delays:
             kit.put(queue, delay=HOLD)
@@ -123,7 +141,7 @@ class AdminContract:
         queue = kit.queue()
         kit.put(queue, 2)
         held, doomed = kit.take(queue, 2, limit=2)
-        kit.broker.dead_letter(doomed, "gave up")
+        kit.broker.dead_letter([(doomed, "gave up")])
         kit.put(queue, 2)
         delayed = 0
         if kit.broker.capabilities.delays:

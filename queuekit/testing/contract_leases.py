@@ -16,13 +16,13 @@ def _apply(kit: Harness, operation: str, delivery: Delivery) -> None:
     if operation == "ack":
         kit.broker.ack([delivery])
     elif operation == "nack":
-        kit.broker.nack(delivery)
+        kit.broker.nack([(delivery, 0.0)])
     elif operation == "nack_delay":
-        kit.broker.nack(delivery, delay=5.0)
+        kit.broker.nack([(delivery, 5.0)])
     elif operation == "nack_uncounted":
-        kit.broker.nack(delivery, count_attempt=False)
+        kit.broker.nack([(delivery, 0.0)], count_attempt=False)
     else:
-        kit.broker.dead_letter(delivery, "stale receipt")
+        kit.broker.dead_letter([(delivery, "stale receipt")])
 
 
 class LeaseContract:
@@ -110,7 +110,7 @@ class LeaseContract:
         queue = kit.queue()
         [env] = kit.put(queue)
         first = kit.take_one(queue)
-        kit.broker.nack(first)
+        kit.broker.nack([(first, 0.0)])
         again = kit.take_one(queue)
         assert (again.id, again.body, again.attempts) == (env.id, env.body, 2)
         assert again.receipt != first.receipt
@@ -120,18 +120,39 @@ class LeaseContract:
     def test_nack_without_counting_gives_the_attempt_back(self, kit: Harness) -> None:
         queue = kit.queue()
         kit.put(queue)
-        kit.broker.nack(kit.take_one(queue), count_attempt=False)
+        kit.broker.nack([(kit.take_one(queue), 0.0)], count_attempt=False)
         second = kit.take_one(queue)
         assert second.attempts == 1
-        kit.broker.nack(second)
+        kit.broker.nack([(second, 0.0)])
         assert kit.take_one(queue).attempts == 2
+
+    def test_nack_of_a_batch_settles_each_held_delivery(self, kit: Harness) -> None:
+        first, second = kit.queue("a"), kit.queue("b")
+        kit.put(first, 3)
+        kit.put(second)
+        one, two, acked = kit.take(first, 3, limit=3)
+        other = kit.take_one(second)
+        kit.broker.ack([acked])  # its receipt is stale from now on
+        kit.broker.nack([])
+        kit.broker.nack([(one, 0.0), (acked, 0.0), (other, 0.0)])
+        kit.broker.nack([(acked, 0.0), (two, 0.0)], count_attempt=False)
+        back = kit.take([first, second], 3, limit=3)
+        assert {d.id: d.attempts for d in back} == {one.id: 2, two.id: 1, other.id: 2}
+        assert kit.reserve([first, second], 10) == [], "an acknowledged job came back with a batch nack"
+        kit.broker.nack([(one, 0.0), (two, 0.0), (other, 0.0)])  # the receipts of the first leases
+        assert (kit.stats(first), kit.stats(second)) == (QueueStats(in_flight=2), QueueStats(in_flight=1))
+        kit.broker.ack(back)
+        assert (kit.stats(first), kit.stats(second)) == (QueueStats(), QueueStats())
 
     @requires("delays")
     def test_nack_with_delay_returns_the_job_later(self, kit: Harness) -> None:
         queue = kit.queue()
-        later, soon = kit.put(queue, 2)
-        for delivery in kit.take(queue, 2, limit=2):
-            kit.broker.nack(delivery, delay=HOLD if delivery.id == later.id else kit.short)
+        later, soon, _ = kit.put(queue, 3)
+        held = kit.take(queue, 3, limit=3)
+        acked = next(d for d in held if d.id not in (later.id, soon.id))
+        kit.broker.ack([acked])
+        # One call, a delay for each delivery, and a stale receipt among them.
+        kit.broker.nack([(d, HOLD if d.id == later.id else kit.short) for d in held])
         if kit.injected:
             assert kit.reserve(queue, 10) == []
         kit.outlive(kit.short)

@@ -99,7 +99,7 @@ class DedupContract:
         key = f"key-{uuid.uuid4().hex}"
         kit.broker.enqueue([kit.envelope(queue, key=key)])
         if ending == "dead_letter":
-            kit.broker.dead_letter(kit.take_one(queue), "gave up")
+            kit.broker.dead_letter([(kit.take_one(queue), "gave up")])
         else:
             assert kit.broker.purge(queue) == 1
         later = kit.envelope(queue, key=key)
@@ -152,9 +152,9 @@ class JobStateContract:
         assert reporter.state(env.id) is JobStatus.QUEUED
         delivery = kit.take_one(queue)
         assert reporter.state(env.id) is JobStatus.RUNNING
-        kit.broker.nack(delivery)
+        kit.broker.nack([(delivery, 0.0)])
         assert reporter.state(env.id) is JobStatus.QUEUED
-        kit.broker.dead_letter(kit.take_one(queue), "gave up")
+        kit.broker.dead_letter([(kit.take_one(queue), "gave up")])
         assert reporter.state(env.id) is JobStatus.DEAD
         kit.broker.requeue_dead(queue)
         assert reporter.state(env.id) is JobStatus.QUEUED
@@ -186,7 +186,7 @@ class QueueDeletionContract:
         queue, other = kit.queue("gone"), kit.queue("kept")
         kit.put(queue, 3)
         kit.put(other, 1)
-        kit.broker.dead_letter(kit.take_one(queue), "set aside before the delete")
+        kit.broker.dead_letter([(kit.take_one(queue), "set aside before the delete")])
         assert kit.stats(queue) == QueueStats(ready=2, dead=1)
         kit.broker.delete_queue(queue)
         assert kit.stats(queue) == QueueStats()
@@ -259,7 +259,7 @@ class JobBrowserContract:
         kit.put(other, 1)
         held = kit.take_one(queue)
         assert [job.id for job in browser.waiting(queue)] == [e.id for e in sent if e.id != held.id]
-        kit.broker.nack(held)
+        kit.broker.nack([(held, 0.0)])
         back = {job.id: job for job in browser.waiting(queue)}
         assert set(back) == {e.id for e in sent}
         assert back[held.id].attempts == 1, "a job that was reserved before shows its attempts"

@@ -129,22 +129,35 @@ class BrokerMachine(RuleBasedStateMachine):
         self.broker.ack(chosen)
         self.model.ack(chosen, self.now())
 
+    def settling_batch(self, data: st.DataObject) -> list[Delivery]:
+        """One to three held deliveries, perhaps with a stale one among them (which must change nothing)."""
+        chosen: list[Delivery] = data.draw(
+            st.lists(st.sampled_from(self.held()), min_size=1, max_size=3, unique=True), label="deliveries")
+        stale = self.stale()
+        mix: bool = data.draw(st.booleans(), label="mix in a stale receipt")
+        if stale and mix:
+            at = data.draw(st.integers(0, len(chosen)), label="where")
+            chosen.insert(at, data.draw(st.sampled_from(stale), label="stale delivery"))
+        return chosen
+
     @precondition(lambda self: self.held())
     @rule(data=st.data(), count_attempt=st.booleans())
     def nack(self, data: st.DataObject, count_attempt: bool) -> None:
-        delivery = data.draw(st.sampled_from(self.held()), label="delivery")
-        later = self.caps.delays and data.draw(st.booleans(), label="later")
-        delay = self.span(data, "delay") if later else 0.0
-        self.broker.nack(delivery, delay=delay, count_attempt=count_attempt)
-        self.model.nack(delivery, delay, count_attempt, self.now())
+        returns: list[tuple[Delivery, float]] = []
+        for delivery in self.settling_batch(data):
+            later = self.caps.delays and data.draw(st.booleans(), label="later")
+            returns.append((delivery, self.span(data, "delay") if later else 0.0))
+        now = self.now()
+        self.broker.nack(returns, count_attempt=count_attempt)
+        self.model.nack(returns, count_attempt, now)
 
     @precondition(lambda self: self.held())
     @rule(data=st.data())
     def dead_letter(self, data: st.DataObject) -> None:
-        delivery = data.draw(st.sampled_from(self.held()), label="delivery")
-        reason = f"reason for {delivery.id[:8]} attempt {delivery.attempts}"
-        self.broker.dead_letter(delivery, reason)
-        self.model.dead_letter(delivery, reason, self.now())
+        letters = [(d, f"reason for {d.id[:8]} attempt {d.attempts}") for d in self.settling_batch(data)]
+        now = self.now()
+        self.broker.dead_letter(letters)
+        self.model.dead_letter(letters, now)
 
     @precondition(lambda self: self.handed_out)
     @rule(data=st.data())
@@ -172,9 +185,9 @@ class BrokerMachine(RuleBasedStateMachine):
         if operation == "ack":
             self.broker.ack([delivery])
         elif operation == "dead_letter":
-            self.broker.dead_letter(delivery, "stale")
+            self.broker.dead_letter([(delivery, "stale")])
         else:
-            self.broker.nack(delivery, count_attempt=operation == "nack")
+            self.broker.nack([(delivery, 0.0)], count_attempt=operation == "nack")
         # The model is unchanged: the invariants then check that the broker is too.
 
     @precondition(lambda self: self.clock is not None)

@@ -145,23 +145,25 @@ class QueueModel:
             if self.holds(delivery, now):
                 self.jobs[delivery.id].state = GONE
 
-    def nack(self, delivery: Delivery, delay: float, count_attempt: bool, now: float) -> None:
-        """Return a held job, now or after ``delay``."""
-        if not self.holds(delivery, now):
-            return
-        job = self.jobs[delivery.id]
-        if not count_attempt:
-            job.attempts -= 1
-        job.receipt = None
-        job.state, job.due = (DELAYED, now + delay) if delay > 0 else (READY, now)
+    def nack(self, returns: Sequence[tuple[Delivery, float]], count_attempt: bool, now: float) -> None:
+        """Return held jobs, each now or after its delay; stale receipts change nothing."""
+        for delivery, delay in returns:
+            if not self.holds(delivery, now):
+                continue
+            job = self.jobs[delivery.id]
+            if not count_attempt:
+                job.attempts -= 1
+            job.receipt = None
+            job.state, job.due = (DELAYED, now + delay) if delay > 0 else (READY, now)
 
-    def dead_letter(self, delivery: Delivery, reason: str, now: float) -> None:
-        """Set a held job aside; it loses its dedup key (a requeued dead letter has none)."""
-        if not self.holds(delivery, now):
-            return
-        job = self.jobs[delivery.id]
-        job.state, job.reason, job.receipt, job.key = DEAD, reason, None, None
-        self.dead_order.setdefault(job.queue, []).append(job.id)
+    def dead_letter(self, letters: Sequence[tuple[Delivery, str]], now: float) -> None:
+        """Set held jobs aside in order; each loses its dedup key (a requeued dead letter has none)."""
+        for delivery, reason in letters:
+            if not self.holds(delivery, now):
+                continue
+            job = self.jobs[delivery.id]
+            job.state, job.reason, job.receipt, job.key = DEAD, reason, None, None
+            self.dead_order.setdefault(job.queue, []).append(job.id)
 
     def extend(self, deliveries: Sequence[Delivery], lease: float, now: float) -> set[str]:
         """Renew held leases; return the ids ``extend`` must report lost."""

@@ -251,7 +251,7 @@ def test_running_job_reads_as_running(backend: Any) -> None:
     assert broker.capabilities.job_state
     (delivery,) = broker.reserve(["default"], 1, 30.0)
     assert tasks.add.get_result(result.id).status == TaskResultStatus.RUNNING
-    broker.dead_letter(delivery, "set aside by hand")
+    broker.dead_letter([(delivery, "set aside by hand")])
     dead = tasks.add.get_result(result.id)
     assert dead.status == TaskResultStatus.FAILED
     assert dead.errors[0].exception_class_path == "queuekit.errors.JobFailed"

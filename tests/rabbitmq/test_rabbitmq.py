@@ -225,7 +225,7 @@ def test_stop_consuming_hands_back_the_prefetch_and_keeps_handed_back_jobs_away(
         stopping.stop_consuming([queue])
         assert stopping.consumer.local_counts()[0].get(queue, 0) == 0
         assert other.stats([queue])[queue].ready == 3, "the unreserved prefetch is back in RabbitMQ"
-        stopping.nack(unstarted, count_attempt=False)  # a stopping worker's hand-back
+        stopping.nack([(unstarted, 0.0)], count_attempt=False)  # a stopping worker's hand-back
         stopping.ack([running])  # held deliveries can still be settled
         assert other.stats([queue])[queue].ready == 4, "the hand-back is not pushed back to the stopped consumer"
         again = other.reserve([queue], 10, 30.0)

@@ -207,7 +207,7 @@ def test_requeue_dead_forgets_the_old_result(broker: RedisBroker) -> None:
     [job] = broker.enqueue([env("q")])
     [held] = broker.reserve(["q"], 1, 30)
     broker.save_outcomes([Outcome(job, JobStatus.FAILED, error="boom")], 60)
-    broker.dead_letter(held, "boom")
+    broker.dead_letter([(held, "boom")])
     other = env("q")
     broker.save_outcomes([Outcome(other.id, JobStatus.SUCCEEDED, result=1)], 60)
     assert broker.requeue_dead("q", [job, other.id]) == 1
@@ -236,7 +236,7 @@ def test_keys_of_a_queue_share_its_hash_tag(broker: RedisBroker, redis_url: str)
     prefix = redis_url.split("prefix=")[1]
     broker.enqueue([env("tagged"), env("tagged", key="k"), env("tagged", delay=60)])
     [held] = broker.reserve(["tagged"], 1, 30)
-    broker.dead_letter(held, "x")
+    broker.dead_letter([(held, "x")])
     client = redis.Redis.from_url(redis_url.split("?")[0])
     written = [k.decode() for k in client.scan_iter(match=f"{{{prefix}:tagged}}*")]
     client.close()

@@ -342,9 +342,9 @@ class PausingBroker(MemoryBroker):
         if self.fail_stop:
             raise ConnectionLost("connection reset by peer")
 
-    def nack(self, delivery: Delivery, *, delay: float = 0.0, count_attempt: bool = True) -> None:
-        self.calls.append(("nack", count_attempt))
-        super().nack(delivery, delay=delay, count_attempt=count_attempt)
+    def nack(self, returns: Sequence[tuple[Delivery, float]], *, count_attempt: bool = True) -> None:
+        self.calls.extend(("nack", count_attempt) for _ in returns)
+        super().nack(returns, count_attempt=count_attempt)
 
 
 @pytest.mark.parametrize(("fail_stop", "declared"), [(False, True), (True, True), (False, False)],
@@ -373,6 +373,59 @@ def test_graceful_stop_pauses_a_pausable_broker_before_handing_back(fail_stop: b
     paused = [("stop_consuming", ("default",))] if declared else []  # the capability decides, not the method
     assert broker.calls == paused + [("nack", False)] * 3
     assert broker.stats(["default"])["default"].ready == 3, "the hand-back happens even when the pause fails"
+
+
+class HeldSettlingBroker(MemoryBroker):
+    """A memory broker whose nack and dead_letter calls wait for ``gate`` and record what each call carried."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+        self.nacks: list[list[tuple[Delivery, float]]] = []
+        self.letters: list[list[tuple[Delivery, str]]] = []
+
+    def nack(self, returns: Sequence[tuple[Delivery, float]], *, count_attempt: bool = True) -> None:
+        self.nacks.append(list(returns))
+        self.gate.wait(10)
+        super().nack(returns, count_attempt=count_attempt)
+
+    def dead_letter(self, letters: Sequence[tuple[Delivery, str]]) -> None:
+        self.letters.append(list(letters))
+        self.gate.wait(10)
+        super().dead_letter(letters)
+
+
+@pytest.mark.parametrize("retries", [1, 0], ids=["retried", "dead-lettered"])
+def test_failed_jobs_are_settled_in_batches_with_their_own_delays_and_reasons(retries: int) -> None:
+    broker = HeldSettlingBroker()
+    app = App(broker=broker)
+
+    @app.task(retries=retries, backoff=30.0)
+    def fails(i: int) -> None:
+        raise ValueError(f"boom {i}")
+
+    jobs = {fails.delay(i).id: i for i in range(20)}
+    worker = app.worker(concurrency=4, prefetch=20)
+    worker.start()
+    calls = broker.nacks if retries else broker.letters
+    # The acker's first settling call waits at the gate while the other jobs fail behind it.
+    queued = worker._completions.qsize
+    wait_until(lambda: sum(map(len, calls)) + queued() == 20, what="every job to fail once")
+    broker.gate.set()
+    wait_until(lambda: worker.in_flight == 0, what="every failure to be settled")
+    worker.stop()
+    assert worker.join(10)
+    assert len(calls) <= 2, f"20 failures took {len(calls)} broker calls, not one per batch"
+    settled = [item for call in calls for item in call]
+    assert sorted(jobs[d.id] for d, _ in settled) == list(range(20))
+    if retries:
+        assert broker.letters == []
+        assert all(isinstance(delay, float) and delay > 0 for _, delay in settled), "each retry carries its backoff"
+        assert broker.stats(["default"])["default"] == QueueStats(delayed=20)
+    else:
+        assert broker.nacks == []
+        assert all(f"boom {jobs[d.id]}" in reason for d, reason in settled), "each letter carries its own reason"
+        assert broker.stats(["default"])["default"] == QueueStats(dead=20)
 
 
 class RestartingBroker(MemoryBroker):

@@ -227,20 +227,21 @@ class KombuBroker:
 
         self._call(resend)
 
-    def nack(self, delivery: Delivery, *, delay: float = 0.0, count_attempt: bool = True) -> None:
+    def nack(self, returns: Sequence[tuple[Delivery, float]], *, count_attempt: bool = True) -> None:
         """Republish with the attempt counted (or not) and ack; a delay is held by this process."""
         with self._lock:
-            held = self._claim(delivery.receipt)
-            if held is None:
-                return
-            headers = {ATTEMPTS: held.spent + (1 if count_attempt else 0)}
-            if delay <= 0:
-                self._resend(held, headers)
-                return
-            held.timer = threading.Timer(delay, self._release_delayed, (delivery.receipt, headers))
-            held.timer.daemon = True
-            self._delayed[delivery.receipt] = held
-            held.timer.start()
+            for delivery, delay in returns:
+                held = self._claim(delivery.receipt)
+                if held is None:
+                    continue
+                headers = {ATTEMPTS: held.spent + (1 if count_attempt else 0)}
+                if delay <= 0:
+                    self._resend(held, headers)
+                    continue
+                held.timer = threading.Timer(delay, self._release_delayed, (delivery.receipt, headers))
+                held.timer.daemon = True
+                self._delayed[delivery.receipt] = held
+                held.timer.start()
 
     def _release_delayed(self, receipt: str, headers: dict[str, Any]) -> None:
         with self._lock:
@@ -248,14 +249,15 @@ class KombuBroker:
         if held is not None:
             self._resend(held, headers)
 
-    def dead_letter(self, delivery: Delivery, reason: str) -> None:
-        """Publish to ``<queue>@dead`` with the reason and attempts, then ack."""
+    def dead_letter(self, letters: Sequence[tuple[Delivery, str]]) -> None:
+        """Publish each to ``<queue>@dead`` with its reason and attempts, then ack."""
         with self._lock:
-            held = self._claim(delivery.receipt)
-            if held is None:
-                return
-            headers = {ATTEMPTS: held.spent + 1, REASON: reason[:MAX_REASON], DEAD_AT: int(time.time() * 1000)}
-            self._resend(held, headers, dead_queue(held.queue))
+            for delivery, reason in letters:
+                held = self._claim(delivery.receipt)
+                if held is None:
+                    continue
+                headers = {ATTEMPTS: held.spent + 1, REASON: reason[:MAX_REASON], DEAD_AT: int(time.time() * 1000)}
+                self._resend(held, headers, dead_queue(held.queue))
 
     def extend(self, deliveries: Sequence[Delivery], lease: float) -> set[str]:
         """Nothing to renew; report the deliveries no longer held."""

@@ -126,33 +126,46 @@ class RabbitBroker:
         """Acknowledge finished deliveries (sent in batches by the I/O thread)."""
         self.consumer.ack([d.receipt for d in deliveries])
 
-    def nack(self, delivery: Delivery, *, delay: float = 0.0, count_attempt: bool = True) -> None:
-        """Republish a confirmed copy (now or down the delay ladder), then ack the original."""
-        held = self.consumer.claim(delivery.receipt)
-        if held is None:
+    def nack(self, returns: Sequence[tuple[Delivery, float]], *, count_attempt: bool = True) -> None:
+        """Republish confirmed copies (each now or down the delay ladder) in one batch, then ack the originals."""
+        claim = self.consumer.claim
+        claimed = [(held, delay) for delivery, delay in returns if (held := claim(delivery.receipt)) is not None]
+        if not claimed:
             return
-        spent = held.spent + 1 if count_attempt else held.spent
+        spend = 1 if count_attempt else 0
         try:
-            self.publisher.publish([self._route(held.queue, held.body, copy_properties(held.properties, spent), delay)])
+            self.publisher.publish([
+                self._route(held.queue, held.body, copy_properties(held.properties, held.spent + spend), delay)
+                for held, delay in claimed
+            ])
         except BaseException:
-            self.consumer.unclaim(held)
+            for held, _ in claimed:
+                self.consumer.unclaim(held)
             raise
-        self.consumer.settle(held)
+        for held, _ in claimed:
+            self.consumer.settle(held)
 
-    def dead_letter(self, delivery: Delivery, reason: str) -> None:
-        """Publish a confirmed copy to the dead-letter exchange with the reason, then ack."""
-        held = self.consumer.claim(delivery.receipt)
-        if held is None:
+    def dead_letter(self, letters: Sequence[tuple[Delivery, str]]) -> None:
+        """Publish confirmed copies to the dead-letter exchange with their reasons in one batch, then ack."""
+        claim = self.consumer.claim
+        claimed = [(held, reason) for delivery, reason in letters if (held := claim(delivery.receipt)) is not None]
+        if not claimed:
             return
-        headers = {REASON: reason[:MAX_REASON], DEAD_AT: int(time.time() * 1000)}
-        properties = copy_properties(held.properties, held.spent + 1, **headers)
+        dead_at = int(time.time() * 1000)
         try:
-            self.topology.ensure_queue(held.queue)
-            self.publisher.publish([Outgoing(DEAD_EXCHANGE, held.queue, held.body, properties)])
+            for queue in dict.fromkeys(held.queue for held, _ in claimed):
+                self.topology.ensure_queue(queue)
+            self.publisher.publish([
+                Outgoing(DEAD_EXCHANGE, held.queue, held.body, copy_properties(
+                    held.properties, held.spent + 1, **{REASON: reason[:MAX_REASON], DEAD_AT: dead_at}))
+                for held, reason in claimed
+            ])
         except BaseException:
-            self.consumer.unclaim(held)
+            for held, _ in claimed:
+                self.consumer.unclaim(held)
             raise
-        self.consumer.settle(held)
+        for held, _ in claimed:
+            self.consumer.settle(held)
 
     def stop_consuming(self, queues: Sequence[str]) -> None:
         """Cancel this process's consumers of ``queues`` and hand back their unreserved prefetch unspent.

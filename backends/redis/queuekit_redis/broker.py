@@ -225,14 +225,32 @@ class RedisBroker(KeyValueOps):
         elif calls:
             self._conn.pipeline(calls, transaction=False)
 
-    def nack(self, delivery: Delivery, *, delay: float = 0.0, count_attempt: bool = True) -> None:
-        """Return a held job, ready now or after ``delay`` seconds."""
-        args = (delivery.id, delivery.receipt, _ms(delay) if delay > 0 else 0, 1 if count_attempt else 0)
-        self._conn.call("nack", delivery.queue, args)
+    def nack(self, returns: Sequence[tuple[Delivery, float]], *, count_attempt: bool = True) -> None:
+        """Return held jobs, each ready now or after its delay, in one round trip; stale receipts are ignored."""
+        by_queue: dict[str, list[Any]] = {}
+        for delivery, delay in returns:
+            by_queue.setdefault(delivery.queue, []).extend(
+                (delivery.id, delivery.receipt, _ms(delay) if delay > 0 else 0))
+        self._settle("nack", by_queue, (1 if count_attempt else 0,))
 
-    def dead_letter(self, delivery: Delivery, reason: str) -> None:
-        """Move a held job to its queue's dead letters."""
-        self._conn.call("dead_letter", delivery.queue, (delivery.id, delivery.receipt, reason))
+    def dead_letter(self, letters: Sequence[tuple[Delivery, str]]) -> None:
+        """Move held jobs to their queues' dead letters with their reasons, in one round trip."""
+        by_queue: dict[str, list[Any]] = {}
+        for delivery, reason in letters:
+            by_queue.setdefault(delivery.queue, []).extend((delivery.id, delivery.receipt, reason))
+        self._settle("dead_letter", by_queue, ())
+
+    def _settle(self, script: str, by_queue: dict[str, list[Any]], head: tuple[Any, ...]) -> None:
+        """Run ``script`` on each queue's (id, receipt, value) triples, CHUNK jobs a call, all in one pipeline."""
+        calls = [
+            self._conn.on(script, queue, [*head, *args[i : i + 3 * CHUNK]])
+            for queue, args in by_queue.items()
+            for i in range(0, len(args), 3 * CHUNK)
+        ]
+        if len(calls) == 1:
+            self._conn.script(*calls[0])
+        elif calls:
+            self._conn.pipeline(calls, transaction=False)
 
     def extend(self, deliveries: Sequence[Delivery], lease: float) -> set[str]:
         """Renew held leases; return the ids whose lease was lost."""

@@ -26,7 +26,7 @@ from queuekit.queues import check_queue_name
 from queuekit.retry import Backoff
 from queuekit_sql import statements as S
 from queuekit_sql.admin import AdminOps
-from queuekit_sql.base import INT64, MAX_NAME, digest_key, rows, run, wall_clock
+from queuekit_sql.base import INT64, MAX_NAME, digest_key, held_lists, rows, run, wall_clock
 from queuekit_sql.database import Database
 from queuekit_sql.dialects import check_server
 from queuekit_sql.keyvalue import KeyValueOps
@@ -219,28 +219,53 @@ class SQLBroker(AdminOps, ResultOps, KeyValueOps):
         self._db.write(lambda cur: self._held(cur, S.ACK, items, params),
                        single=len(items) <= self._sql.list_limit, what="ack")
 
-    def nack(self, delivery: Delivery, *, delay: float = 0.0, count_attempt: bool = True) -> None:
-        """Return a leased job, ready now (at the back of its priority) or after ``delay`` s."""
-        template = S.NACK_LATER if delay > 0 else S.NACK_READY
-        params = self._params(id=delivery.id, receipt=delivery.receipt, delay=float(delay),
-                              refund=0 if count_attempt else 1)
-        self._db.write(lambda cur: run(cur, self._sql.get(template), params), single=True, what="nack")
-        if delay <= 0:
-            self._waker.notify()
-
-    def dead_letter(self, delivery: Delivery, reason: str) -> None:
-        """Move a leased job to its queue's dead letters, with the reason."""
-        params = self._params(id=delivery.id, receipt=delivery.receipt)
+    def nack(self, returns: Sequence[tuple[Delivery, float]], *, count_attempt: bool = True) -> None:
+        """Return leased jobs, each ready now (behind its priority) or after its delay; one statement per batch."""
+        items = list(returns)
+        if not items:
+            return
+        family, tag = self._db.dialect.family, self._db.dialect.tag
+        params = self._params(refund=0 if count_attempt else 1)
 
         def work(cur: Any) -> None:
-            held = rows(cur, self._sql.get(S.TAKE_HELD), params)
-            if not held:
+            for chunk in S.chunks(items, self._sql.list_limit):
+                lists: dict[str, Sequence[Any]] = {
+                    **held_lists([d for d, _ in chunk]), "delays": [max(float(t), 0.0) for _, t in chunk]}
+                template = S.NACK.replace("{delay}", S.delay_by_tag(family, tag, len(chunk)))
+                statement, merged = self._sql.listed_many(template, lists, params)
+                run(cur, statement, merged)
+
+        self._db.write(work, single=len(items) <= self._sql.list_limit, what="nack")
+        if any(not delay > 0 for _, delay in items):
+            self._waker.notify()
+
+    def dead_letter(self, letters: Sequence[tuple[Delivery, str]]) -> None:
+        """Move leased jobs to their queues' dead letters, each with its reason, in order."""
+        items = list(letters)
+        if not items:
+            return
+        if self._db.dialect.family == "postgresql":  # one statement per 4,096
+            def move(cur: Any) -> None:
+                for chunk in S.chunks(items, self._sql.list_limit):
+                    lists: dict[str, Sequence[Any]] = {
+                        **held_lists([d for d, _ in chunk]), "reasons": [str(r) for _, r in chunk]}
+                    statement, merged = self._sql.listed_many(S.DEAD_MOVE, lists, self._params())
+                    run(cur, statement, merged)
+
+            self._db.write(move, single=len(items) <= self._sql.list_limit, what="dead-letter")
+            return
+        order = {(d.receipt, d.id): (n, str(reason)) for n, (d, reason) in reversed(list(enumerate(items)))}
+
+        def work(cur: Any) -> None:
+            found = self._held(cur, S.TAKE_HELD, [d for d, _ in items], self._params())
+            if not found:
                 return
-            _, job_id, queue, priority, body, attempts = held[0]
-            run(cur, self._sql.get(S.DELETE_JOB), {"id": job_id})
-            letter = self._params(id=job_id, queue=queue, priority=priority, body=body,
-                                  reason=str(reason), attempts=attempts)
-            run(cur, self._sql.get(S.INSERT_DEAD), letter)
+            found.sort(key=lambda r: order[(r[6], r[1])][0])
+            insert = self._sql.get(S.INSERT_DEAD)
+            cur.executemany(insert.sql, [insert.args(self._params(
+                id=r[1], queue=r[2], priority=r[3], body=r[4], attempts=r[5], reason=order[(r[6], r[1])][1]))
+                for r in found])
+            self._listed(cur, S.DELETE_JOBS, "pks", [r[0] for r in found], {})
 
         self._db.write(work, what="dead-letter")
 

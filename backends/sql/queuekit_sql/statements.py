@@ -96,21 +96,36 @@ ACK = "DELETE FROM {jobs} WHERE " + HELD
 EXTEND = "UPDATE {jobs} SET wake_at = {now} + :lease WHERE " + HELD
 STILL_HELD = "SELECT id, receipt FROM {jobs} WHERE " + HELD
 
-NACK_READY = """
-UPDATE {jobs} SET due = {now}, state = 'ready', wake_at = NULL, receipt = NULL, attempts = attempts - :refund
-WHERE id = :id AND receipt = :receipt AND state = 'leased' AND wake_at > {now}"""
-NACK_LATER = """
-UPDATE {jobs} SET due = {now} + :delay, state = 'delayed', wake_at = {now} + :delay, receipt = NULL,
-    attempts = attempts - :refund
-WHERE id = :id AND receipt = :receipt AND state = 'leased' AND wake_at > {now}"""
+# Nack a batch in one statement, each row after its own delay: {delay} is the row's entry of
+# the batch's delays, picked by its tag (see delay_by_tag). The receipt is cleared last
+# (MySQL's SET reads the values assigned before it).
+NACK = """
+UPDATE {jobs} SET due = {now} + {delay}, state = CASE WHEN {delay} > 0 THEN 'delayed' ELSE 'ready' END,
+    wake_at = CASE WHEN {delay} > 0 THEN {now} + {delay} END, attempts = attempts - :refund, receipt = NULL
+WHERE """ + HELD
 
-TAKE_HELD = """
-SELECT pk, id, queue, priority, body, attempts FROM {jobs}
-WHERE id = :id AND receipt = :receipt AND state = 'leased' AND wake_at > {now}{lock_rows}"""
-DELETE_JOB = "DELETE FROM {jobs} WHERE id = :id"
+
+def delay_by_tag(family: str, tag: str, count: int) -> str:
+    """SQL for the ``delays`` entry of the row's tag in a batch of ``count`` (bound as by ``listed_many``)."""
+    if family == "postgresql":
+        return f"(CAST(:delays_all AS DOUBLE PRECISION[]))[array_position(CAST(:tags_all AS TEXT[]), {tag})]"
+    return f"(CASE {tag} " + " ".join(f"WHEN :tags{n} THEN :delays{n}" for n in range(bucket(count))) + " END)"
+
+
+# Dead-letter a batch (SQLite, MySQL): lock the held rows, insert their letters in the
+# batch's order, delete the rows by key: three statements whatever the batch's size.
+TAKE_HELD = "SELECT pk, id, queue, priority, body, attempts, receipt FROM {jobs} WHERE " + HELD + "{lock_rows}"
+DELETE_JOBS = "DELETE FROM {jobs} WHERE pk {pks}"
 INSERT_DEAD = """
 INSERT INTO {dead} (id, queue, priority, body, reason, attempts, dead_at)
 VALUES (:id, :queue, :priority, :body, :reason, :attempts, {now})"""
+# PostgreSQL: one statement; each letter's reason is the ``reasons`` entry of its tag.
+DEAD_MOVE = """
+WITH gone AS (DELETE FROM {jobs} WHERE """ + HELD + """ RETURNING id, queue, priority, body, attempts, {tag} AS tag)
+INSERT INTO {dead} (id, queue, priority, body, reason, attempts, dead_at)
+SELECT id, queue, priority, body, (CAST(:reasons_all AS TEXT[]))[array_position(CAST(:tags_all AS TEXT[]), tag)],
+       attempts, {now}
+FROM gone ORDER BY array_position(CAST(:tags_all AS TEXT[]), tag)"""
 
 STATS = """
 SELECT queue,
