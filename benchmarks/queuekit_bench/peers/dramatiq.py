@@ -16,7 +16,7 @@ class DramatiqPeer:
 
     name = "dramatiq"
     dist = "dramatiq"
-    schemes = ("redis", "amqp")
+    schemes: tuple[str, ...] = ("redis", "amqp")
     batch = False
 
     def __init__(self) -> None:

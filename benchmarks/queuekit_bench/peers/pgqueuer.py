@@ -19,7 +19,7 @@ class PgqueuerPeer:
 
     name = "pgqueuer"
     dist = "pgqueuer"
-    schemes = ("postgresql", "postgres")
+    schemes: tuple[str, ...] = ("postgresql", "postgres")
     batch = True
 
     def __init__(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -41,7 +42,5 @@ class WorkerProcess:
             self._out.close()
 
     def _signal(self, signum: int) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.process.pid, signum)  # the group this process leads: only what we started
-        except (ProcessLookupError, PermissionError):
-            pass

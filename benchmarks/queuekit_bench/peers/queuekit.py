@@ -18,7 +18,8 @@ class QueuekitPeer:
 
     name = "queuekit"
     dist = "queuekit"
-    schemes = ("memory", "sqlite", "redis", "rediss", "amqp", "amqps", "postgresql", "postgres", "mysql", "mariadb")
+    schemes: tuple[str, ...] = ("sqlite", "redis", "rediss", "amqp", "amqps", "postgresql", "postgres", "mysql",
+                                "mariadb")
     batch = True
 
     def __init__(self, processes: int = 1) -> None:

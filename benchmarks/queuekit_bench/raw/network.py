@@ -21,8 +21,14 @@ class RedisQueue:
         self._r.delete(self.key, self.processing)
 
     def push(self, bodies: Sequence[bytes]) -> None:
-        """One RPUSH with every body."""
-        self._r.rpush(self.key, *bodies)
+        """One RPUSH per body (a job is one command), all in one pipeline: one round trip."""
+        if len(bodies) == 1:
+            self._r.rpush(self.key, bodies[0])
+            return
+        pipe = self._r.pipeline(transaction=False)
+        for body in bodies:
+            pipe.rpush(self.key, body)
+        pipe.execute()
 
     def pop_ack(self, limit: int) -> int:
         """``limit`` LMOVEs in one pipeline, then one LREM per message taken, in a second pipeline."""

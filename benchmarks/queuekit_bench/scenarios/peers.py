@@ -33,14 +33,14 @@ STALL = 30.0  # seconds without a completion before a framework's run is declare
 
 
 def run(ctx: BackendRun) -> dict[str, Any]:
-    """Figures ``drain_<framework>``, ``enqueue_<framework>``, ``batch_<framework>`` and ``drain_queuekit_processes_2``."""
+    """Figures ``drain_<framework>``, ``enqueue_<framework>``, ``batch_<framework>``, ``drain_queuekit_processes_2``."""
     if not ctx.cross_process:
         raise ScenarioSkipped(f"{ctx.target.scheme}:// lives inside one process: no worker process can reach it")
     s = ctx.settings
     runs = max(min(s.repeats, 3), 1)
     scheme = ctx.target.scheme.split("+", 1)[0]
-    ours, doubled = QueuekitPeer(), QueuekitPeer(processes=2)
-    frameworks: list[Peer] = [ours]
+    doubled = QueuekitPeer(processes=2)
+    frameworks: list[Peer] = [QueuekitPeer()]
     skipped: dict[str, str] = {}
     for peer in peers_for(scheme):
         reason = peer.missing()
@@ -55,9 +55,9 @@ def run(ctx: BackendRun) -> dict[str, Any]:
     failed: dict[str, str] = {}
     listener = Completions()
     try:
+        turns: list[tuple[str, Peer]] = [(p.name, p) for p in frameworks] + [("queuekit_processes_2", doubled)]
         for index in range(runs):
-            for peer in [*frameworks, doubled]:
-                key = "queuekit_processes_2" if peer is doubled else peer.name
+            for key, peer in turns:
                 if key in failed:
                     continue
                 ctx.say(f"peers: {key}, {s.peer_jobs} jobs, run {index + 1} of {runs}")
@@ -68,7 +68,7 @@ def run(ctx: BackendRun) -> dict[str, Any]:
                     ctx.progress.warn(f"{ctx.target.name}: peers: {key} failed: {failed[key]}")
                     continue
                 drains[key].append(drained)
-                if peer is not doubled:
+                if key in enqueues:
                     enqueues[key].append(enqueued)
         batches = _batches(ctx, [p for p in frameworks if p.batch], runs, failed)
     finally:

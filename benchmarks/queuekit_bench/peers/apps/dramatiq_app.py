@@ -22,7 +22,7 @@ def make_broker(url: str, namespace: str) -> Any:
     if url.startswith(("redis://", "rediss://")):
         from dramatiq.brokers.redis import RedisBroker
 
-        return RedisBroker(url=url, namespace=namespace)
+        return RedisBroker(url=url, namespace=namespace)  # type: ignore[no-untyped-call]
     from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
     return RabbitmqBroker(url=url)
@@ -30,7 +30,7 @@ def make_broker(url: str, namespace: str) -> Any:
 
 def declare(broker: Any, queue: str) -> Any:
     """The no-op actor on ``queue``, registered with ``broker``."""
-    return dramatiq.actor(ping, actor_name=ACTOR, queue_name=queue, broker=broker)
+    return dramatiq.actor(actor_name=ACTOR, queue_name=queue, broker=broker)(ping)
 
 
 def ping() -> None:
