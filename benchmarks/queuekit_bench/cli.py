@@ -101,6 +101,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         changes["enqueue_jobs"] = args.jobs
         changes["batch_jobs"] = args.jobs
         changes["peer_jobs"] = args.jobs
+        changes["process_jobs"] = 5 * args.jobs
     if args.rate is not None:
         if args.rate <= 0:
             raise ValueError(f"--rate must be positive, got {args.rate}")

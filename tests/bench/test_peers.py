@@ -16,11 +16,12 @@ from queuekit_bench.agents import pythonpath
 from queuekit_bench.cleanup import Cleanup
 from queuekit_bench.goals import evaluate, peer_goal
 from queuekit_bench.peers import PORT_ENV, Peer, Workload
-from queuekit_bench.peers.completions import Completions, StalledError, notify
+from queuekit_bench.peers.completions import Completions, StalledError, drain_rate, notify, working_rate
 from queuekit_bench.peers.dramatiq import DramatiqPeer
 from queuekit_bench.peers.pgqueuer import PgqueuerPeer
 from queuekit_bench.peers.process import WorkerProcess
 from queuekit_bench.peers.queuekit import QueuekitPeer
+from queuekit_bench.peers.rq import RqPeer
 from queuekit_bench.progress import Progress
 from queuekit_bench.runner import Run
 from queuekit_bench.scenarios import peers as scenario
@@ -45,8 +46,9 @@ def test_each_notify_is_one_timestamped_arrival(listener: Completions, monkeypat
         thread.start()
     for thread in senders:
         thread.join()
-    times = listener.wait(200, stall=30.0, alive=lambda: None)
-    assert len(times) == 200 and times == sorted(times)
+    arrivals = listener.wait(200, stall=30.0, alive=lambda: None)
+    assert len(arrivals) == 200 and arrivals == sorted(arrivals)
+    assert {sender for _, sender in arrivals} == {str(os.getpid()).encode()}  # each names its process
     listener.reset()
     assert listener.count == 0
 
@@ -56,6 +58,17 @@ def test_wait_stops_when_the_worker_is_gone_or_nothing_comes(listener: Completio
         listener.wait(5, stall=30.0, alive=lambda: "the worker exited")
     with pytest.raises(StalledError, match="no completion for 0 s after 0 of 5"):
         listener.wait(5, stall=0.2, alive=lambda: None)
+
+
+def test_working_rate_starts_once_every_process_has_completed_a_job() -> None:
+    one = [(0.0, b"1"), (1.0, b"1"), (2.0, b"1"), (3.0, b"1")]
+    assert drain_rate(one) == working_rate(one) == 1.0
+    # process 2 joins at t=1: from then on 6 more completions in 1.5 s
+    two = [(0.0, b"1"), (0.5, b"1"), (1.0, b"2"), (1.25, b"1"), (1.5, b"2"), (1.75, b"1"), (2.0, b"2"),
+           (2.25, b"1"), (2.5, b"2")]
+    assert working_rate(two) == 6 / 1.5
+    late = [*one, (3.0, b"2")]  # joined for the last job only: the whole span counts
+    assert working_rate(late) == drain_rate(late) == 4 / 3.0
 
 
 def test_worker_process_stop_ends_its_whole_group(tmp_path: Path) -> None:
@@ -119,7 +132,8 @@ class _Missing:
 
 def test_peers_scenario_on_sqlite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(scenario, "peers_for", lambda scheme: [_Missing()])
-    settings = Settings(profile="quick", scenarios=("peers",), repeats=1, peer_jobs=40, seed=1)
+    settings = Settings(profile="quick", scenarios=("peers",), repeats=1, peer_jobs=40, process_jobs=200,
+                        seed=1)
     targets = discover(["memory", "sqlite"], tmp_path, "tp")
     document = Run(settings, targets, workdir=tmp_path, run_id="tp", progress=Progress(quiet=True),
                    cleanup=Cleanup()).execute()
@@ -162,10 +176,10 @@ def _drain_once(peer: Peer, url: str, listener: Completions, tmp_path: Path, job
         env = {**os.environ, "PYTHONPATH": pythonpath(), **work.env(), **peer.env(work)}
         worker = WorkerProcess(peer.command(work), env, tmp_path / f"{peer.name}.log")
         try:
-            times = listener.wait(jobs, stall=60.0, alive=worker.exited)
+            arrivals = listener.wait(jobs, stall=60.0, alive=worker.exited)
         finally:
             worker.stop()
-        assert len(times) == jobs
+        assert len(arrivals) == jobs
         if peer.batch:
             peer.enqueue_batch(work, 25, 10)
     finally:
@@ -173,7 +187,7 @@ def _drain_once(peer: Peer, url: str, listener: Completions, tmp_path: Path, job
     return work
 
 
-PEER_CASES = [("dramatiq", "redis"), ("dramatiq", "rabbitmq"), ("pgqueuer", "postgresql"),
+PEER_CASES = [("dramatiq", "redis"), ("dramatiq", "rabbitmq"), ("rq", "redis"), ("pgqueuer", "postgresql"),
               ("queuekit", "redis"), ("queuekit", "rabbitmq"), ("queuekit", "postgresql")]
 
 
@@ -182,7 +196,7 @@ PEER_CASES = [("dramatiq", "redis"), ("dramatiq", "rabbitmq"), ("pgqueuer", "pos
 def test_adapter_drains_on_its_broker_and_cleans_up(name: str, service: str, listener: Completions,
                                                     tmp_path: Path) -> None:
     url = _reachable(service)
-    peer: Peer = {"dramatiq": DramatiqPeer, "pgqueuer": PgqueuerPeer, "queuekit": QueuekitPeer}[name]()
+    peer: Peer = {"dramatiq": DramatiqPeer, "rq": RqPeer, "pgqueuer": PgqueuerPeer, "queuekit": QueuekitPeer}[name]()
     reason = peer.missing()
     if reason is not None:
         service_unavailable(reason)

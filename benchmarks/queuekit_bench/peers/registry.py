@@ -5,11 +5,12 @@ from __future__ import annotations
 from queuekit_bench.peers import Peer
 from queuekit_bench.peers.dramatiq import DramatiqPeer
 from queuekit_bench.peers.pgqueuer import PgqueuerPeer
+from queuekit_bench.peers.rq import RqPeer
 
 
 def all_peers() -> list[Peer]:
     """One fresh adapter per framework (each keeps per-run state)."""
-    return [DramatiqPeer(), PgqueuerPeer()]
+    return [DramatiqPeer(), RqPeer(), PgqueuerPeer()]
 
 
 def peers_for(scheme: str) -> list[Peer]:

@@ -4,8 +4,11 @@ One run of a framework: ``jobs`` no-op jobs enqueued one by one (timed: the one-
 enqueue rate), then one worker process started with the framework's own CLI at its defaults;
 each job sends a UDP datagram, and the drain rate runs from the first completion to the last.
 Frameworks take turns within each repeat, so load on a shared machine hits all of them.
-Then queuekit's ``--processes 2`` beside one process, and each framework's batch enqueue
-call where it has one (``enqueue_many``; pgqueuer's list ``enqueue``).
+Then queuekit's ``--processes 2`` beside one process, on a larger backlog (``process_jobs``,
+enqueued in batches: their enqueue is not measured), each rate taken once every worker
+process has completed a job (the processes start one after the other); and each framework's
+batch enqueue call where it has one (``enqueue_many``, RQ's ``enqueue_many``, pgqueuer's list
+``enqueue``).
 
 ``versus``: queuekit / the fastest peer, per paired repeat, beside the goal for the broker
 (:mod:`queuekit_bench.goals`).
@@ -22,7 +25,7 @@ from queuekit_bench.context import BackendRun, ScenarioSkipped
 from queuekit_bench.figures import Figure, figure
 from queuekit_bench.goals import peer_goal
 from queuekit_bench.peers import Peer, Workload, dist_version
-from queuekit_bench.peers.completions import Completions
+from queuekit_bench.peers.completions import Completions, drain_rate, working_rate
 from queuekit_bench.peers.process import WorkerProcess
 from queuekit_bench.peers.queuekit import QueuekitPeer
 from queuekit_bench.peers.registry import peers_for
@@ -39,7 +42,6 @@ def run(ctx: BackendRun) -> dict[str, Any]:
     s = ctx.settings
     runs = max(min(s.repeats, 3), 1)
     scheme = ctx.target.scheme.split("+", 1)[0]
-    doubled = QueuekitPeer(processes=2)
     frameworks: list[Peer] = [QueuekitPeer()]
     skipped: dict[str, str] = {}
     for peer in peers_for(scheme):
@@ -50,14 +52,14 @@ def run(ctx: BackendRun) -> dict[str, Any]:
             skipped[peer.name] = reason
             ctx.say(f"peers: {peer.name} skipped: {reason}")
     drains: dict[str, list[float]] = {p.name: [] for p in frameworks}
-    drains["queuekit_processes_2"] = []
+    processes: dict[int, list[float]] = {1: [], 2: []}
     enqueues: dict[str, list[float]] = {p.name: [] for p in frameworks}
     failed: dict[str, str] = {}
     listener = Completions()
     try:
-        turns: list[tuple[str, Peer]] = [(p.name, p) for p in frameworks] + [("queuekit_processes_2", doubled)]
         for index in range(runs):
-            for key, peer in turns:
+            for peer in frameworks:
+                key = peer.name
                 if key in failed:
                     continue
                 ctx.say(f"peers: {key}, {s.peer_jobs} jobs, run {index + 1} of {runs}")
@@ -68,12 +70,22 @@ def run(ctx: BackendRun) -> dict[str, Any]:
                     ctx.progress.warn(f"{ctx.target.name}: peers: {key} failed: {failed[key]}")
                     continue
                 drains[key].append(drained)
-                if key in enqueues:
-                    enqueues[key].append(enqueued)
+                enqueues[key].append(enqueued)
+        for index in range(runs):
+            for count in (1, 2):
+                if "queuekit_processes_2" in failed:
+                    break
+                ctx.say(f"peers: queuekit worker --processes {count}, {s.process_jobs} jobs, run {index + 1} of {runs}")
+                try:
+                    processes[count].append(_one_run(ctx, QueuekitPeer(count), listener, s.process_jobs,
+                                                     prefill=True)[1])
+                except Exception as exc:
+                    failed["queuekit_processes_2"] = f"{type(exc).__name__}: {exc}"[:400]
+                    ctx.progress.warn(f"{ctx.target.name}: peers: --processes {count} failed: {exc}")
         batches = _batches(ctx, [p for p in frameworks if p.batch], runs, failed)
     finally:
         listener.close()
-    return _results(ctx, frameworks, drains, enqueues, batches, skipped, failed, scheme)
+    return _results(ctx, frameworks, drains, enqueues, batches, processes, skipped, failed, scheme)
 
 
 def _workload(ctx: BackendRun, listener: Completions) -> Workload:
@@ -81,22 +93,27 @@ def _workload(ctx: BackendRun, listener: Completions) -> Workload:
     return Workload(url=ctx.target.url, queue=queue, port=listener.port, prefix=f"{queue}-ns")
 
 
-def _one_run(ctx: BackendRun, peer: Peer, listener: Completions, jobs: int) -> tuple[float, float]:
-    """(one-by-one enqueue rate, drain rate) of one framework."""
+def _one_run(ctx: BackendRun, peer: Peer, listener: Completions, jobs: int,
+             prefill: bool = False) -> tuple[float, float]:
+    """(one-by-one enqueue rate, drain rate) of one framework; ``prefill``: enqueue in batches (0 for
+    the enqueue rate) and take the drain rate once every worker process is working."""
     work = _workload(ctx, listener)
     peer.setup(work)
     try:
         began = time.perf_counter()
-        peer.enqueue(work, jobs)
-        enqueued = rate(jobs, time.perf_counter() - began)
+        if prefill:
+            peer.enqueue_batch(work, jobs, BATCH)
+        else:
+            peer.enqueue(work, jobs)
+        enqueued = 0.0 if prefill else rate(jobs, time.perf_counter() - began)
         listener.reset()
         env = {**os.environ, "PYTHONPATH": pythonpath(), **work.env(), **peer.env(work)}
         worker = WorkerProcess(peer.command(work), env, ctx.workdir / "logs" / f"peer-{peer.name}.log")
         try:
-            times = listener.wait(jobs, stall=STALL, alive=worker.exited)
+            arrivals = listener.wait(jobs, stall=STALL, alive=worker.exited)
         finally:
             worker.stop()
-        return enqueued, rate(max(jobs - 1, 1), times[-1] - times[0]) if jobs > 1 else 0.0
+        return enqueued, working_rate(arrivals) if prefill else drain_rate(arrivals)
     finally:
         peer.teardown(work)
 
@@ -127,13 +144,13 @@ def _batches(ctx: BackendRun, frameworks: list[Peer], runs: int, failed: dict[st
 
 
 def _results(ctx: BackendRun, frameworks: list[Peer], drains: dict[str, list[float]],
-             enqueues: dict[str, list[float]], batches: dict[str, list[float]], skipped: dict[str, str],
-             failed: dict[str, str], scheme: str) -> dict[str, Any]:
+             enqueues: dict[str, list[float]], batches: dict[str, list[float]], processes: dict[int, list[float]],
+             skipped: dict[str, str], failed: dict[str, str], scheme: str) -> dict[str, Any]:
     figures: dict[str, Figure] = {}
     for name, samples in drains.items():
-        if samples and name != "queuekit_processes_2":
+        if samples:
             figures[f"drain_{name}"] = figure(samples, "jobs/s", "higher")
-    one, two = drains["queuekit"], drains["queuekit_processes_2"]
+    one, two = processes[1], processes[2]
     if two and len(one) == len(two):
         figures["drain_queuekit_processes_2"] = figure(two, "jobs/s", "higher", one, "queuekit worker, 1 process")
     for name, samples in enqueues.items():
@@ -145,7 +162,8 @@ def _results(ctx: BackendRun, frameworks: list[Peer], drains: dict[str, list[flo
     versus = {"drain": _versus(drains, [p.name for p in frameworks], peer_goal("drain", scheme)),
               "enqueue": _versus(enqueues, [p.name for p in frameworks], None),
               "batch": _versus(batches, [p.name for p in frameworks if p.batch], peer_goal("batch", scheme))}
-    return {"figures": figures, "jobs": ctx.settings.peer_jobs, "batch_size": BATCH,
+    return {"figures": figures, "jobs": ctx.settings.peer_jobs, "process_jobs": ctx.settings.process_jobs,
+            "batch_size": BATCH,
             "frameworks": {p.name: dist_version(p.dist) for p in frameworks}, "skipped": skipped,
             "failed": failed, "versus": {k: v for k, v in versus.items() if v is not None}}
 
