@@ -124,7 +124,7 @@ def test_versus_pairs_queuekit_with_the_fastest_peer() -> None:
 class _Missing:
     """A peer that is not installed."""
 
-    name, dist, schemes, batch = "ghost", "ghost", ("sqlite",), False
+    name, dist, schemes, batch, max_jobs = "ghost", "ghost", ("sqlite",), False, None
 
     def missing(self) -> str | None:
         return 'ghost is not installed: pip install "queuekit[peers]"'

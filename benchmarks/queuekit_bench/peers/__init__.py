@@ -49,6 +49,7 @@ class Peer(Protocol):
     dist: str  # the distribution whose version is reported
     schemes: tuple[str, ...]  # broker URL schemes it runs on
     batch: bool  # True when it has a batch enqueue call (enqueue_batch)
+    max_jobs: int | None  # a cap on the workload's job count for a framework too slow to drain it in time
 
     def missing(self) -> str | None:
         """Why it cannot run here (a one-line reason naming the fix), or None."""

@@ -18,6 +18,7 @@ class DramatiqPeer:
     dist = "dramatiq"
     schemes: tuple[str, ...] = ("redis", "amqp")
     batch = False
+    max_jobs: int | None = None
 
     def __init__(self) -> None:
         self._runs: dict[str, tuple[Any, Any]] = {}

@@ -21,6 +21,7 @@ class PgqueuerPeer:
     dist = "pgqueuer"
     schemes: tuple[str, ...] = ("postgresql", "postgres")
     batch = True
+    max_jobs: int | None = None
 
     def __init__(self) -> None:
         self._connections: dict[str, Any] = {}

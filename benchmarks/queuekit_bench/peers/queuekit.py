@@ -21,6 +21,7 @@ class QueuekitPeer:
     schemes: tuple[str, ...] = ("sqlite", "redis", "rediss", "amqp", "amqps", "postgresql", "postgres", "mysql",
                                 "mariadb")
     batch = True
+    max_jobs: int | None = None
 
     def __init__(self, processes: int = 1) -> None:
         self.processes = processes

@@ -27,8 +27,11 @@ def _rows(entry: Entry) -> list[list[str]]:
     found = scenario(entry, "peers") or {}
     frameworks: dict[str, str] = found.get("frameworks") or {}
     rows = []
+    jobs: dict[str, int] = found.get("jobs_by_framework") or {}
     for name, label in frameworks.items():
         cells = [with_spread(fig(entry, "peers", f"{kind}_{name}")) for kind, _ in KINDS]
+        if name in jobs and jobs[name] != found.get("jobs"):
+            label = f"{label} ({jobs[name]:,} jobs)"
         rows.append([entry["name"], label, *cells])
     doubled = fig(entry, "peers", "drain_queuekit_processes_2")
     if doubled:

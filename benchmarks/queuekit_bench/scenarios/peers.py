@@ -62,9 +62,10 @@ def run(ctx: BackendRun) -> dict[str, Any]:
                 key = peer.name
                 if key in failed:
                     continue
-                ctx.say(f"peers: {key}, {s.peer_jobs} jobs, run {index + 1} of {runs}")
+                jobs = min(s.peer_jobs, peer.max_jobs or s.peer_jobs)
+                ctx.say(f"peers: {key}, {jobs} jobs, run {index + 1} of {runs}")
                 try:
-                    enqueued, drained = _one_run(ctx, peer, listener, s.peer_jobs)
+                    enqueued, drained = _one_run(ctx, peer, listener, jobs)
                 except Exception as exc:
                     failed[key] = f"{type(exc).__name__}: {exc}"[:400]
                     ctx.progress.warn(f"{ctx.target.name}: peers: {key} failed: {failed[key]}")
@@ -164,7 +165,9 @@ def _results(ctx: BackendRun, frameworks: list[Peer], drains: dict[str, list[flo
               "batch": _versus(batches, [p.name for p in frameworks if p.batch], peer_goal("batch", scheme))}
     return {"figures": figures, "jobs": ctx.settings.peer_jobs, "process_jobs": ctx.settings.process_jobs,
             "batch_size": BATCH,
-            "frameworks": {p.name: dist_version(p.dist) for p in frameworks}, "skipped": skipped,
+            "frameworks": {p.name: dist_version(p.dist) for p in frameworks},
+            "jobs_by_framework": {p.name: min(ctx.settings.peer_jobs, p.max_jobs or ctx.settings.peer_jobs)
+                                  for p in frameworks}, "skipped": skipped,
             "failed": failed, "versus": {k: v for k, v in versus.items() if v is not None}}
 
 
