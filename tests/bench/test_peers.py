@@ -211,7 +211,8 @@ def _leftovers(service: str, work: Workload) -> list[str]:
 
         client = redis.Redis.from_url(work.url)
         try:
-            return [k.decode() for k in client.scan_iter(match=f"*{work.queue}*", count=1000)]
+            known = [m.decode() for m in client.smembers("rq:queues") if work.queue in m.decode()]  # RQ's registry
+            return known + [k.decode() for k in client.scan_iter(match=f"*{work.queue}*", count=1000)]
         finally:
             client.close()
     if service == "postgresql":

@@ -71,5 +71,6 @@ class RqPeer:
             keys += list(client.scan_iter(match=f"rq:*{work.queue}*", count=1000))
             for first in range(0, len(keys), 500):
                 client.delete(*keys[first:first + 500])
+            client.srem("rq:queues", f"rq:queue:{work.queue}")  # RQ's set of known queues
         finally:
             client.close()

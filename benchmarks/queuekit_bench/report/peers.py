@@ -56,9 +56,11 @@ def peers_section(entries: list[Entry]) -> Any:
         "Each framework, on the same broker in the same run: jobs enqueued one by one (that rate is the "
         "enqueue column), then one worker process started with the framework's own CLI at its defaults; the "
         "no-op task sends one loopback UDP datagram per completion and the drain rate runs from the first "
-        "completion to the last. Frameworks take turns within each repeat. Batch enqueue: `enqueue_many` and "
-        "the peers' batch calls (pgqueuer's list `enqueue`), batches of 1,000. The ratio is queuekit over the "
-        "fastest peer, the median of per-repeat ratios, beside the goal of issue 17 for that broker.",
+        "completion to the last. Frameworks take turns within each repeat. `--processes 2` is set against one "
+        "process on a larger backlog, from the moment every worker process has completed a job. Batch enqueue: "
+        "`enqueue_many` and the peers' batch calls (RQ's `enqueue_many`, pgqueuer's list `enqueue`), batches of "
+        "1,000. The ratio is queuekit over the fastest peer, the median of per-repeat ratios, beside the goal of "
+        "issue 17 for that broker.",
         Table(headers, rows), Bullets(lines or ["no peer framework ran in this run"])])
 
 
