@@ -8,6 +8,7 @@ get the same :class:`AgentCore` on a thread inside the harness instead.
 Commands (each answered by one line carrying the same ``id``)::
 
     {"op": "produce", "queue": q, "count": n, "producer": "p0", ...}  -> {"t_start", "t_end", "count"}
+        (mode: single, batch, delay (task.delay from ``threads`` threads), enqueue_many)
     {"op": "work", "queue": q, "burst": true, ...}    -> {"t_start", "t_end", "counts"} once idle
     {"op": "work", "queue": q, "burst": false, ...}   -> {"started": true} at once
     {"op": "stop"}                                    -> {"t_end", "counts"} after a graceful stop
@@ -76,12 +77,15 @@ class AgentCore:
     def produce(self, command: Mapping[str, Any]) -> Reply:
         """Enqueue ``count`` jobs singly or in batches, optionally at a fixed rate."""
         count = int(command["count"])
+        mode = command.get("mode", "single")
+        if mode in ("delay", "enqueue_many"):
+            return self._through_api(command, count, str(mode))
         ledger_path = command.get("ledger")
         ledger = LedgerWriter(Path(ledger_path)) if ledger_path else None
         try:
             messages = self._messages(command, count)
             t_start = time.time()
-            if command.get("mode", "single") == "batch":
+            if mode == "batch":
                 self._send_batches(messages, int(command.get("batch", 100)), ledger)
             else:
                 self._send_singly(messages, command.get("rate"), ledger)
@@ -89,6 +93,42 @@ class AgentCore:
         finally:
             if ledger is not None:
                 ledger.close()
+        return {"t_start": t_start, "t_end": t_end, "count": count}
+
+    def _through_api(self, command: Mapping[str, Any], count: int, mode: str) -> Reply:
+        """What a user writes, each message built inside the timing: ``task.delay()`` one by one from
+        ``threads`` threads started together, or ``app.enqueue_many`` in batches of ``batch``."""
+        task = self.app.tasks[NOOP].with_options(queue=str(command["queue"]))
+        payload = "x" * int(command.get("payload", 0))
+        if mode == "enqueue_many":
+            size = max(int(command.get("batch", 1000)), 1)
+            t_start = time.time()
+            for first in range(0, count, size):
+                self.app.enqueue_many([task.message(payload) for _ in range(min(size, count - first))])
+            return {"t_start": t_start, "t_end": time.time(), "count": count}
+        threads = max(int(command.get("threads", 1)), 1)
+        shares = [count // threads + (1 if i < count % threads else 0) for i in range(threads)]
+        go = threading.Barrier(threads + 1)
+        failures: list[BaseException] = []
+
+        def call(n: int) -> None:
+            go.wait()
+            try:
+                for _ in range(n):
+                    task.delay(payload)
+            except BaseException as exc:
+                failures.append(exc)
+
+        workers = [threading.Thread(target=call, args=(n,), name=f"qkbench-delay{i}") for i, n in enumerate(shares)]
+        for thread in workers:
+            thread.start()
+        go.wait()
+        t_start = time.time()
+        for thread in workers:
+            thread.join()
+        t_end = time.time()
+        if failures:
+            raise failures[0]
         return {"t_start": t_start, "t_end": t_end, "count": count}
 
     def _messages(self, command: Mapping[str, Any], count: int) -> list[tuple[str, Message]]:

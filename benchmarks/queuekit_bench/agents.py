@@ -91,7 +91,7 @@ class AgentProcess:
         self._lock = threading.Lock()
         self._ready: Future[Reply] = Future()
         self._cleanup = cleanup
-        env = dict(os.environ, **{URL_ENV: url, "QKBENCH_LEASE": str(lease), "PYTHONPATH": _pythonpath(),
+        env = dict(os.environ, **{URL_ENV: url, "QKBENCH_LEASE": str(lease), "PYTHONPATH": pythonpath(),
                                   "QKBENCH_LOGS": str(logs)})  # QKBENCH_LOGS also tags the run's processes
         if results:
             env[RESULTS_ENV] = results
@@ -175,7 +175,7 @@ class AgentProcess:
         self._stderr.close()
 
 
-def _pythonpath() -> str:
+def pythonpath() -> str:
     """The folder holding ``queuekit_bench`` first, so agents import this very harness."""
     here = str(Path(queuekit_bench.__file__).resolve().parent.parent)
     existing = os.environ.get("PYTHONPATH")

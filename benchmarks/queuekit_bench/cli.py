@@ -50,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     size.add_argument("--quick", action="store_true", help="small sizes, 3 runs per figure: about 10 s a backend")
     size.add_argument("--full", action="store_true", help="large sizes, 1M-job backlog, more runs")
     parser.add_argument("--scenarios", help="comma-separated: enqueue, drain, latency, ordering, failure, "
-                        "backlog, payload, workflow, soak, or the groups throughput, guarantees, all "
+                        "backlog, payload, workflow, peers, soak, or the groups throughput, guarantees, all "
                         "(default: all but soak; --full: all)")
     parser.add_argument("--jobs", type=int, help="jobs per enqueue and drain run")
     parser.add_argument("--workers", help="worker process counts for the drain, e.g. 1,2,4")
@@ -100,6 +100,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
     if args.jobs:
         changes["enqueue_jobs"] = args.jobs
         changes["batch_jobs"] = args.jobs
+        changes["peer_jobs"] = args.jobs
+        changes["process_jobs"] = 5 * args.jobs
     if args.rate is not None:
         if args.rate <= 0:
             raise ValueError(f"--rate must be positive, got {args.rate}")

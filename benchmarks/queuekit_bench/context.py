@@ -22,6 +22,10 @@ from queuekit_bench.targets import Target
 from queuekit_bench.tasks import NOOP, bench_app
 
 
+class ScenarioSkipped(Exception):
+    """A scenario that cannot run on this backend; the message says why (reported as ``skipped``)."""
+
+
 class BackendRun:
     """The state of one backend's run; scenarios take it and return their results."""
 

@@ -11,8 +11,9 @@ from typing import Any
 from queuekit.urls import redact
 from queuekit_bench import SCHEMA, SCHEMA_VERSION
 from queuekit_bench.cleanup import Cleanup
-from queuekit_bench.context import BackendRun
+from queuekit_bench.context import BackendRun, ScenarioSkipped
 from queuekit_bench.environment import describe_machine, server_version
+from queuekit_bench.goals import evaluate
 from queuekit_bench.progress import Progress
 from queuekit_bench.scenarios import REGISTRY
 from queuekit_bench.settings import Settings
@@ -82,6 +83,7 @@ class Run:
             self.cleanup.run()
         entry["raw_client"] = _raw_client(entry["scenarios"])
         entry["raw_unavailable"] = ctx.raw_reason
+        entry["goals"] = evaluate(entry)
         return entry
 
     def _scenario(self, ctx: BackendRun, name: str, folder: Path) -> dict[str, Any]:
@@ -90,6 +92,9 @@ class Run:
             data = REGISTRY[name](ctx)
         except KeyboardInterrupt:
             raise
+        except ScenarioSkipped as exc:
+            self.progress.step(ctx.target.name, f"{name} skipped: {exc}")
+            return {"status": "skipped", "reason": str(exc), "seconds": round(time.monotonic() - began, 2)}
         except Exception as exc:
             reason = _reason(exc)
             self.progress.warn(f"{ctx.target.name}: {name} failed: {reason}")

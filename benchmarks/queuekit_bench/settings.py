@@ -5,10 +5,12 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-SCENARIOS = ("enqueue", "drain", "latency", "ordering", "failure", "backlog", "payload", "workflow", "soak")
+SCENARIOS = ("enqueue", "drain", "latency", "ordering", "failure", "backlog", "payload", "workflow", "peers",
+             "soak")
 # The soak runs for a fixed wall-clock time (a minute a backend by default), more than all the
-# other workloads of a --quick run together: it runs when asked for, in ``all`` and in --full.
-DEFAULT_SCENARIOS = tuple(name for name in SCENARIOS if name != "soak")
+# other workloads of a --quick run together; the peers workload starts a worker process per
+# framework and run: both run when asked for, in ``all`` and in --full.
+DEFAULT_SCENARIOS = tuple(name for name in SCENARIOS if name not in ("soak", "peers"))
 MIN_SOAK_SECONDS = 4.0  # four quarters of at least one sample each
 GROUPS = {"throughput": ("enqueue", "drain"), "all": SCENARIOS, "guarantees": ("ordering", "failure")}
 
@@ -43,6 +45,8 @@ class Settings:
     payload_jobs: tuple[int, ...] = (2000, 500, 20)
     workflow_members: int = 1000  # chord header members (the callback sums their results)
     workflow_workers: int = 2  # worker processes running the chord
+    peer_jobs: int = 10_000  # the peers workload: jobs enqueued one by one, then drained by one worker process
+    process_jobs: int = 50_000  # the peers workload's --processes 2 against 1: a backlog long enough for both
     soak_seconds: float = 60.0  # the soak's length (--duration): one worker draining a topped-up backlog
 
     def as_dict(self) -> dict[str, object]:
@@ -54,7 +58,7 @@ QUICK = Settings(  # about 10 s a backend on a 2-core machine: the README's firs
     profile="quick", repeats=3, enqueue_jobs=300, batch_jobs=2000, drain_jobs=400, latency_seconds=0.75,
     order_jobs=200, priority_jobs=200, delay_jobs=10, failure_jobs=300, failure_kills=2, failure_lease=1.0,
     backlog_depths=(1_000, 5_000), backlog_sample=200, payload_jobs=(200, 100, 5), workflow_members=200,
-    soak_seconds=15.0,
+    soak_seconds=15.0, peer_jobs=300, process_jobs=1500,
 )
 FULL = dataclasses.replace(
     Settings(), profile="full", repeats=7, backlog_depths=(1_000, 10_000, 100_000, 1_000_000),

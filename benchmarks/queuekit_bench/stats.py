@@ -19,9 +19,13 @@ def percentile(values: Sequence[float], q: float) -> float:
     """
     if not values:
         raise ValueError("percentile of an empty sample")
+    return _ranked(sorted(values), q)
+
+
+def _ranked(ordered: Sequence[float], q: float) -> float:
+    """:func:`percentile` of an already sorted, non-empty sample (sort once, ask many times)."""
     if not 0.0 <= q <= 100.0 or math.isnan(q):
         raise ValueError(f"percentile must be within 0..100, got {q}")
-    ordered = sorted(values)
     position = (len(ordered) - 1) * q / 100.0
     low = math.floor(position)
     high = min(low + 1, len(ordered) - 1)
@@ -40,12 +44,13 @@ def latency_summary(values_ms: Sequence[float]) -> dict[str, float | int]:
     """count, p50, p90, p99, max and mean of a latency sample in milliseconds."""
     if not values_ms:
         return {"count": 0}
+    ordered = sorted(values_ms)
     return {
         "count": len(values_ms),
-        "p50": percentile(values_ms, 50),
-        "p90": percentile(values_ms, 90),
-        "p99": percentile(values_ms, 99),
-        "max": float(max(values_ms)),
+        "p50": _ranked(ordered, 50),
+        "p90": _ranked(ordered, 90),
+        "p99": _ranked(ordered, 99),
+        "max": float(ordered[-1]),
         "mean": sum(values_ms) / len(values_ms),
     }
 
@@ -56,7 +61,8 @@ def quantile_curve(values: Sequence[float], points: int = 51) -> list[float]:
         return []
     if points < 2:
         raise ValueError("a quantile curve needs at least 2 points")
-    return [percentile(values, 100.0 * i / (points - 1)) for i in range(points)]
+    ordered = sorted(values)  # once, not once per point: 51 sorts of 20k samples took ~300 ms
+    return [_ranked(ordered, 100.0 * i / (points - 1)) for i in range(points)]
 
 
 @dataclass(frozen=True)

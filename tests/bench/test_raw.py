@@ -63,3 +63,23 @@ def test_service_baselines(service: str) -> None:
         assert _drain(url, f"t{uuid.uuid4().hex[:8]}") == 10
     except RawUnavailable as exc:
         pytest.skip(f"capability not declared: {exc}")
+
+
+@pytest.mark.service
+def test_amqp_baseline_deletes_its_queue_after_its_connection_dropped() -> None:
+    url = DEFAULT_SERVICES["rabbitmq"]
+    try:
+        socket.create_connection(("127.0.0.1", 5672), timeout=1).close()
+        import pika
+    except (OSError, ImportError) as exc:
+        service_unavailable(f"rabbitmq at 127.0.0.1:5672 or pika: {exc}")
+    queue = open_raw(url, f"t{uuid.uuid4().hex[:8]}")
+    queue.push([b"one"])
+    queue._conn.close()  # type: ignore[attr-defined]  # as the server does to an idle connection that missed heartbeats
+    queue.close()
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    try:
+        with pytest.raises(pika.exceptions.ChannelClosedByBroker):
+            connection.channel().queue_declare(queue.queue, passive=True)  # type: ignore[attr-defined]
+    finally:
+        connection.close()

@@ -21,8 +21,14 @@ class RedisQueue:
         self._r.delete(self.key, self.processing)
 
     def push(self, bodies: Sequence[bytes]) -> None:
-        """One RPUSH with every body."""
-        self._r.rpush(self.key, *bodies)
+        """One RPUSH per body (a job is one command), all in one pipeline: one round trip."""
+        if len(bodies) == 1:
+            self._r.rpush(self.key, bodies[0])
+            return
+        pipe = self._r.pipeline(transaction=False)
+        for body in bodies:
+            pipe.rpush(self.key, body)
+        pipe.execute()
 
     def pop_ack(self, limit: int) -> int:
         """``limit`` LMOVEs in one pipeline, then one LREM per message taken, in a second pipeline."""
@@ -60,7 +66,8 @@ class AmqpQueue:
     def __init__(self, url: str, name: str) -> None:
         self.client = require("pika", "pika", "pika")
         self._pika: Any = import_module("pika")
-        self._conn = self._pika.BlockingConnection(self._pika.URLParameters(url))
+        self._params = self._pika.URLParameters(url)
+        self._conn = self._pika.BlockingConnection(self._params)
         self._ch = self._conn.channel()
         self._ch.confirm_delivery()
         self._ch.basic_qos(prefetch_count=64)
@@ -106,9 +113,17 @@ class AmqpQueue:
         self._ch.queue_purge(self.queue)
 
     def close(self) -> None:
-        """Delete the queue and disconnect."""
+        """Delete the queue and disconnect; on a fresh connection when this one is gone (an idle
+        BlockingConnection misses heartbeats while later scenarios run, and the server drops it)."""
         try:
             self.purge()
             self._ch.queue_delete(self.queue)
+        except self._pika.exceptions.AMQPError:
+            fresh = self._pika.BlockingConnection(self._params)
+            try:
+                fresh.channel().queue_delete(self.queue)
+            finally:
+                fresh.close()
         finally:
-            self._conn.close()
+            if self._conn.is_open:
+                self._conn.close()

@@ -28,7 +28,10 @@ class PostgresQueue:
         self._db.execute(f"CREATE TABLE IF NOT EXISTS {self.table} (id bigserial PRIMARY KEY, body bytea NOT NULL)")
 
     def push(self, bodies: Sequence[bytes]) -> None:
-        """Insert the bodies in one transaction."""
+        """One body: one INSERT (autocommit, one round trip). Several: executemany in one transaction."""
+        if len(bodies) == 1:
+            self._db.execute(f"INSERT INTO {self.table} (body) VALUES (%s)", (bodies[0],))
+            return
         with self._db.transaction(), self._db.cursor() as cur:
             cur.executemany(f"INSERT INTO {self.table} (body) VALUES (%s)", [(b,) for b in bodies])
 

@@ -11,6 +11,7 @@ from typing import Any
 from queuekit_bench.report.advice import advise, recommend
 from queuekit_bench.report.data import Entry, count, fig, load_text, num, ok_backends, pct, scenario, with_spread
 from queuekit_bench.report.matrix import COLUMNS, dead_text, guarantees
+from queuekit_bench.report.peers import goals_section, peers_section
 from queuekit_bench.report.terminal import footnotes, in_process, table
 
 
@@ -87,6 +88,9 @@ def _run(document: dict[str, Any]) -> Section:
 
 def _throughput(entries: list[Entry]) -> Section:
     items = [("enqueue", "single", "enqueue, one at a time"), ("enqueue", "batch", "enqueue, batches"),
+             ("enqueue", "delay", "task.delay(), one at a time"),
+             ("enqueue", "enqueue_many", "app.enqueue_many, batches of 1,000"),
+             ("enqueue", "threads_8", "8 threads calling delay() (baseline: 1 thread)"),
              ("enqueue", "producers", "enqueue, concurrent producers"), ("drain", "workers_1", "drain, 1 worker")]
     return Section("Throughput (jobs/s)", [
         "Each figure is the median of the repeated runs, with the slowest and fastest run. The raw client "
@@ -258,5 +262,7 @@ def build_sections(document: dict[str, Any]) -> list[Section]:
                 "Jobs per second when each job is enqueued, then reserved and acknowledged, one at a time, "
                 "for each argument size."),
         _workflow(entries), *([_soak(entries)] if "soak" in document.get("settings", {}).get("scenarios", []) else []),
+        *([peers_section(entries)] if any(scenario(e, "peers") for e in entries) else []),
+        *([goals_section(entries)] if any(e.get("goals") for e in entries) else []),
         _run(document),
     ]

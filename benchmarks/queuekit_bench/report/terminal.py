@@ -7,6 +7,7 @@ from typing import Any
 from queuekit_bench.report.advice import recommend
 from queuekit_bench.report.data import Entry, count, load_text, med, not_run, num, ok_backends, pct, scenario
 from queuekit_bench.report.matrix import violations
+from queuekit_bench.report.peers import goal_lines
 
 HEADERS = ("backend", "enqueue/s (raw%)", "batch/s (raw%)", "drain/s 1w (raw%)", "drain/s max",
            "p50/p99 start ms", "FIFO inv", "prio inv", "lost/dup/dead (kills)", "backlog growth", "chord s")
@@ -118,6 +119,9 @@ def summary_table(document: dict[str, Any]) -> str:
             notes.append(f"  {entry['name']}: declared but not kept in this run: {', '.join(broken)}")
     if notes:
         parts += ["", "not run / problems:", *notes]
+    goals = goal_lines(entries)
+    if goals:
+        parts += ["", "goals of issue 17 (each ratio: the median of per-repeat ratios in this run):", *goals]
     if entries:
         parts += ["", "which broker for what (details in the report):",
                   *(f"  {a.need}: {a.answer}" for a in recommend(entries))]

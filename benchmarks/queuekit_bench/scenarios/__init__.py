@@ -6,7 +6,18 @@ from collections.abc import Callable
 from typing import Any
 
 from queuekit_bench.context import BackendRun
-from queuekit_bench.scenarios import backlog, drain, enqueue, failure, latency, ordering, payload, soak, workflow
+from queuekit_bench.scenarios import (
+    backlog,
+    drain,
+    enqueue,
+    failure,
+    latency,
+    ordering,
+    payload,
+    peers,
+    soak,
+    workflow,
+)
 
 Scenario = Callable[[BackendRun], dict[str, Any]]
 
@@ -19,5 +30,6 @@ REGISTRY: dict[str, Scenario] = {
     "backlog": backlog.run,
     "payload": payload.run,
     "workflow": workflow.run,
+    "peers": peers.run,
     "soak": soak.run,
 }

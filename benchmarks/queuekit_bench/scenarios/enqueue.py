@@ -1,4 +1,11 @@
-"""Enqueue: single-message and batch rates from one producer, and with concurrent producers."""
+"""Enqueue: single-message and batch rates from one producer, and with concurrent producers.
+
+``single`` and ``batch`` time the send of messages built beforehand; ``delay`` and
+``enqueue_many`` time what a user writes (``task.delay()`` one by one, ``app.enqueue_many``
+in batches of 1,000, messages built inside the timing) beside the raw client's single
+command and its batch of 1,000 (pipelined RPUSH, executemany, ...). ``threads_8``: 8 threads
+of one process calling ``delay()`` at once, beside one thread doing the same (its "raw").
+"""
 
 from __future__ import annotations
 
@@ -14,15 +21,22 @@ from queuekit_bench.stats import rate
 
 
 def run(ctx: BackendRun) -> dict[str, Any]:
-    """Three figures in jobs/s: ``single``, ``batch`` (with raw baselines) and ``producers``."""
+    """Figures in jobs/s: ``single``, ``batch``, ``delay``, ``enqueue_many`` (with raw baselines),
+    ``threads_8`` (beside one thread) and ``producers``."""
     s = ctx.settings
     ctx.say(f"enqueue: {s.enqueue_jobs} single, {s.batch_jobs} in batches of {s.batch_size}")
     single = _one_producer(ctx, "single", s.enqueue_jobs, 1)
     batch = _one_producer(ctx, "batch", s.batch_jobs, s.batch_size)
+    ctx.say(f"enqueue: {s.enqueue_jobs} by task.delay(), {s.batch_jobs} by enqueue_many in batches of {API_BATCH}")
+    delay = _through_api(ctx, "delay", s.enqueue_jobs, 1)
+    many = _through_api(ctx, "enqueue_many", s.batch_jobs, API_BATCH)
+    ctx.say(f"enqueue: {THREADS} threads calling task.delay() at once, beside one thread")
+    threads = _threads(ctx)
     ctx.say(f"enqueue: {s.producers} concurrent producers")
     producers = _many_producers(ctx)
-    return {"figures": {"single": single, "batch": batch, "producers": producers},
-            "producers": s.producers, "batch_size": s.batch_size,
+    return {"figures": {"single": single, "batch": batch, "delay": delay, "enqueue_many": many,
+                        "threads_8": threads, "producers": producers},
+            "producers": s.producers, "batch_size": s.batch_size, "api_batch_size": API_BATCH, "threads": THREADS,
             "producer_kind": "process" if ctx.cross_process else "thread"}
 
 
@@ -39,6 +53,39 @@ def _one_producer(ctx: BackendRun, mode: str, count: int, size: int) -> Figure:
 
     mine, theirs = measure(ctx.settings.repeats, ours, _raw_push(raw, body, count, size))
     return figure(mine, "jobs/s", "higher", theirs, raw.client if raw else None)
+
+
+API_BATCH = 1000  # enqueue_many's batch, and the raw client's
+THREADS = 8
+
+
+def _through_api(ctx: BackendRun, mode: str, count: int, size: int) -> Figure:
+    """``task.delay()`` (size 1) or ``app.enqueue_many`` beside the raw client pushing the same counts."""
+    queue = ctx.queue(f"enq-{mode}")
+    raw = ctx.raw(f"enq_{mode}")
+    command = {"queue": queue, "count": count, "mode": mode, "batch": size}
+
+    def ours(_: int) -> float:
+        reply = ctx.producer.produce(command)
+        ctx.app.broker.purge(queue)
+        return rate(count, reply_float(reply, "t_end") - reply_float(reply, "t_start"))
+
+    mine, theirs = measure(ctx.settings.repeats, ours, _raw_push(raw, ctx.body(), count, size))
+    return figure(mine, "jobs/s", "higher", theirs, raw.client if raw else None)
+
+
+def _threads(ctx: BackendRun) -> Figure:
+    """``THREADS`` threads of one process calling ``delay()`` together, beside one thread."""
+    queue = ctx.queue("enq-threads")
+    count = ctx.settings.enqueue_jobs
+
+    def calls(threads: int) -> float:
+        reply = ctx.producer.produce({"queue": queue, "count": count, "mode": "delay", "threads": threads})
+        ctx.app.broker.purge(queue)
+        return rate(count, reply_float(reply, "t_end") - reply_float(reply, "t_start"))
+
+    mine, one = measure(ctx.settings.repeats, lambda _: calls(THREADS), lambda _: calls(1))
+    return figure(mine, "jobs/s", "higher", one, "queuekit, 1 thread calling delay()")
 
 
 def _raw_push(raw: RawQueue | None, body: bytes, count: int, size: int) -> Callable[[int], float] | None:
