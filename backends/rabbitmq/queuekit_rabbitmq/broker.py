@@ -8,7 +8,6 @@ a publisher (confirm mode) and a consumer (``basic.consume`` with ``basic.qos``)
 from __future__ import annotations
 
 import atexit
-import os
 import threading
 import time
 import weakref
@@ -19,7 +18,6 @@ from queuekit.broker import Capabilities, DeadLetter, Delivery, Durability, Enve
 from queuekit.urls import redact
 from queuekit_rabbitmq import admin
 from queuekit_rabbitmq.consumer import Consumer
-from queuekit_rabbitmq.direct import DirectPublisher
 from queuekit_rabbitmq.io import IoThread
 from queuekit_rabbitmq.messages import DEAD_AT, REASON, copy_properties, new_properties
 from queuekit_rabbitmq.publisher import Outgoing, Publisher
@@ -63,7 +61,6 @@ class RabbitBroker:
         self._io = IoThread("queuekit-rabbitmq-io")
         timeout = self.settings.connect_timeout
         self.publisher = Publisher(self._io, self.settings.pika_url, self.settings.confirm_timeout, timeout)
-        self.direct = DirectPublisher(self.settings.pika_url, f"queuekit pid={os.getpid()} direct")
         self.topology = Topology(self.publisher.link, self.settings)
         self.consumer = Consumer(self._io, self.settings, self.publisher, self.topology)
         self._closed = False
@@ -90,11 +87,8 @@ class RabbitBroker:
             else:
                 self.topology.ensure_delay(queue, top)
         messages = (self._route(e.queue, e.body, new_properties(e, max_priority), e.delay) for e in envelopes)
-        if len(envelopes) == 1:  # latency-bound: publish on this thread's own connection
-            only = next(messages)
-            self.direct.publish(only.exchange, only.routing_key, only.body, only.properties)
-        else:  # throughput-bound: chunks go out while later ones are built
-            self.publisher.publish_stream(len(envelopes), messages)
+        # Chunks go out while later ones are built; concurrent callers share the confirm channel.
+        self.publisher.publish_stream(len(envelopes), messages)
         return [env.id for env in envelopes]
 
     @staticmethod
@@ -237,6 +231,5 @@ class RabbitBroker:
                 return
             self._closed = True
         self.consumer.close()
-        self.direct.close()
         self.publisher.link.close()
         self._io.stop()

@@ -5,16 +5,23 @@ when RabbitMQ has confirmed every message in it (acks may cover many at once wit
 ``multiple``); a ``basic.nack`` or a ``basic.return`` fails the batch with a typed
 error, and a lost channel fails every unconfirmed batch with :class:`ConnectionLost`
 (those messages may or may not have been stored: the confirm never arrived).
+
+All threads of a process publish on the one confirm channel, each waiting for its own
+batch only, so the confirms of concurrent callers are pipelined: RabbitMQ confirms what
+arrived together after one disk sync, often with one ``multiple`` ack. Callers queue their
+chunks and wake the I/O thread only when it is not already due to run, so callers that
+arrive while it is busy cost no wake-up and go out together.
 """
 
 from __future__ import annotations
 
 import itertools
+import threading
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from pika import spec  # type: ignore[import-untyped]
@@ -23,7 +30,7 @@ from queuekit.errors import ConnectionLost
 from queuekit_rabbitmq.errors import PublishRejected, Unroutable
 from queuekit_rabbitmq.io import IoThread, Link, describe_error
 
-CHUNK = 256  # messages published per I/O-thread turn, so acks and heartbeats interleave
+CHUNK = 256  # messages published per I/O-thread turn, so acks, confirms and heartbeats interleave
 
 Done = Callable[[BaseException | None], None]
 
@@ -76,6 +83,9 @@ class Publisher:
         self._by_id: dict[str, _Batch] = {}
         self._next_tag = 1
         self._low = 1
+        self._queued: deque[tuple[Sequence[Outgoing], _Batch]] = deque()  # chunks for the I/O thread
+        self._queued_lock = threading.Lock()
+        self._draining = False  # a _drain_io is due on the I/O thread (under _queued_lock)
 
     # -- any thread ----------------------------------------------------------------------
 
@@ -98,7 +108,7 @@ class Publisher:
 
         batch = _Batch(count, done)
         while chunk := list(itertools.islice(messages, CHUNK)):
-            self.io.submit(partial(self._publish_io, chunk, batch))
+            self._queue(chunk, batch)
         try:
             future.result(self.confirm_timeout + count / 1000)
         except FutureTimeout:
@@ -107,7 +117,29 @@ class Publisher:
                 "they may or may not have been enqueued"
             ) from None
 
+    def _queue(self, chunk: Sequence[Outgoing], batch: _Batch) -> None:
+        """Hand ``chunk`` to the I/O thread, waking it only if no drain is due yet."""
+        with self._queued_lock:
+            self._queued.append((chunk, batch))
+            if self._draining:
+                return
+            self._draining = True
+        self.io.submit(self._drain_io)
+
     # -- I/O thread ----------------------------------------------------------------------
+
+    def _drain_io(self) -> None:
+        """Publish queued chunks in the order they were queued, about ``CHUNK`` messages per turn."""
+        sent = 0
+        while sent < CHUNK:
+            with self._queued_lock:
+                if not self._queued:
+                    self._draining = False
+                    return
+                chunk, batch = self._queued.popleft()
+            self._publish_io(chunk, batch)
+            sent += len(chunk)
+        self.io.later(0, self._drain_io)  # more queued: after the loop's next turn of I/O
 
     def publish_io(self, messages: Sequence[Outgoing], done: Done) -> None:
         """Publish from the I/O thread; ``done(error)`` runs there once all are settled."""
