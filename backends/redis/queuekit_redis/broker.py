@@ -40,14 +40,14 @@ BASE_CAPABILITIES = Capabilities(durability=Durability.NONE, dedup=True, results
                                  delete_queue=True, browse=True, key_value=True, detects_state_loss=True)
 
 
-def _meta(env: Envelope) -> str:
-    """The compact per-job options of enqueue.lua: '' or 'score|delay-ms|key'."""
-    if env.priority == 0 and not env.delay > 0 and not env.key:
+def _options(env: Envelope, index: int) -> str:
+    """The compact per-job options of enqueue.lua: '' or 'queue-index|score|delay-ms|key'."""
+    if index == 1 and env.priority == 0 and not env.delay > 0 and not env.key:
         return ""
     if not isinstance(env.priority, int) or abs(env.priority) > MAX_PRIORITY:
         raise ValueError(f"job {env.id}: priority must be an int within ±{MAX_PRIORITY}, got {env.priority!r}")
     delay = min(math.ceil(env.delay * 1000), MAX_DELAY_MS) if env.delay > 0 else 0
-    return f"{-env.priority}|{delay}|{env.key or ''}"
+    return f"{index}|{-env.priority}|{delay}|{env.key or ''}"
 
 
 def _ms(seconds: float) -> int:
@@ -141,7 +141,7 @@ class RedisBroker(KeyValueOps):
             if index is None:
                 self._keys.queue(env.queue)  # validates the name
                 index = order[env.queue] = len(order) + 1
-            args += (index, env.id, env.body, _meta(env))
+            args += (env.id, env.body, _options(env, index))
         keys = [key for name in order for key in self._keys.queue(name).for_script["enqueue"]]
         return "enqueue", keys, args, list(order)
 
