@@ -180,6 +180,18 @@ def test_several_queues_highest_priority_first_then_oldest(broker: RedisBroker) 
     assert [d.queue for d in got] == ["b", "a", "b", "a"]
 
 
+def test_one_batch_over_two_queues_keeps_each_jobs_queue_priority_delay_and_key(broker: RedisBroker) -> None:
+    key = f"k-{uuid.uuid4().hex}"
+    plain_a, plain_b = env("a"), env("b")
+    urgent_b, later_b, keyed_b = env("b", priority=7), env("b", delay=60), env("b", key=key)
+    ids = broker.enqueue([plain_a, plain_b, urgent_b, later_b, keyed_b, env("b", key=key)])
+    assert ids == [plain_a.id, plain_b.id, urgent_b.id, later_b.id, keyed_b.id, keyed_b.id]
+    assert broker.stats(["a", "b"]) == {"a": QueueStats(ready=1), "b": QueueStats(ready=3, delayed=1)}
+    got = broker.reserve(["b"], 10, 30)
+    assert [(d.id, d.priority) for d in got] == [(urgent_b.id, 7), (plain_b.id, 0), (keyed_b.id, 0)]
+    assert [d.id for d in broker.reserve(["a"], 10, 30)] == [plain_a.id]
+
+
 def test_batches_larger_than_one_script_call(broker: RedisBroker) -> None:
     sent = [env("a" if i % 3 else "b") for i in range(2500)]
     key = f"k-{uuid.uuid4().hex}"

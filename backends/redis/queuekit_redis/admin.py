@@ -9,6 +9,7 @@ import redis
 
 from queuekit.broker import DeadLetter, JobStatus, QueueStats, WaitingJob
 from queuekit_redis.connection import Call, Connection
+from queuekit_redis.epochs import Epochs
 from queuekit_redis.keys import SUFFIXES
 
 CHUNK = 1000
@@ -30,14 +31,14 @@ def known_queues(conn: Connection) -> list[str]:
     return sorted(member.decode() for member in members)
 
 
-def stats(conn: Connection, queues: Sequence[str] | None) -> dict[str, QueueStats]:
+def stats(conn: Connection, epochs: Epochs, queues: Sequence[str] | None) -> dict[str, QueueStats]:
     """Depth of each queue by state; due delayed jobs and expired leases count as ready."""
     names = known_queues(conn) if queues is None else list(queues)
     replies = _run_all(conn, [conn.on("stats", name, ()) for name in names])
     found: dict[str, QueueStats] = {}
     for name, (ready, delayed, in_flight, dead) in zip(names, replies, strict=True):
         found[name] = QueueStats(int(ready), int(delayed), int(in_flight), int(dead))
-        conn.backlog[name] = int(ready) + int(delayed) + int(in_flight)
+        epochs.backlog[name] = int(ready) + int(delayed) + int(in_flight)
     return found
 
 
@@ -51,13 +52,13 @@ def purge(conn: Connection, queue: str) -> int:
             return total
 
 
-def delete_queue(conn: Connection, queue: str) -> None:
+def delete_queue(conn: Connection, epochs: Epochs, queue: str) -> None:
     """Delete every key of a queue (one slot: one command, cluster-safe), then its registry entry."""
     keys = conn.keys.queue(queue)
     names = [keys.key(suffix) for suffix in SUFFIXES]
     conn.run(lambda client: client.delete(*names))
     conn.run(lambda client: client.srem(conn.keys.registry, queue))
-    conn.forget_queue(queue)
+    epochs.forget(queue)
 
 
 def dead_letters(conn: Connection, queue: str, limit: int) -> list[DeadLetter]:

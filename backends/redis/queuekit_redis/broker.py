@@ -25,8 +25,9 @@ from queuekit.broker import (
     WaitingJob,
 )
 from queuekit_redis import admin, results
-from queuekit_redis.connection import Connection, StateReset
+from queuekit_redis.connection import Connection
 from queuekit_redis.durability import Fingerprint
+from queuekit_redis.epochs import Epochs, StateReset
 from queuekit_redis.keyvalue import KeyValueOps
 from queuekit_redis.settings import SCHEMES, split_options
 
@@ -39,14 +40,14 @@ BASE_CAPABILITIES = Capabilities(durability=Durability.NONE, dedup=True, results
                                  delete_queue=True, browse=True, key_value=True, detects_state_loss=True)
 
 
-def _meta(env: Envelope) -> str:
-    """The compact per-job options of enqueue.lua: '' or 'score|delay-ms|key'."""
-    if env.priority == 0 and not env.delay > 0 and not env.key:
+def _options(env: Envelope, index: int) -> str:
+    """The compact per-job options of enqueue.lua: '' or 'queue-index|score|delay-ms|key'."""
+    if index == 1 and env.priority == 0 and not env.delay > 0 and not env.key:
         return ""
     if not isinstance(env.priority, int) or abs(env.priority) > MAX_PRIORITY:
         raise ValueError(f"job {env.id}: priority must be an int within ±{MAX_PRIORITY}, got {env.priority!r}")
     delay = min(math.ceil(env.delay * 1000), MAX_DELAY_MS) if env.delay > 0 else 0
-    return f"{-env.priority}|{delay}|{env.key or ''}"
+    return f"{index}|{-env.priority}|{delay}|{env.key or ''}"
 
 
 def _ms(seconds: float) -> int:
@@ -60,8 +61,9 @@ class RedisBroker(KeyValueOps):
 
     def __init__(self, url: str = "redis://127.0.0.1:6379/0", **options: Any) -> None:
         client_url, settings, client_options = split_options(url, options)
-        self._conn = Connection(url, client_url, settings, client_options)
-        self._keys = self._conn.keys
+        self._conn = conn = Connection(url, client_url, settings, client_options)
+        self._keys = keys = conn.keys
+        self._epochs = Epochs(conn.where, lambda queue: conn.run(lambda client: client.sadd(keys.registry, queue)))
         self._reserve_keys: dict[tuple[str, ...], tuple[list[str], list[str]]] = {}
         self._capabilities: Capabilities | None = None
         self._turn = 0
@@ -78,7 +80,7 @@ class RedisBroker(KeyValueOps):
     def capabilities(self) -> Capabilities:
         """Declared capabilities; durability follows the server's persistence settings."""
         if self._capabilities is None:
-            found = self._conn.fingerprint()
+            found = self._conn.server.fingerprint()
             if found is None:
                 return BASE_CAPABILITIES  # unreachable for now: promise nothing about durability
             self._capabilities = dataclasses.replace(
@@ -89,12 +91,12 @@ class RedisBroker(KeyValueOps):
     @property
     def fingerprint(self) -> Fingerprint | None:
         """The server's version, run id and persistence settings (None if unreachable)."""
-        return self._conn.fingerprint()
+        return self._conn.server.fingerprint()
 
     @property
     def resets(self) -> list[StateReset]:
         """Every loss of a queue's data this broker noticed (server restart without persistence)."""
-        return list(self._conn.resets)
+        return list(self._epochs.resets)
 
     # -- producer side ---------------------------------------------------------------------
 
@@ -126,20 +128,20 @@ class RedisBroker(KeyValueOps):
         ids = [env.id for env in envelopes]
         for reply, (_, _, _, names), part in zip(replies, calls, parts, strict=True):
             for index, name in enumerate(names):
-                self._conn.observe_epoch(name, reply[2 * index], reply[2 * index + 1])
+                self._epochs.observe(name, reply[2 * index], reply[2 * index + 1])
             for j in range(2 * len(names), len(reply), 2):
                 ids[part[reply[j] - 1]] = reply[j + 1].decode()
         return ids
 
     def _enqueue_call(self, envelopes: Sequence[Envelope]) -> tuple[str, list[str], list[Any], list[str]]:
         order: dict[str, int] = {}
-        args: list[Any] = [self._conn.candidate]
+        args: list[Any] = [self._epochs.candidate]
         for env in envelopes:
             index = order.get(env.queue)
             if index is None:
                 self._keys.queue(env.queue)  # validates the name
                 index = order[env.queue] = len(order) + 1
-            args += (index, env.id, env.body, _meta(env))
+            args += (env.id, env.body, _options(env, index))
         keys = [key for name in order for key in self._keys.queue(name).for_script["enqueue"]]
         return "enqueue", keys, args, list(order)
 
@@ -163,7 +165,7 @@ class RedisBroker(KeyValueOps):
             if self._conn.cluster and len(names) > 1:
                 got, next_ms = self._reserve_each(names, limit, millis)
             else:
-                got, next_ms = self._reserve_once(names, keys, (self._conn.candidate, limit, millis, PROMOTE_MAX))
+                got, next_ms = self._reserve_once(names, keys, (self._epochs.candidate, limit, millis, PROMOTE_MAX))
             remaining = deadline - time.monotonic()
             if got or remaining <= 0:
                 return got
@@ -187,7 +189,7 @@ class RedisBroker(KeyValueOps):
         got: list[Delivery] = []
         soonest = -1
         for name in names[self._turn :] + names[: self._turn]:
-            args = (self._conn.candidate, limit - len(got), millis, PROMOTE_MAX)
+            args = (self._epochs.candidate, limit - len(got), millis, PROMOTE_MAX)
             more, next_ms = self._reserve_once((name,), self._keys_for((name,))[0], args)
             got += more
             if next_ms >= 0 and (soonest < 0 or next_ms < soonest):
@@ -202,7 +204,7 @@ class RedisBroker(KeyValueOps):
         reply = self._conn.script("reserve", keys, args)
         count = len(names)
         for index, name in enumerate(names):
-            self._conn.observe_epoch(name, reply[2 * index], reply[2 * index + 1])
+            self._epochs.observe(name, reply[2 * index], reply[2 * index + 1])
         rest = iter(reply[2 * count + 1 :])  # six fields per delivery
         got = [
             Delivery(job_id.decode(), names[q - 1], body, attempts, receipt.decode(), priority)
@@ -267,7 +269,7 @@ class RedisBroker(KeyValueOps):
 
     def stats(self, queues: Sequence[str] | None = None) -> dict[str, QueueStats]:
         """Depth per queue by state, on the server clock."""
-        return admin.stats(self._conn, queues)
+        return admin.stats(self._conn, self._epochs, queues)
 
     def purge(self, queue: str) -> int:
         """Delete ready, delayed and lease-expired jobs of a queue; return how many."""
@@ -275,7 +277,7 @@ class RedisBroker(KeyValueOps):
 
     def delete_queue(self, queue: str) -> None:
         """Delete every key of a queue and drop it from the list of known queues."""
-        admin.delete_queue(self._conn, queue)
+        admin.delete_queue(self._conn, self._epochs, queue)
 
     def dead_letters(self, queue: str, limit: int = 100) -> list[DeadLetter]:
         """The oldest ``limit`` dead letters of a queue."""

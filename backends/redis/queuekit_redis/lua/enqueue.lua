@@ -1,7 +1,8 @@
 -- enqueue: store a batch of jobs on one or more queues, atomically.
 -- KEYS, 7 per queue: ready delayed body meta keys info wake
--- ARGV: epoch-candidate, then per job: queue-index id body options
---   options is '' (priority 0, no delay, no key) or 'score|delay-ms|dedup-key'
+-- ARGV: epoch-candidate, then per job: id body options
+--   options is '' (the first queue, priority 0, no delay, no key) or
+--   'queue-index|score|delay-ms|dedup-key'
 -- Returns: epoch and created-flag per queue, then (job-number, holder-id) for every
 -- job not stored because its dedup key is held by another job.
 -- needs: clock int ready_member wake
@@ -21,15 +22,15 @@ for q = 1, nq do
   ready[q], metas[q], delayed[q] = {}, {}, {}
 end
 local n = 0
-for i = 2, #ARGV, 4 do
+for i = 2, #ARGV, 3 do
   n = n + 1
-  local q, id, body, options = tonumber(ARGV[i]), ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-  local k = (q - 1) * W
-  local score, delay, key = '0', 0, ''
+  local id, body, options = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local q, score, delay, key = 1, '0', 0, ''
   if options ~= '' then
-    score, delay, key = string.match(options, '^([^|]*)|([^|]*)|(.*)$')
-    delay = tonumber(delay)
+    q, score, delay, key = string.match(options, '^(%d+)|([^|]*)|([^|]*)|(.*)$')
+    q, delay = tonumber(q), tonumber(delay)
   end
+  local k = (q - 1) * W
   local holder = false
   if key ~= '' then
     holder = redis.call('HGET', KEYS[k + 5], key)
@@ -40,7 +41,7 @@ for i = 2, #ARGV, 4 do
     if key ~= '' then
       redis.call('HSET', KEYS[k + 5], key, id)
     end
-    if options ~= '' then
+    if score ~= '0' or key ~= '' then
       local m = metas[q]
       m[#m + 1], m[#m + 2] = id, '0||' .. score .. '|' .. key
     end
