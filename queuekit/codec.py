@@ -77,12 +77,15 @@ def codec_named(name: str) -> Codec:
         from queuekit.codec_json import JsonCodec
 
         return JsonCodec()
-    if name in ("msgspec", "auto"):
+    if name == "auto":
+        try:
+            return codec_named("msgspec")
+        except ConfigurationError:
+            return codec_named("json")
+    if name == "msgspec":
         try:
             from queuekit.codec_msgspec import MsgspecCodec
         except ImportError:
-            if name == "auto":
-                return codec_named("json")
             raise ConfigurationError(
                 'codec "msgspec" needs msgspec, which is not installed: pip install "queuekit[fast]", '
                 f"or set {ENV_CODEC}=json"

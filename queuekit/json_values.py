@@ -22,25 +22,48 @@ from typing import Any
 from queuekit.errors import SerializationError
 
 MAX_DEPTH = 64  # containers inside one argument, keyword argument, header value or result
-_LEAVES = frozenset({str, int, bool, type(None)})  # always encodable (an int within Python's text limit)
+_SAFE_BITS = 14_000  # an int this short always has a decimal spelling (4,300 digits is about 14,284 bits)
 _SHOWN = 60
 
 
 def check_value(value: Any, where: str) -> None:
     """Raise :class:`SerializationError` naming ``where`` unless ``value`` is a plain JSON value.
 
-    ``where`` says what the value is, for the message (``"argument 1 of task 'x'"``).
+    ``where`` says what the value is, for the message (``"an argument of task 'x'"``).
     """
     kind = type(value)
-    if kind in _LEAVES:
-        return
-    if kind is float:
+    if kind is str:
+        if not value.isascii():
+            _check_text(value, where)
+    elif kind is int:
+        if value.bit_length() > _SAFE_BITS:
+            _check_int(value, where)
+    elif kind is float:
         if value - value != 0.0:  # NaN and both infinities; JSON has no spelling for them
             raise SerializationError(
                 f"{where} is not JSON-serializable: {value!r} has no JSON spelling; send a finite number"
             )
-        return
-    _check(value, where, 0)
+    elif kind is not bool and value is not None:
+        _check(value, where, 0)
+
+
+def _check_text(value: str, where: str) -> None:
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise SerializationError(
+            f"{where} is not JSON-serializable: a str holds a lone surrogate; send valid Unicode text"
+        ) from None
+
+
+def _check_int(value: int, where: str) -> None:
+    try:
+        str(value)
+    except ValueError:
+        raise SerializationError(
+            f"{where} is not JSON-serializable: an int has more digits than Python writes (4,300 by default); "
+            "send it as a str"
+        ) from None
 
 
 def _check(value: Any, where: str, depth: int) -> None:
@@ -54,10 +77,9 @@ def _check(value: Any, where: str, depth: int) -> None:
                     f"{where} is not JSON-serializable: dict key {str(key)[:_SHOWN]!r} is a {type(key).__name__}, "
                     "not a str; convert the keys with str()"
                 )
+            if not key.isascii():
+                _check_text(key, where)
         items = value.values()
-    elif kind is float:
-        check_value(value, where)
-        return
     else:
         raise SerializationError(
             f"{where} is not JSON-serializable: {kind.__name__} is not a JSON type; convert it to a plain dict, "
@@ -66,14 +88,17 @@ def _check(value: Any, where: str, depth: int) -> None:
     if depth >= MAX_DEPTH:
         raise SerializationError(f"{where} is not JSON-serializable: nested over {MAX_DEPTH} levels deep; flatten it")
     for item in items:
-        if type(item) not in _LEAVES:
+        kind = type(item)
+        if kind is list or kind is dict or kind is tuple:
             _check(item, where, depth + 1)
+        elif kind is not str or not item.isascii():
+            check_value(item, where)
 
 
 def check_values(values: Iterable[Any], where: str) -> None:
     """:func:`check_value` for each of ``values`` (the arguments of one call)."""
     for item in values:
-        if type(item) not in _LEAVES:
+        if type(item) is not str or not item.isascii():
             check_value(item, where)
 
 
