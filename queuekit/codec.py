@@ -94,6 +94,11 @@ def codec_named(name: str) -> Codec:
     raise ConfigurationError(f"unknown codec {name[:40]!r}: use one of {', '.join(NAMES)} (in {ENV_CODEC} or codec=)")
 
 
+@functools.cache
 def default_codec() -> Codec:
-    """The codec chosen by ``QUEUEKIT_CODEC`` (``auto`` if unset): what code without an app encodes with."""
+    """The codec chosen by ``QUEUEKIT_CODEC`` (``auto`` if unset): what code without an app encodes with.
+
+    Result stores encode outcomes with it. The variable is read on first use (an app reads
+    it when created); ``default_codec.cache_clear()`` makes the next call read it again.
+    """
     return resolve_codec(None)

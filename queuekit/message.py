@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from queuekit.codec import default_codec
 from queuekit.errors import MalformedMessage, MessageTooLarge, SerializationError, SignatureError
 from queuekit.json_values import check_values
 
@@ -184,15 +185,11 @@ def sign(document: dict[str, Any], signer: Signer) -> None:
 
 def encode(message: Message, *, max_size: int = DEFAULT_MAX_SIZE, signer: Signer | None = None) -> bytes:
     """Serialize a message with the default codec (:func:`queuekit.codec.default_codec`); raise before any I/O."""
-    from queuekit.codec import default_codec
-
     return default_codec().encode(message, max_size=max_size, signer=signer)
 
 
 def decode(body: bytes, *, max_size: int = DEFAULT_MAX_SIZE, signer: Signer | None = None) -> Message:
     """Parse and validate a body with the default codec; raise :class:`MalformedMessage` naming the defect."""
-    from queuekit.codec import default_codec
-
     return default_codec().decode(body, max_size=max_size, signer=signer)
 
 

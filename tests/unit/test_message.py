@@ -26,8 +26,10 @@ def codec(request: pytest.FixtureRequest) -> Iterator[str]:
         pytest.importorskip("msgspec")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(ENV_CODEC, request.param)
+        default_codec.cache_clear()
         assert default_codec().name == request.param
         yield request.param
+    default_codec.cache_clear()
 
 
 json_values = st.recursive(
