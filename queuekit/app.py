@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar, overload
 
 from queuekit import config
 from queuekit.broker import Broker, Envelope, JobStatus, Outcome, ResultStore, TransactionalEnqueue
+from queuekit.codec import Codec, resolve_codec
 from queuekit.errors import CapabilityError, ConfigurationError, TaskNotRegistered
 from queuekit.job import Job
 from queuekit.keyvalue import LocalKeyValue, SharedState, state_for
-from queuekit.message import DEFAULT_MAX_SIZE, Message, Signer, check_headers, encode
+from queuekit.message import DEFAULT_MAX_SIZE, Message, Signer, check_headers
 from queuekit.middleware import Middleware, call_hooks
 from queuekit.queues import check_queue_name
 from queuekit.ratelimit import RateLimit
@@ -43,7 +44,9 @@ class App:
     ``App()`` resolves the broker URL from ``QUEUEKIT_BROKER_URL``, then the config file,
     then defaults to ``sqlite:///queuekit.db``. The URL's scheme is checked at once; the
     connection is opened on first use. ``App(broker=obj)`` uses an already-open broker
-    object instead (tests, embedding) and closes it in :meth:`close`.
+    object instead (tests, embedding) and closes it in :meth:`close`. ``codec``: how
+    messages become bytes (``"json"``, ``"msgspec"``, ``"auto"``; ``QUEUEKIT_CODEC`` otherwise;
+    see :mod:`queuekit.codec`).
     """
 
     def __init__(
@@ -62,6 +65,7 @@ class App:
         broker_options: Mapping[str, Any] | None = None,
         broker: Broker | None = None,
         middleware: Sequence[Middleware] = (),
+        codec: str | Codec | None = None,
     ) -> None:
         # With ``broker``, ``url`` (if given) only labels it in logs and reprs.
         self.url = config.resolve_url(url) if broker is None else (url or f"object://{type(broker).__name__}")
@@ -83,6 +87,8 @@ class App:
             raise ConfigurationError(f"redeliveries must be 0 or more, got {redeliveries}")
         self.redeliveries = redeliveries
         self.max_message_size = max_message_size
+        # How envelopes become bytes: "json", "msgspec" or "auto" (msgspec when installed); queuekit.codec.
+        self.codec = resolve_codec(codec)
         self.broker_options = dict(broker_options or {})
         self.tasks: dict[str, Task[Any, Any]] = {}
         # Hooks around enqueue, run and the worker's life (queuekit.middleware); add more with add_middleware.
@@ -355,7 +361,7 @@ class App:
         check_queue_name(message.queue)
         if message.headers:
             check_headers(message.headers)
-        body = encode(message, max_size=self.max_message_size, signer=self.signer)
+        body = self.codec.encode(message, max_size=self.max_message_size, signer=self.signer)
         return Envelope(message.id, message.queue, body, message.priority, message.delay, message.key)
 
     def enqueue_many(self, messages: Iterable[Message], *, connection: Any = None) -> list[Job[Any]]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import enum
-import json
 import logging
 import sys
 import time
@@ -20,8 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 from queuekit.broker import Delivery, JobStatus, Outcome
 from queuekit.control import CancelWatch, make_progress, save_progress
-from queuekit.errors import MalformedMessage, TimeLimitExceeded
-from queuekit.message import Message, decode, describe
+from queuekit.errors import MalformedMessage, SerializationError, TimeLimitExceeded
+from queuekit.json_values import check_value
+from queuekit.message import Message, describe
 from queuekit.middleware import call_after_run, call_hooks
 from queuekit.ratelimit import HORIZON, book
 from queuekit.retry import backoff_delay
@@ -139,7 +139,7 @@ class Runner:
     def prepare(self, delivery: Delivery) -> Prepared | Completion:
         """Decode and check a delivery; a completion means it must not run."""
         try:
-            message = decode(delivery.body, max_size=self.app.max_message_size, signer=self.app.signer)
+            message = self.app.codec.decode(delivery.body, max_size=self.app.max_message_size, signer=self.app.signer)
         except MalformedMessage as exc:
             reason = f"malformed: {exc}"
             log.warning("dead-lettering %s from %s: %s", delivery.id, delivery.queue, reason)
@@ -262,8 +262,8 @@ class Runner:
             return Completion(job.delivery, Action.ACK)
         try:
             if type(value) not in _PLAIN:
-                json.dumps(value, allow_nan=False)
-        except (TypeError, ValueError) as exc:
+                check_value(value, f"the result of {job.task.name}")
+        except SerializationError as exc:
             reason = f"result of type {type(value).__name__} is not JSON-serializable: {exc}"
             return self._dead(job.delivery, reason, job.message, JobStatus.FAILED, extra=job.notes)
         outcome = Outcome(
@@ -294,8 +294,8 @@ class Runner:
     def cancelled(self, job: Prepared, value: Any = None, *, error: str | None = None) -> Completion:
         """Ack a cancelled job with a ``cancelled`` outcome (what it returned, if JSON, or its error)."""
         try:
-            json.dumps(value, allow_nan=False)
-        except (TypeError, ValueError):
+            check_value(value, "a cancelled job's result")
+        except SerializationError:
             value = None
         outcome = Outcome(
             job.delivery.id, JobStatus.CANCELLED, result=value, error=error or "cancelled while running",

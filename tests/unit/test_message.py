@@ -1,16 +1,36 @@
-"""The envelope codec: round trips, every malformed shape, signing, size limits."""
+"""The envelope: round trips, every malformed shape, signing, size limits, through each codec in turn.
+
+``encode`` and ``decode`` use the default codec; the module runs once with
+``QUEUEKIT_CODEC=json`` and once with ``msgspec`` (tests/unit/test_codecs.py compares them).
+"""
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from queuekit.codec import ENV_CODEC, default_codec
 from queuekit.errors import MalformedMessage, MessageTooLarge, SerializationError, SignatureError
 from queuekit.message import Message, Signer, decode, describe, encode
+
+
+@pytest.fixture(scope="module", autouse=True, params=["json", "msgspec"])
+def codec(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Every test of this module, once per codec (module scope: hypothesis tests take no per-test fixture)."""
+    if request.param == "msgspec":
+        pytest.importorskip("msgspec")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(ENV_CODEC, request.param)
+        default_codec.cache_clear()
+        assert default_codec().name == request.param
+        yield request.param
+    default_codec.cache_clear()
+
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=20)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Sequence
-from json.encoder import encode_basestring_ascii as _quote  # the C quoting json.dumps uses
 from typing import Any
 
 from queuekit.broker import Outcome
@@ -13,34 +12,6 @@ from queuekit.outcomes import outcome_from_bytes, outcome_to_bytes
 from queuekit_redis.connection import Connection
 
 CHUNK = 1000
-
-
-def encode(outcome: Outcome) -> bytes:
-    """Exactly what :func:`queuekit.outcomes.outcome_to_bytes` writes, faster for plain outcomes.
-
-    A worker stores one outcome per job; json.dumps builds an encoder per call, which
-    costs more than the rest of saving it. Outcomes without error, traceback or extra and
-    with a null, boolean, int or str result are written from a template instead.
-    """
-    result, finished = outcome.result, outcome.finished_at
-    if (
-        outcome.error is not None or outcome.traceback is not None or outcome.extra
-        or type(outcome.job_id) is not str or type(outcome.attempts) is not int
-        or type(finished) is not float or not math.isfinite(finished)
-    ):
-        return outcome_to_bytes(outcome)
-    if result is None or type(result) is bool:
-        value = "null" if result is None else ("true" if result else "false")
-    elif type(result) is int:
-        value = repr(result)
-    elif type(result) is str:
-        value = _quote(result)
-    else:
-        return outcome_to_bytes(outcome)
-    return (
-        f'{{"id":{_quote(outcome.job_id)},"status":"{outcome.status.value}","result":{value},"error":null,'
-        f'"traceback":null,"attempts":{outcome.attempts!r},"finished_at":{finished!r},"extra":{{}}}}'
-    ).encode()
 
 
 def save(conn: Connection, outcomes: Sequence[Outcome], ttl: float) -> None:
@@ -54,7 +25,7 @@ def save(conn: Connection, outcomes: Sequence[Outcome], ttl: float) -> None:
     for start in range(0, len(outcomes), CHUNK):
         chunk = outcomes[start : start + CHUNK]
         keys = [conn.keys.result(outcome.job_id) for outcome in chunk]
-        args: list[object] = [millis, *(encode(outcome) for outcome in chunk)]
+        args: list[object] = [millis, *(outcome_to_bytes(outcome) for outcome in chunk)]
         conn.retrying(functools.partial(conn.script, "save_results", keys, args))
 
 
@@ -67,5 +38,5 @@ def load(conn: Connection, job_id: str) -> Outcome | None:
 def _pipelined(outcomes: Sequence[Outcome], millis: int, conn: Connection, client: Any) -> None:
     pipe = client.pipeline(transaction=False)
     for outcome in outcomes:
-        pipe.set(conn.keys.result(outcome.job_id), encode(outcome), px=millis)
+        pipe.set(conn.keys.result(outcome.job_id), outcome_to_bytes(outcome), px=millis)
     pipe.execute()
