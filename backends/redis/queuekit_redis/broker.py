@@ -214,18 +214,10 @@ class RedisBroker(KeyValueOps):
 
     def ack(self, deliveries: Sequence[Delivery]) -> None:
         """Delete finished jobs in one round trip; stale receipts are ignored."""
-        by_queue: dict[str, list[str]] = {}
+        by_queue: dict[str, list[Any]] = {}
         for delivery in deliveries:
             by_queue.setdefault(delivery.queue, []).extend((delivery.id, delivery.receipt))
-        calls = [
-            self._conn.on("ack", queue, args[i : i + 2 * CHUNK])
-            for queue, args in by_queue.items()
-            for i in range(0, len(args), 2 * CHUNK)
-        ]
-        if len(calls) == 1:
-            self._conn.script(*calls[0])
-        elif calls:
-            self._conn.pipeline(calls, transaction=False)
+        self._settle("ack", by_queue, (), width=2)
 
     def nack(self, returns: Sequence[tuple[Delivery, float]], *, count_attempt: bool = True) -> None:
         """Return held jobs, each ready now or after its delay, in one round trip; stale receipts are ignored."""
@@ -233,21 +225,24 @@ class RedisBroker(KeyValueOps):
         for delivery, delay in returns:
             by_queue.setdefault(delivery.queue, []).extend(
                 (delivery.id, delivery.receipt, _ms(delay) if delay > 0 else 0))
-        self._settle("nack", by_queue, (1 if count_attempt else 0,))
+        self._settle("nack", by_queue, (1 if count_attempt else 0,), width=3)
 
     def dead_letter(self, letters: Sequence[tuple[Delivery, str]]) -> None:
         """Move held jobs to their queues' dead letters with their reasons, in one round trip."""
         by_queue: dict[str, list[Any]] = {}
         for delivery, reason in letters:
             by_queue.setdefault(delivery.queue, []).extend((delivery.id, delivery.receipt, reason))
-        self._settle("dead_letter", by_queue, ())
+        self._settle("dead_letter", by_queue, (), width=3)
 
-    def _settle(self, script: str, by_queue: dict[str, list[Any]], head: tuple[Any, ...]) -> None:
-        """Run ``script`` on each queue's (id, receipt, value) triples, CHUNK jobs a call, all in one pipeline."""
+    def _settle(self, script: str, by_queue: dict[str, list[Any]], head: tuple[Any, ...], *, width: int) -> None:
+        """Run ``script`` on each queue's flat arguments (``width`` per job: id, receipt[, value]).
+
+        CHUNK jobs a call; one call goes alone, several in one pipeline (one round trip).
+        """
         calls = [
-            self._conn.on(script, queue, [*head, *args[i : i + 3 * CHUNK]])
+            self._conn.on(script, queue, [*head, *args[i : i + width * CHUNK]])
             for queue, args in by_queue.items()
-            for i in range(0, len(args), 3 * CHUNK)
+            for i in range(0, len(args), width * CHUNK)
         ]
         if len(calls) == 1:
             self._conn.script(*calls[0])
