@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import sys
 import threading
 import uuid
@@ -27,8 +26,9 @@ from queuekit_bench.runner import Run
 from queuekit_bench.scenarios import peers as scenario
 from queuekit_bench.schema import validate
 from queuekit_bench.settings import Settings
-from queuekit_bench.targets import DEFAULT_SERVICES, discover
+from queuekit_bench.targets import discover
 
+from tests.bench.services import reachable
 from tests.support import service_unavailable
 
 
@@ -156,16 +156,6 @@ def test_peers_scenario_on_sqlite(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 # -- each adapter on its broker ---------------------------------------------------------------
 
 
-def _reachable(service: str) -> str:
-    url = DEFAULT_SERVICES[service]
-    port = int(url.rsplit(":", 1)[1].split("/", 1)[0])
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-    except OSError as exc:
-        service_unavailable(f"{service} at 127.0.0.1:{port}: {exc}")
-    return url
-
-
 def _drain_once(peer: Peer, url: str, listener: Completions, tmp_path: Path, jobs: int = 30) -> Workload:
     """Enqueue ``jobs`` one by one, run the peer's worker until every completion arrived; clean up."""
     queue = f"qkbench-test-{uuid.uuid4().hex[:8]}"
@@ -195,7 +185,7 @@ PEER_CASES = [("dramatiq", "redis"), ("dramatiq", "rabbitmq"), ("rq", "redis"), 
 @pytest.mark.parametrize(("name", "service"), PEER_CASES)
 def test_adapter_drains_on_its_broker_and_cleans_up(name: str, service: str, listener: Completions,
                                                     tmp_path: Path) -> None:
-    url = _reachable(service)
+    url = reachable(service)
     peer: Peer = {"dramatiq": DramatiqPeer, "rq": RqPeer, "pgqueuer": PgqueuerPeer, "queuekit": QueuekitPeer}[name]()
     reason = peer.missing()
     if reason is not None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import uuid
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import pytest
 from queuekit_bench.raw import RawUnavailable, open_raw
 from queuekit_bench.targets import DEFAULT_SERVICES
 
+from tests.bench.services import reachable
 from tests.support import service_unavailable
 
 
@@ -53,12 +53,7 @@ def test_unknown_scheme_has_no_baseline() -> None:
 @pytest.mark.service
 @pytest.mark.parametrize("service", sorted(DEFAULT_SERVICES))
 def test_service_baselines(service: str) -> None:
-    url = DEFAULT_SERVICES[service]
-    port = int(url.rsplit(":", 1)[1].split("/", 1)[0])
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-    except OSError as exc:
-        service_unavailable(f"{service} at 127.0.0.1:{port}: {exc}")
+    url = reachable(service)
     try:
         assert _drain(url, f"t{uuid.uuid4().hex[:8]}") == 10
     except RawUnavailable as exc:
@@ -67,12 +62,11 @@ def test_service_baselines(service: str) -> None:
 
 @pytest.mark.service
 def test_amqp_baseline_deletes_its_queue_after_its_connection_dropped() -> None:
-    url = DEFAULT_SERVICES["rabbitmq"]
+    url = reachable("rabbitmq")
     try:
-        socket.create_connection(("127.0.0.1", 5672), timeout=1).close()
         import pika
-    except (OSError, ImportError) as exc:
-        service_unavailable(f"rabbitmq at 127.0.0.1:5672 or pika: {exc}")
+    except ImportError as exc:
+        service_unavailable(f"pika: {exc}")
     queue = open_raw(url, f"t{uuid.uuid4().hex[:8]}")
     queue.push([b"one"])
     queue._conn.close()  # type: ignore[attr-defined]  # as the server does to an idle connection that missed heartbeats
