@@ -118,21 +118,9 @@ def test_rank_test_large_samples_use_the_normal_approximation() -> None:
     assert same > 0.05 and shifted < 0.001
 
 
-def _percentile_sorting_each_time(values: list[float], q: float) -> float:
-    """The definition before the curve sorted once: sort, then interpolate between closest ranks."""
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * q / 100.0
-    low = math.floor(position)
-    high = min(low + 1, len(ordered) - 1)
-    fraction = position - low
-    if fraction == 0.0 or ordered[low] == ordered[high]:
-        return float(ordered[low])
-    return float(ordered[low] + (ordered[high] - ordered[low]) * fraction)
-
-
 @given(st.lists(finite, min_size=1, max_size=80), st.integers(2, 60))
 def test_quantile_curve_sorting_once_gives_the_same_points(values: list[float], points: int) -> None:
-    expected = [_percentile_sorting_each_time(values, 100.0 * i / (points - 1)) for i in range(points)]
+    expected = [percentile(values, 100.0 * i / (points - 1)) for i in range(points)]
     assert quantile_curve(values, points) == expected  # identical, not approximately
 
 
@@ -140,11 +128,11 @@ def test_quantile_curve_sorting_once_gives_the_same_points(values: list[float], 
 def test_latency_summary_sorting_once_gives_the_same_percentiles(values: list[float]) -> None:
     summary = latency_summary(values)
     for q in (50, 90, 99):
-        assert summary[f"p{q}"] == _percentile_sorting_each_time(values, q)
+        assert summary[f"p{q}"] == percentile(values, q)
     assert summary["max"] == max(values)
 
 
 def test_quantile_curve_of_a_large_sample_matches_the_reference() -> None:
     rng = random.Random(3)
     values = [rng.lognormvariate(0, 1) for _ in range(20_000)]
-    assert quantile_curve(values) == [_percentile_sorting_each_time(values, 2.0 * i) for i in range(51)]
+    assert quantile_curve(values) == [percentile(values, 2.0 * i) for i in range(51)]
