@@ -11,9 +11,19 @@ import json
 from typing import Any, NoReturn
 
 from queuekit.broker import JobStatus, Outcome
-from queuekit.errors import MalformedMessage, SerializationError
+from queuekit.errors import MalformedMessage
 from queuekit.json_values import check_value, within_depth
-from queuekit.message import DEFAULT_MAX_SIZE, Message, Signer, check_message, sign, too_large, validate, verify
+from queuekit.message import (
+    DEFAULT_MAX_SIZE,
+    Message,
+    Signer,
+    check_message,
+    not_serializable,
+    sign,
+    too_large,
+    validate,
+    verify,
+)
 
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 
@@ -49,7 +59,7 @@ class JsonCodec:
                 sign(document, signer)
             body = _encode(document).encode()
         except (TypeError, ValueError, RecursionError) as exc:  # a lone surrogate, an int past Python's text limit
-            raise SerializationError(f"arguments of task {message.task!r} are not JSON-serializable: {exc}") from None
+            raise not_serializable(message, exc) from None
         if len(body) > max_size:
             raise too_large(message, len(body), max_size)
         return body

@@ -18,7 +18,7 @@ import msgspec
 
 from queuekit.broker import JobStatus, Outcome
 from queuekit.codec_json import JsonCodec, check_outcome, envelope_parts
-from queuekit.errors import MalformedMessage, SerializationError
+from queuekit.errors import MalformedMessage
 from queuekit.json_values import within_depth
 from queuekit.message import (
     DEFAULT_MAX_SIZE,
@@ -27,6 +27,7 @@ from queuekit.message import (
     Signer,
     check_message,
     checked,
+    not_serializable,
     sign,
     too_large,
     validate,
@@ -97,7 +98,7 @@ class MsgspecCodec:
                 sign(document, signer)
                 body = self._encode(document)
         except (TypeError, ValueError, RecursionError) as exc:  # a lone surrogate, an int past Python's text limit
-            raise SerializationError(f"arguments of task {message.task!r} are not JSON-serializable: {exc}") from None
+            raise not_serializable(message, exc) from None
         if len(body) > max_size:
             raise too_large(message, len(body), max_size)
         return body

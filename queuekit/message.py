@@ -160,6 +160,11 @@ def check_message(message: Message) -> None:
         check_values(message.headers.values(), f"a header of task {message.task!r}")
 
 
+def not_serializable(message: Message, exc: BaseException) -> SerializationError:
+    """The error for arguments a codec's encoder refused (a lone surrogate, an int past Python's text limit)."""
+    return SerializationError(f"arguments of task {message.task!r} are not JSON-serializable: {exc}")
+
+
 def too_large(message: Message, size: int, max_size: int) -> MessageTooLarge:
     """The error for an encoded message over the size limit."""
     return MessageTooLarge(
