@@ -25,12 +25,7 @@ class AdminContract:
         assert kit.reserve(queue, 10) == []
 
     def test_dead_letter_of_a_batch_keeps_each_reason_in_order(self, kit: Harness) -> None:
-        first, second = kit.queue("a"), kit.queue("b")
-        kit.put(first, 3)
-        kit.put(second)
-        one, two, acked = kit.take(first, 3, limit=3)
-        other = kit.take_one(second)
-        kit.broker.ack([acked])  # its receipt is stale from now on
+        first, second, (one, two, acked, other) = kit.held_in_two_queues()  # acked's receipt is stale
         kit.broker.dead_letter([])
         kit.broker.dead_letter([(two, "reason two"), (acked, "stale"), (other, "reason other"), (one, "reason one")])
         letters = {queue: kit.broker.dead_letters(queue) for queue in (first, second)}

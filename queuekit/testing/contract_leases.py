@@ -127,12 +127,7 @@ class LeaseContract:
         assert kit.take_one(queue).attempts == 2
 
     def test_nack_of_a_batch_settles_each_held_delivery(self, kit: Harness) -> None:
-        first, second = kit.queue("a"), kit.queue("b")
-        kit.put(first, 3)
-        kit.put(second)
-        one, two, acked = kit.take(first, 3, limit=3)
-        other = kit.take_one(second)
-        kit.broker.ack([acked])  # its receipt is stale from now on
+        first, second, (one, two, acked, other) = kit.held_in_two_queues()  # acked's receipt is stale
         kit.broker.nack([])
         kit.broker.nack([(one, 0.0), (acked, 0.0), (other, 0.0)])
         kit.broker.nack([(acked, 0.0), (two, 0.0)], count_attempt=False)

@@ -104,6 +104,20 @@ class Harness:
         """Reserve exactly one delivery, waiting for it."""
         return self.take(queues, 1, lease)[0]
 
+    def held_in_two_queues(self) -> tuple[str, str, list[Delivery]]:
+        """Queues ``a`` (3 jobs) and ``b`` (1 job), all held: ``[one, two, acked, other]``.
+
+        ``acked`` is acknowledged already, so its receipt is stale: a settlement batch that
+        mixes it in must skip it and still settle the others.
+        """
+        first, second = self.queue("a"), self.queue("b")
+        self.put(first, 3)
+        self.put(second)
+        one, two, acked = self.take(first, 3, limit=3)
+        other = self.take_one(second)
+        self.broker.ack([acked])
+        return first, second, [one, two, acked, other]
+
     def reserve_one(self, queues: str | Sequence[str], lease: float = HOLD) -> Delivery | None:
         """One non-blocking reserve of at most one delivery."""
         got = self.reserve(queues, 1, lease)
