@@ -5,6 +5,11 @@ call in a retry object and records metrics: about as much client time as the rou
 trip itself. A worker's fetcher and acker threads (and each producer thread) instead
 keep one connection each and write and read on it directly. A connection idle for a
 while is checked for a server-side close before use, as the pool would.
+
+Commands are packed by hiredis in one call: redis-py's packer encodes each argument
+through a Python generator first, which for a script call of 15 arguments cost about
+seven times hiredis's packing (26 us against 3.6 us) and was the largest client-side
+cost of ``task.delay()``. The bytes on the wire are the same.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import weakref
 from typing import Any
 
 import redis
+from hiredis import pack_command
 
 from queuekit_redis.errors import NETWORK_ERRORS
 
@@ -60,7 +66,11 @@ class Wire:
         if time.monotonic() - held.used > IDLE_CHECK:
             self._check(connection)
         try:
-            connection.send_command(*parts)
+            packed = pack_command(parts)
+        except TypeError as exc:  # what redis-py raises for an argument it cannot send
+            raise redis.DataError(f"{exc} (command {parts[0]!r})") from None
+        try:
+            connection.send_packed_command((packed,), check_health=False)
             reply = connection.read_response()
         except NETWORK_ERRORS:
             connection.disconnect()
