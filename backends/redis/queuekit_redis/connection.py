@@ -57,9 +57,11 @@ class Connection:
             self._client, self._scripts, self.wire = standalone, Scripts(standalone), Wire(standalone.connection_pool)
         self._turn = 0
         self._lock = threading.Lock()
-        timeout = socket_timeout(client_url, client_options)  # a BLPOP must end before a read times out
+        timeout = socket_timeout(client_url, client_options)
         self.server = ServerWatch(self.where, self._probe, timeout or 10.0)
-        self.max_block = settings.max_block if not timeout else min(settings.max_block, 0.8 * timeout)
+        # A BLPOP on the thread's own connection reads with its block added to the socket
+        # timeout; through the cluster client it cannot, so there it must end well before.
+        self.max_block = min(settings.max_block, 0.8 * timeout) if self.cluster and timeout else settings.max_block
 
     def _probe(self) -> Fingerprint:
         return probe_cluster(self.client) if self.cluster else probe(self.client)
@@ -176,7 +178,7 @@ class Connection:
         timeout = f"{max(seconds, 0.001):.3f}"
         try:
             if self.wire is not None:
-                self.wire.command("BLPOP", *wake_keys, timeout)
+                self.wire.command("BLPOP", *wake_keys, timeout, wait=seconds)
             elif len(wake_keys) == 1:
                 self.client.execute_command("BLPOP", wake_keys[0], timeout)
             else:

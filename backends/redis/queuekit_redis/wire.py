@@ -59,8 +59,13 @@ class Wire:
                 self._all.add(connection)
         return held
 
-    def command(self, *parts: Any) -> Any:
-        """Send one command and return its reply; errors are redis-py's."""
+    def command(self, *parts: Any, wait: float = 0.0) -> Any:
+        """Send one command and return its reply; errors are redis-py's.
+
+        ``wait``: seconds the server may legitimately hold the reply (a BLPOP's timeout);
+        the read then waits that long plus the socket timeout, so a slow machine never
+        mistakes the end of a long block for a silent server.
+        """
         held = self._held()
         connection = held.connection
         if time.monotonic() - held.used > IDLE_CHECK:
@@ -71,7 +76,8 @@ class Wire:
             raise redis.DataError(f"{exc} (command {parts[0]!r})") from None
         try:
             connection.send_packed_command((packed,), check_health=False)
-            reply = connection.read_response()
+            limit = connection.socket_timeout
+            reply = connection.read_response(timeout=limit + wait) if wait > 0 and limit else connection.read_response()
         except NETWORK_ERRORS:
             connection.disconnect()
             raise
