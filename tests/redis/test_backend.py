@@ -20,6 +20,7 @@ from queuekit import App
 from queuekit.broker import Delivery, Envelope, JobStatus, Outcome, QueueStats
 from queuekit.errors import ConfigurationError, ConnectionLost, InvalidQueueName
 from tests.redis.servers import PrivateRedis, delete_prefix, make_certificates, unique_prefix
+from tests.sql.proxy import Proxy
 from tests.support import wait_until
 
 pytestmark = pytest.mark.service
@@ -299,6 +300,31 @@ def test_a_blocked_reserve_never_outwaits_the_socket_timeout(redis_url: str) -> 
     queue = f"slow-{uuid.uuid4().hex[:6]}"
     assert broker.reserve([queue], 1, 30, wait=1.2) == [], "an idle wait longer than the timeout is not an error"
     broker.close()
+
+
+def test_a_server_silent_during_a_blocked_reserve_is_reported_not_waited_on(redis_url: str) -> None:
+    # the read of a BLPOP waits its block plus socket_timeout: past that, silence is a lost server
+    base, _, options = redis_url.partition("?")
+    with Proxy(("127.0.0.1", redis.Redis.from_url(base).connection_pool.connection_kwargs["port"])) as proxy:
+        broker = RedisBroker(f"redis://127.0.0.1:{proxy.port}/0?{options}&socket_timeout=0.5", retries=0)
+        queue = f"silent-{uuid.uuid4().hex[:6]}"
+        outcome: list[object] = []
+
+        def reserve() -> None:
+            try:
+                outcome.append(broker.reserve([queue], 1, 30, wait=2.0))
+            except ConnectionLost as exc:
+                outcome.append(exc)
+
+        waiter = threading.Thread(target=reserve, daemon=True)
+        waiter.start()
+        wait_until(lambda: _blocked_in_blpop(redis_url), 10, "the reserve to block in BLPOP on the server")
+        proxy.freeze()
+        waiter.join(30)
+        assert not waiter.is_alive(), "a blocked reserve on a silent server must give up"
+        assert len(outcome) == 1 and isinstance(outcome[0], ConnectionLost), outcome
+        assert "did not answer" in str(outcome[0])
+        broker.close()
 
 
 def test_a_woken_reserve_passes_the_wake_up_on_while_jobs_remain(broker: RedisBroker, redis_url: str) -> None:
