@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-
 import pytest
 import sqlalchemy
 from queuekit_sql import SQLBroker
@@ -32,17 +30,18 @@ ODD = [  # allowed, and kept apart although they look alike
 ]
 
 
-def _tables(broker: SQLBroker) -> str:
-    """A checksum of the database's table list."""
+def _tables(broker: SQLBroker) -> list[str]:
+    """This broker's tables (its prefix's): other tests may create and drop theirs meanwhile."""
     with broker._db.engine.connect() as connection:
-        names = sorted(sqlalchemy.inspect(connection).get_table_names())
-    return hashlib.sha256("\n".join(names).encode()).hexdigest()
+        names = sqlalchemy.inspect(connection).get_table_names(schema=broker.settings.schema)
+    return sorted(name for name in names if name.startswith(broker.settings.prefix))
 
 
 def test_odd_queue_names_are_stored_verbatim_and_kept_apart_and_nasty_ones_refused(db_url: str) -> None:
     broker = SQLBroker.from_url(db_url)
     try:
         before = _tables(broker)
+        assert f"{broker.settings.prefix}jobs" in before
         for name in NASTY:
             with pytest.raises(InvalidQueueName, match="invalid queue name"):
                 broker.enqueue([Envelope("nasty", name, b"x")])
