@@ -5,8 +5,8 @@ A run takes the head of each queue in turn (highest priority, then oldest) until
 a channel's gets in order, each with the head of the queue when it is processed, so
 sending several before the first answer takes the same messages in the same order as
 one at a time, in one round trip instead of one each. A run sends one get, then twice as
-many as last time (up to ``PIPELINE``) while every answer brings a message, so a queue
-holding one message costs one get and an empty one at most ``PIPELINE`` empty answers.
+many as last time (up to ``PIPELINE``) while every answer brings a message, so an empty
+queue costs one get and one that runs dry during a round fewer than ``PIPELINE`` empty answers.
 The deliveries share the consumer channel's tags and ack window with consumed ones.
 """
 
