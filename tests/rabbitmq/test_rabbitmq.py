@@ -321,3 +321,23 @@ def test_a_queue_deleted_under_grown_consumers_is_consumed_again(broker: RabbitB
     assert [(d.id, d.attempts) for d in got] == [(job.id, 1)]
     broker.ack(got)
     assert len(broker.consumer._active[queue]) == 1, "one consumer, with the whole window, on the new queue"
+
+
+def test_pipelined_gets_take_the_heads_in_order_and_stop_at_empty(broker: RabbitBroker, queue: str) -> None:
+    """A non-blocking reserve sends its basic.gets several at a time (1, 2, 4, ...): it still takes
+    the queue's best first, exactly ``limit`` of them, and the empty answers of the last round end it."""
+    other = f"{queue}-b"
+    sent = [env(queue, priority=i % 7) for i in range(40)]
+    broker.enqueue(sent)
+    broker.enqueue([env(other) for _ in range(3)])
+    try:
+        first = broker.reserve([queue], 25, 30.0)
+        expected = sorted(sent, key=lambda e: -e.priority)  # stable: FIFO within a priority
+        assert [d.id for d in first] == [e.id for e in expected[:25]]
+        rest = broker.reserve([queue, other], 100, 30.0)
+        assert [d.id for d in rest[:15]] == [e.id for e in expected[25:]]
+        assert len(rest) == 18 and {d.queue for d in rest[15:]} == {other}
+        assert broker.reserve([queue, other], 100, 30.0) == []
+        broker.ack(first + rest)
+    finally:
+        broker.delete_queue(other)

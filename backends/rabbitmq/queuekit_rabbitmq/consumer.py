@@ -339,7 +339,6 @@ class Consumer:
             self._ready_at = time.monotonic()
             self._buffer.clear()
         channel.add_on_cancel_callback(self._cancelled_by_server)
-        self._gets.attach(channel)
         self._consume(channel, self._prefetch, ready)
 
     def _lost(self, generation: int, _error: BaseException | None) -> None:

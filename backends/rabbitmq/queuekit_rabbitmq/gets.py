@@ -1,9 +1,13 @@
 """Non-blocking reserves by ``basic.get`` on the consumer channel, one run at a time.
 
-pika allows one ``basic.get`` in flight per channel, so runs queue up. A run takes the
-head of each queue in turn (highest priority, then oldest) until it has ``limit`` or
-every queue answered ``get-empty``. The deliveries share the consumer channel's tags
-and ack window with consumed ones.
+A run takes the head of each queue in turn (highest priority, then oldest) until it has
+``limit`` or every queue answered ``get-empty``. Its gets are pipelined: RabbitMQ answers
+a channel's gets in order, each with the head of the queue when it is processed, so
+sending several before the first answer takes the same messages in the same order as
+one at a time, in one round trip instead of one each. A run sends one get, then twice as
+many as last time (up to ``PIPELINE``) while every answer brings a message, so an empty
+queue costs one get and one that runs dry during a round fewer than ``PIPELINE`` empty answers.
+The deliveries share the consumer channel's tags and ack window with consumed ones.
 """
 
 from __future__ import annotations
@@ -13,13 +17,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pika import spec  # type: ignore[import-untyped]
-
 from queuekit.broker import Delivery
 from queuekit_rabbitmq.acks import AckWindow
 from queuekit_rabbitmq.io import Link, Reject, Resolve
 from queuekit_rabbitmq.messages import ATTEMPTS, envelope_priority, int_header
 from queuekit_rabbitmq.recall import copy_key
+
+PIPELINE = 64  # most basic.get in flight at once in one run
 
 # (generation, tag, queue, properties, body, spent) of a redelivery -> what to hand out, if anything
 Returned = Callable[[int, int, str, Any, bytes, int], "Held | None"]
@@ -56,17 +60,11 @@ class Getter:
         self.window = window
         self.returned = returned
         self._runs: deque[tuple[int, list[str], int, Resolve]] = deque()
-        self._on_empty: Callable[[], None] | None = None
-
-    def attach(self, channel: Any) -> None:
-        """Route ``get-empty`` answers of a new channel to the run in progress."""
-        channel.add_callback(self._empty, [spec.Basic.GetEmpty], one_shot=False)
 
     def abandon(self) -> None:
         """The channel is gone, and with it anything a get took: every waiting run gets nothing."""
         runs = list(self._runs)
         self._runs.clear()
-        self._on_empty = None
         for _generation, _queues, _limit, resolve in runs:
             resolve([])
 
@@ -90,35 +88,34 @@ class Getter:
             self._next()
             return
 
-        def next_get() -> None:
+        def next_gets(count: int) -> None:
             if len(got) >= limit or not queues or channel is not self.link.channel:
-                self._on_empty = None
                 resolve(got)
                 self._next()
                 return
             queue = queues[0]
+            count = min(count, limit - len(got))
+            waiting = [count, False]  # answers still due, and whether one was get-empty
 
-            def taken(_ch: Any, method: Any, properties: Any, body: bytes) -> None:
-                tag = method.delivery_tag
-                self.window.delivered(tag)
-                spent = int_header(properties.headers, ATTEMPTS)
-                if method.redelivered:
-                    if (held := self.returned(generation, tag, queue, properties, body, spent)) is not None:
-                        got.append(held)
+            def answered(method: Any, properties: Any, body: bytes) -> None:
+                if method is None:
+                    waiting[1] = True
                 else:
-                    got.append(Held(generation, tag, queue, body, properties, spent, f"{generation}.{tag}"))
-                next_get()
+                    tag = method.delivery_tag
+                    self.window.delivered(tag)
+                    spent = int_header(properties.headers, ATTEMPTS)
+                    if method.redelivered:
+                        if (held := self.returned(generation, tag, queue, properties, body, spent)) is not None:
+                            got.append(held)
+                    else:
+                        got.append(Held(generation, tag, queue, body, properties, spent, f"{generation}.{tag}"))
+                waiting[0] -= 1
+                if waiting[0] == 0:
+                    if waiting[1]:
+                        queues.pop(0)
+                    next_gets(1 if waiting[1] else min(2 * count, PIPELINE))
 
-            def empty() -> None:
-                queues.pop(0)
-                next_get()
+            for _ in range(count):
+                channel.get_in_order(queue, answered)
 
-            self._on_empty = empty
-            channel.basic_get(queue, taken)
-
-        next_get()
-
-    def _empty(self, _frame: Any) -> None:
-        handler, self._on_empty = self._on_empty, None
-        if handler is not None:
-            handler()
+        next_gets(1)

@@ -19,6 +19,7 @@ import logging
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -27,6 +28,7 @@ from typing import Any, TypeVar
 import pika  # type: ignore[import-untyped]
 import pika.channel  # type: ignore[import-untyped]
 from pika import exceptions as pika_errors
+from pika import spec
 from pika.adapters.select_connection import IOLoop  # type: ignore[import-untyped]
 from pika.adapters.utils.connection_workflow import (  # type: ignore[import-untyped]
     AMQPConnectionWorkflowFailed,
@@ -68,7 +70,14 @@ class _KeepingChannel(pika.channel.Channel):  # type: ignore[misc]
     crash and count as an attempt. So the consumer's callback, which pika keeps until the
     ``cancel-ok``, gets them. ``tests/rabbitmq/test_rabbitmq.py`` checks this through
     ``stop_consuming`` (it fails if a pika release renames what is overridden here).
+
+    It also lets several ``basic.get`` be in flight at once (:meth:`get_in_order`), which
+    pika's ``basic_get`` refuses.
     """
+
+    def __init__(self, connection: Any, channel_number: int, on_open_callback: Any) -> None:
+        super().__init__(connection, channel_number, on_open_callback)
+        self._ordered_gets: deque[Callable[[Any, Any, bytes], None]] = deque()  # see get_in_order
 
     def _on_deliver(self, method_frame: Any, header_frame: Any, body: bytes) -> None:
         tag = method_frame.method.consumer_tag
@@ -77,6 +86,29 @@ class _KeepingChannel(pika.channel.Channel):  # type: ignore[misc]
             callback(self, method_frame.method, header_frame.properties, body)
             return
         super()._on_deliver(method_frame, header_frame, body)
+
+    def get_in_order(self, queue: str, answered: Callable[[Any, Any, bytes], None]) -> None:
+        """Send a ``basic.get`` now, even while others are unanswered.
+
+        RabbitMQ answers a channel's gets in the order they were sent, so several can be
+        in flight and each answer goes to the oldest waiting ``answered``: ``(method,
+        properties, body)`` for a ``get-ok``, ``(None, None, b"")`` for a ``get-empty``.
+        pika's ``basic_get`` allows one at a time; it still works while none of these wait.
+        """
+        self._ordered_gets.append(answered)
+        self._send_method(spec.Basic.Get(queue=queue, no_ack=False))
+
+    def _on_getok(self, method_frame: Any, header_frame: Any, body: bytes) -> None:
+        if self._ordered_gets:
+            self._ordered_gets.popleft()(method_frame.method, header_frame.properties, body)
+            return
+        super()._on_getok(method_frame, header_frame, body)
+
+    def _on_getempty(self, method_frame: Any) -> None:
+        if self._ordered_gets:
+            self._ordered_gets.popleft()(None, None, b"")
+            return
+        super()._on_getempty(method_frame)
 
 
 class _Connection(pika.SelectConnection):  # type: ignore[misc]
