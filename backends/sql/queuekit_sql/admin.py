@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from queuekit.broker import DeadLetter, JobStatus, QueueStats, WaitingJob
-from queuekit_sql import statements as S
 from queuekit_sql.base import BrokerBase, as_bytes, rows, run
+from queuekit_sql.records import Dead, DeadCount, DeadRow, DeadTaken, JobState, QueueCounts, WaitingRow
 
 
 class AdminOps(BrokerBase):
@@ -26,15 +26,16 @@ class AdminOps(BrokerBase):
             counts: dict[str, list[int]] = {name: [0, 0, 0, 0] for name in wanted or ()}
             params = self._params()
             if wanted is None:
-                live = rows(cur, self._sql.get(S.STATS, names="IS NOT NULL"), params)
-                dead = rows(cur, self._sql.get(S.DEAD_COUNTS, names="IS NOT NULL"), params)
+                live = rows(cur, self._sql.get("stats_all"), params, QueueCounts)
+                dead = rows(cur, self._sql.get("dead_counts_all"), params, DeadCount)
             else:
-                live = self._listed(cur, S.STATS, "names", wanted, params)
-                dead = self._listed(cur, S.DEAD_COUNTS, "names", wanted, params)
-            for queue, ready, delayed, leased in live:
-                counts.setdefault(queue, [0, 0, 0, 0])[:3] = [int(ready), int(delayed), int(leased)]
-            for queue, count in dead:
-                counts.setdefault(queue, [0, 0, 0, 0])[3] = int(count)
+                live = self._listed(cur, "stats", "names", wanted, params, QueueCounts)
+                dead = self._listed(cur, "dead_counts", "names", wanted, params, DeadCount)
+            for row in live:
+                counts.setdefault(row.queue, [0, 0, 0, 0])[:3] = [
+                    int(row.ready_jobs), int(row.delayed_jobs), int(row.leased_jobs)]
+            for letters in dead:
+                counts.setdefault(letters.queue, [0, 0, 0, 0])[3] = int(letters.dead_jobs)
             return counts
 
         counts = self._db.read(work, what="stats")
@@ -44,14 +45,14 @@ class AdminOps(BrokerBase):
     def purge(self, queue: str) -> int:
         """Delete a queue's ready and delayed jobs (leased ones finish first); return how many."""
         params = self._params(queue=queue)
-        cur_count: int = self._db.write(lambda cur: run(cur, self._sql.get(S.PURGE), params).rowcount,
+        cur_count: int = self._db.write(lambda cur: run(cur, self._sql.get("purge"), params).rowcount,
                                         single=True, what="purge", long=True)
         return cur_count
 
     def remove(self, job_id: str) -> bool:
         """Delete a ready or delayed job (a lapsed lease counts as ready); True if deleted."""
         params = self._params(id=job_id)
-        deleted = self._db.write(lambda cur: run(cur, self._sql.get(S.REMOVE), params).rowcount,
+        deleted = self._db.write(lambda cur: run(cur, self._sql.get("remove"), params).rowcount,
                                  single=True, what="remove job")
         return bool(deleted == 1)
 
@@ -63,8 +64,8 @@ class AdminOps(BrokerBase):
         params = {"queue": queue}
 
         def work(cur: Any) -> None:
-            run(cur, self._sql.get(S.DELETE_QUEUE), params)
-            run(cur, self._sql.get(S.PURGE_DEAD), params)
+            run(cur, self._sql.get("delete_queue"), params)
+            run(cur, self._sql.get("purge_dead"), params)
 
         self._db.write(work, what="delete queue", long=True)
 
@@ -72,19 +73,20 @@ class AdminOps(BrokerBase):
         """The oldest ``limit`` dead letters of a queue."""
         if limit <= 0:
             return []
-        found = self._db.read(lambda cur: rows(cur, self._sql.get(S.DEAD_LIST), {"queue": queue, "limit": limit}),
+        params = {"queue": queue, "limit": limit}
+        found = self._db.read(lambda cur: rows(cur, self._sql.get("dead_list"), params, DeadRow),
                               what="list dead letters")
-        return [DeadLetter(r[0], r[1], as_bytes(r[2]), r[3], int(r[4]), float(r[5])) for r in found]
+        return [DeadLetter(r.id, r.queue, as_bytes(r.body), r.reason, int(r.attempts), float(r.dead_at)) for r in found]
 
     def waiting(self, queue: str, *, delayed: bool = False, limit: int = 50) -> list[WaitingJob]:
         """Ready jobs in claim order, or delayed ones soonest due first; nothing is taken."""
         if limit <= 0:
             return []
-        template = S.WAITING_DELAYED if delayed else S.WAITING_READY
-        found = self._db.read(lambda cur: rows(cur, self._sql.get(template), {"queue": queue, "limit": limit}),
+        statement = self._sql.get("waiting_delayed" if delayed else "waiting_ready")
+        found = self._db.read(lambda cur: rows(cur, statement, {"queue": queue, "limit": limit}, WaitingRow),
                               what="list waiting jobs")
-        return [WaitingJob(r[0], r[1], as_bytes(r[2]), int(r[4]), int(r[3]),
-                           float(r[5]) if delayed and r[5] is not None else None) for r in found]
+        return [WaitingJob(r.id, r.queue, as_bytes(r.body), int(r.priority), int(r.attempts),
+                           float(r.wake_at) if delayed and r.wake_at is not None else None) for r in found]
 
     def requeue_dead(self, queue: str, ids: Sequence[str] | None = None) -> int:
         """Move dead letters (all, or those ids) back to ready with attempts reset; forget their results."""
@@ -98,18 +100,18 @@ class AdminOps(BrokerBase):
 
     def _requeue(self, cur: Any, queue: str, wanted: list[str] | None) -> int:
         if wanted is None:
-            letters = rows(cur, self._sql.get(S.DEAD_TAKE), {"queue": queue})
+            letters = rows(cur, self._sql.get("dead_take"), {"queue": queue}, DeadTaken)
         else:
-            letters = self._listed(cur, S.DEAD_TAKE_IDS, "ids", wanted, {"queue": queue})
+            letters = self._listed(cur, "dead_take_ids", "ids", wanted, {"queue": queue}, DeadTaken)
         if not letters:
             return 0
-        insert = self._sql.get(S.REQUEUE)
+        insert = self._sql.get("requeue")
         now = self._params()
         cur.executemany(insert.sql, [
-            insert.args({"id": r[1], "queue": r[2], "priority": r[3], "body": r[4], **now}) for r in letters
+            insert.args({"id": r.id, "queue": r.queue, "priority": r.priority, "body": r.body, **now}) for r in letters
         ])
-        self._listed(cur, S.RESULTS_FORGET, "ids", [r[1] for r in letters], {})
-        self._listed(cur, S.DEAD_DELETE, "pks", [r[0] for r in letters], {})
+        self._listed(cur, "results_forget", "ids", [r.id for r in letters], {})
+        self._listed(cur, "dead_delete", "pks", [r.pk for r in letters], {})
         self._notify_queues(cur, {queue})
         return len(letters)
 
@@ -118,7 +120,7 @@ class AdminOps(BrokerBase):
 
     def purge_dead(self, queue: str) -> int:
         """Delete a queue's dead letters; return how many."""
-        count: int = self._db.write(lambda cur: run(cur, self._sql.get(S.PURGE_DEAD), {"queue": queue}).rowcount,
+        count: int = self._db.write(lambda cur: run(cur, self._sql.get("purge_dead"), {"queue": queue}).rowcount,
                                     single=True, what="purge dead letters", long=True)
         return count
 
@@ -127,11 +129,9 @@ class AdminOps(BrokerBase):
         params = self._params(id=job_id)
 
         def work(cur: Any) -> JobStatus | None:
-            found = rows(cur, self._sql.get(S.JOB_STATE), params)
-            if found:
-                state, live = found[0]
-                return JobStatus.RUNNING if state == "leased" and int(live) else JobStatus.QUEUED
-            if rows(cur, self._sql.get(S.IS_DEAD), {"id": job_id}):
+            for job in rows(cur, self._sql.get("job_state"), params, JobState):
+                return JobStatus.RUNNING if job.state == "leased" and int(job.live) else JobStatus.QUEUED
+            if rows(cur, self._sql.get("is_dead"), {"id": job_id}, Dead):
                 return JobStatus.DEAD
             return None
 

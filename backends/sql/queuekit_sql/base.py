@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from itertools import starmap
+from typing import Any, TypeVar
 
 from queuekit.broker import Delivery
 from queuekit_sql.database import Database
@@ -14,6 +15,7 @@ from queuekit_sql.statements import Compiled, Statements, chunks
 Clock = Callable[[], float]
 MAX_NAME = 255  # characters in a queue name or job id (the column width on MySQL)
 INT64 = (-(2**63), 2**63 - 1)
+R = TypeVar("R")
 
 
 class BrokerBase:
@@ -30,30 +32,30 @@ class BrokerBase:
         return values
 
     def _listed(
-        self, cur: Any, template: str, placeholder: str, values: list[Any], params: Mapping[str, Any]
-    ) -> list[Any]:
-        """Run ``template`` once per ``list_limit`` of ``values`` (bound to ``{placeholder}``); all rows fetched."""
-        found: list[Any] = []
+        self, cur: Any, name: str, placeholder: str, values: Sequence[Any], params: Mapping[str, Any],
+        shape: Callable[..., R] | None = None,
+    ) -> list[R]:
+        """Run block ``name`` once per ``list_limit`` of ``values`` (its ``IN :placeholder``), rows as ``shape``."""
+        found: list[R] = []
         for chunk in chunks(values, self._sql.list_limit):
-            statement, merged = self._sql.listed(template, placeholder, chunk, params)
-            cur.execute(statement.sql, statement.args(merged))
-            if cur.description:
-                found.extend(cur.fetchall())
+            statement, merged = self._sql.listed(name, {placeholder: chunk}, params)
+            found.extend(_read(cur, statement, merged, shape))
         return found
 
-    def _held(self, cur: Any, template: str, deliveries: Sequence[Delivery], params: Mapping[str, Any]) -> list[Any]:
-        """Run ``template`` (with ``{ids}``/``{tags}``) over held deliveries, ``list_limit`` per statement."""
-        found: list[Any] = []
+    def _held(
+        self, cur: Any, name: str, deliveries: Sequence[Delivery], params: Mapping[str, Any],
+        shape: Callable[..., R] | None = None,
+    ) -> list[R]:
+        """Run block ``name`` (with ``IN :ids`` / ``IN :tags``) over held deliveries, ``list_limit`` per statement."""
+        found: list[R] = []
         for chunk in chunks(deliveries, self._sql.list_limit):
-            statement, merged = self._sql.listed_many(template, held_lists(chunk), params)
-            cur.execute(statement.sql, statement.args(merged))
-            if cur.description:
-                found.extend(cur.fetchall())
+            statement, merged = self._sql.listed(name, held_lists(chunk), params)
+            found.extend(_read(cur, statement, merged, shape))
         return found
 
 
 def held_lists(deliveries: Sequence[Delivery]) -> dict[str, list[str]]:
-    """The ``{ids}`` and ``{tags}`` lists that match exactly these (id, receipt) pairs."""
+    """The ``ids`` and ``tags`` lists that match exactly these (id, receipt) pairs."""
     return {"ids": [d.id for d in deliveries], "tags": [d.receipt + d.id for d in deliveries]}
 
 
@@ -63,10 +65,23 @@ def run(cur: Any, statement: Compiled, params: Mapping[str, Any]) -> Any:
     return cur
 
 
-def rows(cur: Any, statement: Compiled, params: Mapping[str, Any]) -> list[Any]:
-    """Execute and fetch every row."""
+def rows(cur: Any, statement: Compiled, params: Mapping[str, Any], shape: Callable[..., R]) -> list[R]:
+    """Execute and fetch every row, each as a ``shape`` (a named tuple of the statement's columns)."""
     cur.execute(statement.sql, statement.args(params))
-    return list(cur.fetchall())
+    return shaped(cur, statement, shape)
+
+
+def shaped(cur: Any, statement: Compiled, shape: Callable[..., R]) -> list[R]:
+    """The cursor's rows as ``shape``; the first time, its columns are checked against the fields by name."""
+    found = cur.fetchall()
+    if statement.shape is not shape:
+        statement.check(cur.description, shape)
+    return list(starmap(shape, found))
+
+
+def _read(cur: Any, statement: Compiled, params: Mapping[str, Any], shape: Callable[..., R] | None) -> list[R]:
+    cur.execute(statement.sql, statement.args(params))
+    return shaped(cur, statement, shape) if shape is not None else []
 
 
 def digest_key(key: str) -> str:

@@ -26,11 +26,12 @@ from queuekit.queues import check_queue_name
 from queuekit.retry import Backoff
 from queuekit_sql import statements as S
 from queuekit_sql.admin import AdminOps
-from queuekit_sql.base import INT64, MAX_NAME, digest_key, held_lists, rows, run, wall_clock
+from queuekit_sql.base import INT64, MAX_NAME, as_bytes, digest_key, held_lists, rows, run, wall_clock
 from queuekit_sql.database import Database
 from queuekit_sql.dialects import check_server
 from queuekit_sql.keyvalue import KeyValueOps
 from queuekit_sql.options import Settings, anchor, parse
+from queuekit_sql.records import Claimed, Held, HeldId, Packet, Picked
 from queuekit_sql.results import ResultOps
 from queuekit_sql.schema import Migrator
 from queuekit_sql.statements import Names, Statements
@@ -104,8 +105,8 @@ class SQLBroker(AdminOps, ResultOps, KeyValueOps):
     def _body_limit(self) -> int | None:
         if self.settings.family != "mysql":
             return None
-        packet = self._db.read(lambda cur: run(cur, self._sql.get("SELECT @@max_allowed_packet"), {}).fetchall())
-        return int(packet[0][0]) // 2 - 4096  # escaping may double a body inside the packet
+        found = self._db.read(lambda cur: rows(cur, self._sql.get("max_packet"), {}, Packet))
+        return int(found[0].packet) // 2 - 4096  # escaping may double a body inside the packet
 
     # -- producing ---------------------------------------------------------------------
 
@@ -158,7 +159,7 @@ class SQLBroker(AdminOps, ResultOps, KeyValueOps):
     def _insert_one(self, cur: Any, row: dict[str, Any]) -> None:
         """PostgreSQL, one unkeyed job, autocommitted: a job id already there is not an error."""
         try:
-            run(cur, self._sql.get(S.INSERT_NOTIFY), self._params(channel=self._sql.names.channel, **row))
+            run(cur, self._sql.get("insert_notify"), self._params(channel=self._sql.names.channel, **row))
         except self._db.dbapi.IntegrityError as exc:
             if not is_taken_id(exc):  # only the job id is unique here
                 raise
@@ -195,19 +196,17 @@ class SQLBroker(AdminOps, ResultOps, KeyValueOps):
         params.update({f"q{i}": queue for i, queue in enumerate(queues)})
         if self._db.dialect.update_returning:
             claim = self._sql.claim(len(queues))
-            found = self._db.write(lambda cur: rows(cur, claim, params), single=True, what="reserve")
+            found = self._db.write(lambda cur: rows(cur, claim, params, Claimed), single=True, what="reserve")
         else:
             found = self._db.write(lambda cur: self._pick_and_lease(cur, len(queues), params), what="reserve")
-        found.sort(key=lambda r: (-r[4], r[5], r[6]))  # priority desc, due, insertion
+        found.sort(key=lambda job: (-job.priority, job.due, job.pk))  # priority desc, due, insertion
         receipt = params["receipt"]
-        return [Delivery(r[0], r[1], r[2] if isinstance(r[2], bytes) else bytes(r[2]), r[3], receipt, r[4])
-                for r in found]
+        return [Delivery(job.id, job.queue, as_bytes(job.body), job.attempts, receipt, job.priority) for job in found]
 
-    def _pick_and_lease(self, cur: Any, queue_count: int, params: dict[str, Any]) -> list[Any]:
-        picked = rows(cur, self._sql.pick(queue_count), params)
-        self._listed(cur, S.LEASE_PICKED, "pks", [r[0] for r in picked], params)
-        # pk, id, queue, body, attempts, priority, eff -> id, queue, body, attempts, priority, due, pk
-        return [(r[1], r[2], r[3], r[4] + 1, r[5], r[6], r[0]) for r in picked]
+    def _pick_and_lease(self, cur: Any, queue_count: int, params: dict[str, Any]) -> list[Claimed]:
+        picked = rows(cur, self._sql.claim(queue_count), params, Picked)
+        self._listed(cur, "lease_picked", "pks", [job.pk for job in picked], params)
+        return [Claimed(job.id, job.queue, job.body, job.attempts + 1, job.priority, job.eff, job.pk) for job in picked]
 
     def ack(self, deliveries: Sequence[Delivery]) -> None:
         """Delete finished jobs whose lease is still held (one statement per 4,096 on PostgreSQL, 256 elsewhere)."""
@@ -216,7 +215,7 @@ class SQLBroker(AdminOps, ResultOps, KeyValueOps):
             return
 
         params = self._params()
-        self._db.write(lambda cur: self._held(cur, S.ACK, items, params),
+        self._db.write(lambda cur: self._held(cur, "ack", items, params),
                        single=len(items) <= self._sql.list_limit, what="ack")
 
     def nack(self, returns: Sequence[tuple[Delivery, float]], *, count_attempt: bool = True) -> None:
@@ -224,15 +223,13 @@ class SQLBroker(AdminOps, ResultOps, KeyValueOps):
         items = list(returns)
         if not items:
             return
-        family, tag = self._db.dialect.family, self._db.dialect.tag
         params = self._params(refund=0 if count_attempt else 1)
 
         def work(cur: Any) -> None:
             for chunk in S.chunks(items, self._sql.list_limit):
                 lists: dict[str, Sequence[Any]] = {
                     **held_lists([d for d, _ in chunk]), "delays": [max(float(t), 0.0) for _, t in chunk]}
-                template = S.NACK.replace("{delay}", S.delay_by_tag(family, tag, len(chunk)))
-                statement, merged = self._sql.listed_many(template, lists, params)
+                statement, merged = self._sql.listed("nack", lists, params)
                 run(cur, statement, merged)
 
         self._db.write(work, single=len(items) <= self._sql.list_limit, what="nack")
@@ -249,7 +246,7 @@ class SQLBroker(AdminOps, ResultOps, KeyValueOps):
                 for chunk in S.chunks(items, self._sql.list_limit):
                     lists: dict[str, Sequence[Any]] = {
                         **held_lists([d for d, _ in chunk]), "reasons": [str(r) for _, r in chunk]}
-                    statement, merged = self._sql.listed_many(S.DEAD_MOVE, lists, self._params())
+                    statement, merged = self._sql.listed("dead_move", lists, self._params())
                     run(cur, statement, merged)
 
             self._db.write(move, single=len(items) <= self._sql.list_limit, what="dead-letter")
@@ -257,15 +254,15 @@ class SQLBroker(AdminOps, ResultOps, KeyValueOps):
         order = {(d.receipt, d.id): (n, str(reason)) for n, (d, reason) in reversed(list(enumerate(items)))}
 
         def work(cur: Any) -> None:
-            found = self._held(cur, S.TAKE_HELD, [d for d, _ in items], self._params())
+            found = self._held(cur, "take_held", [d for d, _ in items], self._params(), Held)
             if not found:
                 return
-            found.sort(key=lambda r: order[(r[6], r[1])][0])
-            insert = self._sql.get(S.INSERT_DEAD)
+            found.sort(key=lambda job: order[(job.receipt, job.id)][0])
+            insert = self._sql.get("insert_dead")
             cur.executemany(insert.sql, [insert.args(self._params(
-                id=r[1], queue=r[2], priority=r[3], body=r[4], attempts=r[5], reason=order[(r[6], r[1])][1]))
-                for r in found])
-            self._listed(cur, S.DELETE_JOBS, "pks", [r[0] for r in found], {})
+                id=job.id, queue=job.queue, priority=job.priority, body=job.body, attempts=job.attempts,
+                reason=order[(job.receipt, job.id)][1])) for job in found])
+            self._listed(cur, "delete_jobs", "pks", [job.pk for job in found], {})
 
         self._db.write(work, what="dead-letter")
 
@@ -278,8 +275,8 @@ class SQLBroker(AdminOps, ResultOps, KeyValueOps):
         params = self._params(lease=float(lease))
 
         def work(cur: Any) -> set[tuple[str, str]]:
-            self._held(cur, S.EXTEND, items, params)
-            return {(r[0], r[1]) for r in self._held(cur, S.STILL_HELD, items, params)}
+            self._held(cur, "extend", items, params)
+            return {(job.id, job.receipt) for job in self._held(cur, "still_held", items, params, HeldId)}
 
         held: set[tuple[str, str]] = self._db.write(work, what="extend")
         return {d.id for d in items if (d.id, d.receipt) not in held}
@@ -288,7 +285,7 @@ class SQLBroker(AdminOps, ResultOps, KeyValueOps):
 
     def _notify_queues(self, cur: Any, queues: set[str]) -> None:
         if self._notify:
-            notify = self._sql.get(S.NOTIFY)
+            notify = self._sql.get("notify")
             for queue in sorted(queues):
                 run(cur, notify, {"channel": self._sql.names.channel, "queue": queue}).fetchall()
 

@@ -3,7 +3,8 @@
 SQLAlchemy supplies the driver, the pool, URL handling, disconnect detection and
 statement compilation; the hot path then runs compiled SQL straight on pooled DB-API
 cursors (measured about 4x faster than ``Connection.execute`` on SQLite and about 1.3x on
-PostgreSQL for one-row writes; see ``backends/sql/bench/sql_rates.py``).
+PostgreSQL for one-row writes; ``queuekit bench`` reports the broker's rates beside the raw
+driver's, see docs/benchmarking.md).
 
 Every connection is in driver autocommit mode. A write transaction is explicit:
 ``BEGIN IMMEDIATE`` on SQLite (the write lock is taken first, so ``busy_timeout``

@@ -8,8 +8,8 @@ from typing import Any
 
 from queuekit.broker import Outcome
 from queuekit.outcomes import outcome_from_bytes, outcome_to_bytes
-from queuekit_sql import statements as S
 from queuekit_sql.base import BrokerBase, as_bytes, rows, run
+from queuekit_sql.records import Stored
 
 SWEEP_EVERY = 60.0  # seconds between sweeps of expired results, per broker
 
@@ -28,7 +28,7 @@ class ResultOps(BrokerBase):
         params = [
             {"job_id": o.job_id, "status": o.status.value, "data": outcome_to_bytes(o), **now} for o in items
         ]
-        statement = self._sql.get(S.SAVE_RESULT)
+        statement = self._sql.get("save_result")
 
         def work(cur: Any) -> None:
             if len(params) == 1:
@@ -44,12 +44,12 @@ class ResultOps(BrokerBase):
     def sweep_results(self) -> int:
         """Delete expired results now; return how many."""
         params = self._params()
-        count: int = self._db.write(lambda cur: run(cur, self._sql.get(S.SWEEP_RESULTS), params).rowcount,
+        count: int = self._db.write(lambda cur: run(cur, self._sql.get("sweep_results"), params).rowcount,
                                     single=True, what="sweep results")
         return count
 
     def load_outcome(self, job_id: str) -> Outcome | None:
         """The stored outcome, or None (never stored, or expired)."""
-        found = self._db.read(lambda cur: rows(cur, self._sql.get(S.LOAD_RESULT), self._params(job_id=job_id)),
-                              what="load result")
-        return outcome_from_bytes(as_bytes(found[0][0])) if found else None
+        params = self._params(job_id=job_id)
+        found = self._db.read(lambda cur: rows(cur, self._sql.get("load_result"), params, Stored), what="load result")
+        return outcome_from_bytes(as_bytes(found[0].data)) if found else None

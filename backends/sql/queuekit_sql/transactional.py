@@ -9,15 +9,16 @@ commits, rolls back or closes the caller's connection.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import sqlalchemy
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
 from queuekit.errors import CapabilityError
-from queuekit_sql import statements as S
+from queuekit_sql.base import rows
+from queuekit_sql.records import Clock, KeyHolder
 from queuekit_sql.statements import Statements, chunks
 
 if TYPE_CHECKING:
@@ -25,25 +26,33 @@ if TYPE_CHECKING:
 
 _ARRAY_ROWS = 10_000  # rows per array INSERT on PostgreSQL
 _UNIQUE_VIOLATION = "23505"  # PostgreSQL's SQLSTATE unique_violation
+# The columns of a PostgreSQL batch insert, each bound as one array named <column>_list.
+ARRAY_COLUMNS = ("id", "queue", "priority", "state", "delay", "dedup_key", "body")
+R = TypeVar("R")
 _FAMILIES = {"sqlite": "sqlite", "postgresql": "postgresql", "mysql": "mysql", "mariadb": "mysql"}
 
 
 class Runner(Protocol):
-    """Runs statement templates somewhere: a pooled cursor or a caller's connection."""
+    """Runs the named statements somewhere: a pooled cursor or a caller's connection."""
 
-    def rows(self, template: str, params: Mapping[str, Any]) -> list[Any]:
-        """Execute and fetch all rows."""
+    def rows(self, name: str, params: Mapping[str, Any], shape: Callable[..., R]) -> list[R]:
+        """Execute and fetch all rows, each as a ``shape``."""
         ...
 
-    def rows_in(self, template: str, placeholder: str, values: Sequence[Any], params: Mapping[str, Any]) -> list[Any]:
-        """Execute with ``{placeholder}`` matching any of ``values``; fetch all rows."""
+    def rows_in(self, name: str, placeholder: str, values: Sequence[Any], params: Mapping[str, Any],
+                shape: Callable[..., R]) -> list[R]:
+        """Execute with ``IN :placeholder`` matching any of ``values``; fetch all rows, each as a ``shape``."""
         ...
 
-    def many(self, template: str, params: Sequence[Mapping[str, Any]]) -> None:
+    def run(self, name: str, params: Mapping[str, Any]) -> None:
+        """Execute once, reading nothing back."""
+        ...
+
+    def many(self, name: str, params: Sequence[Mapping[str, Any]]) -> None:
         """Execute once per parameter set (batched by the driver)."""
         ...
 
-    def arrays(self, template: str, params: Mapping[str, Any]) -> None:
+    def arrays(self, name: str, params: Mapping[str, Any]) -> None:
         """Execute once with list parameters bound as arrays (PostgreSQL)."""
         ...
 
@@ -55,50 +64,66 @@ class CursorRunner:
         self.cur = cur
         self.sql = sql
 
-    def rows(self, template: str, params: Mapping[str, Any]) -> list[Any]:
-        statement = self.sql.get(template)
+    def rows(self, name: str, params: Mapping[str, Any], shape: Callable[..., R]) -> list[R]:
+        return rows(self.cur, self.sql.get(name), params, shape)
+
+    def rows_in(self, name: str, placeholder: str, values: Sequence[Any], params: Mapping[str, Any],
+                shape: Callable[..., R]) -> list[R]:
+        statement, merged = self.sql.listed(name, {placeholder: values}, params)
+        return rows(self.cur, statement, merged, shape)
+
+    def run(self, name: str, params: Mapping[str, Any]) -> None:
+        statement = self.sql.get(name)
         self.cur.execute(statement.sql, statement.args(params))
-        return list(self.cur.fetchall()) if self.cur.description else []
 
-    def rows_in(self, template: str, placeholder: str, values: Sequence[Any], params: Mapping[str, Any]) -> list[Any]:
-        statement, merged = self.sql.listed(template, placeholder, values, params)
-        self.cur.execute(statement.sql, statement.args(merged))
-        return list(self.cur.fetchall()) if self.cur.description else []
-
-    def many(self, template: str, params: Sequence[Mapping[str, Any]]) -> None:
-        statement = self.sql.get(template)
+    def many(self, name: str, params: Sequence[Mapping[str, Any]]) -> None:
+        statement = self.sql.get(name)
         if len(params) == 1:
             self.cur.execute(statement.sql, statement.args(params[0]))
         else:
             self.cur.executemany(statement.sql, [statement.args(p) for p in params])
 
-    def arrays(self, template: str, params: Mapping[str, Any]) -> None:
-        statement = self.sql.get_binary(template)
+    def arrays(self, name: str, params: Mapping[str, Any]) -> None:
+        statement = self.sql.get(name)
         self.cur.execute(statement.sql, statement.args(params))
 
 
 class ConnectionRunner:
-    """Statements on a caller's SQLAlchemy connection, compiled for its dialect."""
+    """Statements on a caller's SQLAlchemy connection, compiled by SQLAlchemy for its dialect."""
 
     def __init__(self, connection: Connection, sql: Statements) -> None:
         self.connection = connection
         self.sql = sql
 
-    def rows(self, template: str, params: Mapping[str, Any]) -> list[Any]:
-        result = self.connection.execute(sqlalchemy.text(self.sql.render(template)), dict(params))
-        return list(result.fetchall()) if result.returns_rows else []
+    def rows(self, name: str, params: Mapping[str, Any], shape: Callable[..., R]) -> list[R]:
+        result = self.connection.execute(sqlalchemy.text(self.sql.render(name)), dict(params))
+        return _shaped(result, shape)
 
-    def rows_in(self, template: str, placeholder: str, values: Sequence[Any], params: Mapping[str, Any]) -> list[Any]:
-        statement = sqlalchemy.text(self.sql.render(template, **{placeholder: "IN :vals"}))
-        statement = statement.bindparams(sqlalchemy.bindparam("vals", expanding=True))
-        result = self.connection.execute(statement, {**params, "vals": list(values)})
-        return list(result.fetchall()) if result.returns_rows else []
+    def rows_in(self, name: str, placeholder: str, values: Sequence[Any], params: Mapping[str, Any],
+                shape: Callable[..., R]) -> list[R]:
+        # IN :placeholder is SQLAlchemy's own spelling of an expanding parameter.
+        statement = sqlalchemy.text(self.sql.render(name))
+        statement = statement.bindparams(sqlalchemy.bindparam(placeholder, expanding=True))
+        result = self.connection.execute(statement, {**params, placeholder: list(values)})
+        return _shaped(result, shape)
 
-    def many(self, template: str, params: Sequence[Mapping[str, Any]]) -> None:
-        self.connection.execute(sqlalchemy.text(self.sql.render(template)), [dict(p) for p in params])
+    def run(self, name: str, params: Mapping[str, Any]) -> None:
+        self.connection.execute(sqlalchemy.text(self.sql.render(name)), dict(params))
 
-    def arrays(self, template: str, params: Mapping[str, Any]) -> None:
-        self.connection.execute(sqlalchemy.text(self.sql.render(template)), dict(params))
+    def many(self, name: str, params: Sequence[Mapping[str, Any]]) -> None:
+        self.connection.execute(sqlalchemy.text(self.sql.render(name)), [dict(p) for p in params])
+
+    def arrays(self, name: str, params: Mapping[str, Any]) -> None:
+        self.connection.execute(sqlalchemy.text(self.sql.render(name)), dict(params))
+
+
+def _shaped(result: Any, shape: Callable[..., R]) -> list[R]:
+    """SQLAlchemy result rows as ``shape``, their columns checked against its fields by name."""
+    columns = tuple(str(key).lower() for key in result.keys())  # noqa: SIM118 (a Result, not a dict)
+    fields = getattr(shape, "_fields", columns)
+    if columns != fields:
+        raise RuntimeError(f"statement returns columns {columns}, read as {fields}")
+    return [shape(*row) for row in result.fetchall()]
 
 
 class TakenId(Exception):
@@ -118,27 +143,27 @@ def insert_jobs(runner: Runner, sql: Statements, batch: list[dict[str, Any]], no
     own): no ON CONFLICT clause; a job id already there raises :class:`TakenId`.
     """
     if sql.dialect.family == "mysql" and len(batch) > 1:
-        clock = float(runner.rows(S.CLOCK, now)[0][0])
-        runner.many(S.INSERT_JOB_BOUND, [_bound(item, clock) for item in batch])
+        clock = float(runner.rows("clock", now, Clock)[0].clock)
+        runner.many("insert_job_bound", [_bound(item, clock) for item in batch])
     elif sql.dialect.family == "postgresql" and len(batch) > 1:
-        template = S.INSERT_JOB_ARRAYS_STRICT if strict else S.INSERT_JOB_ARRAYS
+        name = "insert_job_arrays_strict" if strict else "insert_job_arrays"
         for chunk in chunks(batch, _ARRAY_ROWS):
-            arrays = {f"{column}_list": [item[column] for item in chunk] for column in S.ARRAY_COLUMNS}
+            arrays = {f"{column}_list": [item[column] for item in chunk] for column in ARRAY_COLUMNS}
             try:
-                runner.arrays(template, {**arrays, **now})
+                runner.arrays(name, {**arrays, **now})
             except Exception as exc:
                 if strict and is_taken_id(exc):
                     raise TakenId() from None
                 raise
     else:
-        runner.many(S.INSERT_JOB, [{**item, **now} for item in batch])
+        runner.many("insert_job", [{**item, **now} for item in batch])
     keys = [item["dedup_key"] for item in batch if item["dedup_key"]]
     holders: dict[str, str] = {}
     for chunk in chunks(keys):
-        holders.update((key, job_id) for key, job_id in runner.rows_in(S.KEY_HOLDERS, "keys", chunk, {}))
+        holders.update((row.dedup_key, row.id) for row in runner.rows_in("key_holders", "keys", chunk, {}, KeyHolder))
     if notify:
         for queue in sorted({item["queue"] for item in batch}):
-            runner.rows(S.NOTIFY, {"channel": sql.names.channel, "queue": queue})
+            runner.run("notify", {"channel": sql.names.channel, "queue": queue})
     return [holders.get(item["dedup_key"], item["id"]) if item["dedup_key"] else item["id"] for item in batch]
 
 
