@@ -7,6 +7,7 @@ below lists those skips at the end of a local run.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Generator, Iterator
 
@@ -28,6 +29,24 @@ def memory_app() -> Iterator[App]:
     app = App("memory://", backoff=0.01, max_backoff=0.05)
     yield app
     app.close()
+
+
+@pytest.fixture(autouse=True)
+def restored_logging() -> Iterator[None]:
+    """Undo what an in-process ``queuekit`` command did to logging (its stderr handler, levels).
+
+    ``main()`` adds a handler on the ``sys.stderr`` pytest captured for that test; left in
+    place, later tests' log lines go to a closed stream ("I/O operation on closed file").
+    """
+    root = logging.getLogger()
+    saved = (root.level, list(root.handlers))
+    loggers = [v for v in logging.root.manager.loggerDict.values() if isinstance(v, logging.Logger)]
+    levels = {logger: logger.level for logger in loggers}
+    yield
+    root.setLevel(saved[0])
+    root.handlers[:] = saved[1]
+    for logger, level in levels.items():
+        logger.setLevel(level)
 
 
 _service_skips: list[str] = []

@@ -23,6 +23,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -56,16 +57,17 @@ class Metrics:
     worker_up: Gauge
 
 
-_made: dict[int, Metrics] = {}
+# Keyed weakly by the registry itself: an id() outlives its registry and is reused by the next one.
+_made: weakref.WeakKeyDictionary[CollectorRegistry, Metrics] = weakref.WeakKeyDictionary()
 _made_lock = threading.Lock()
 
 
 def metrics(registry: CollectorRegistry = REGISTRY) -> Metrics:
     """The metrics registered in ``registry``, created on first use (once per registry)."""
     with _made_lock:
-        found = _made.get(id(registry))
+        found = _made.get(registry)
         if found is None:
-            found = _made[id(registry)] = _create(registry)
+            found = _made[registry] = _create(registry)
         return found
 
 

@@ -91,3 +91,12 @@ def test_the_grafana_dashboard_queries_only_metrics_that_exist() -> None:
     exposed = {family.name + suffix for family in registry.collect() for suffix in suffixes[family.type]}
     assert used <= exposed
     assert {"queuekit_jobs_total", "queuekit_queue_depth", "queuekit_state_resets_total"} <= used
+
+
+def test_each_new_registry_gets_metrics_registered_in_it() -> None:
+    # A registry freed by one test leaves its address to the next; metrics must follow the object.
+    for _ in range(50):
+        registry = CollectorRegistry()
+        metrics(registry).worker_up.set(1)
+        assert registry.get_sample_value("queuekit_worker_up") == 1
+        del registry
