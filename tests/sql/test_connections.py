@@ -104,8 +104,12 @@ def test_a_server_gone_after_connecting_is_a_lost_connection(server_url: str) ->
     assert "could not reconnect" in message and f"127.0.0.1:{proxy.port}" in message
 
 
+@pytest.mark.parametrize("sent", [
+    "[Envelope('far', 'wake', b'x')]",
+    "[Envelope('near', 'elsewhere', b'x'), Envelope('far', 'wake', b'y'), Envelope('next', 'elsewhere', b'z')]",
+], ids=["one-job", "batch-over-two-queues"])
 def test_listen_notify_wakes_a_blocked_reserve_for_an_enqueue_from_another_process(
-    pg_url: str, monkeypatch: pytest.MonkeyPatch
+    pg_url: str, monkeypatch: pytest.MonkeyPatch, sent: str
 ) -> None:
     monkeypatch.setattr(broker_module, "_FIRST_PAUSE", 600.0)  # polling alone would take ten minutes
     broker = SQLBroker.from_url(pg_url + "&poll_max=600")
@@ -116,7 +120,7 @@ def test_listen_notify_wakes_a_blocked_reserve_for_an_enqueue_from_another_proce
         thread = threading.Thread(target=lambda: got.append(broker.reserve(["wake"], 1, 30, wait=600)))
         thread.start()
         code = ("import sys; from queuekit_sql import SQLBroker; from queuekit.broker import Envelope; "
-                "b = SQLBroker.from_url(sys.argv[1]); b.enqueue([Envelope('far', 'wake', b'x')]); b.close()")
+                f"b = SQLBroker.from_url(sys.argv[1]); b.enqueue({sent}); b.close()")
         subprocess.run([sys.executable, "-c", code, pg_url], check=True, timeout=60,
                        env={**os.environ, "PYTHONPATH": str(ROOT)})
         wait_until(lambda: not thread.is_alive(), timeout=30, what="the NOTIFY to wake the reserve")

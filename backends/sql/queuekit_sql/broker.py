@@ -35,7 +35,7 @@ from queuekit_sql.records import Claimed, Held, HeldId, Packet, Picked
 from queuekit_sql.results import ResultOps
 from queuekit_sql.schema import Migrator
 from queuekit_sql.statements import Names, Statements
-from queuekit_sql.transactional import CursorRunner, TakenId, enqueue_in, insert_jobs, is_taken_id
+from queuekit_sql.transactional import CursorRunner, TakenId, enqueue_in, insert_jobs, is_taken_id, one_statement
 from queuekit_sql.vacuum import VacuumKeeper
 from queuekit_sql.wakeup import Listener, Waker
 
@@ -140,7 +140,7 @@ class SQLBroker(AdminOps, ResultOps, KeyValueOps):
             self._db.write(lambda cur: self._insert_one(cur, batch[0]), single=True, what="enqueue")
             self._waker.notify()
             return [batch[0]["id"]]
-        lone = len(batch) == 1 and not keyed and not self._notify
+        lone = one_statement(self.settings.family, batch, self._notify)
 
         def write(strict: bool) -> list[str]:
             return self._db.write(

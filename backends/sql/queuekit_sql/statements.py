@@ -14,10 +14,10 @@ short statement whatever the count (psycopg dumps a list as a text array by defa
 quoting each element with a regular expression; binary skips that work on both sides,
 measured about 1.5x faster for a 1,000-row array INSERT), and so does every
 ``CAST(:name AS type[])``. Elsewhere it becomes an ``IN`` list of a few fixed sizes
-(padded by repeating), so the cache stays small. Two statements have a shape that depends on
-a count and get one more slot filled by code: the claim (``{arms}``, one copy of the arm
-blocks per queue, each with its ``{i}``) and the nack on SQLite and MySQL (``{delays}``, one
-``WHEN :tagsN THEN :delaysN`` per job).
+(padded by repeating), so the cache stays small. Three statements get one more slot filled
+by code: the claim (``{arms}``, one copy of the arm blocks per queue, each with its ``{i}``),
+the nack on SQLite and MySQL (``{delays}``, one ``WHEN :tagsN THEN :delaysN`` per job), and
+PostgreSQL's batch insert (``{on_conflict}``: empty, or ``ON CONFLICT DO NOTHING``).
 """
 
 from __future__ import annotations

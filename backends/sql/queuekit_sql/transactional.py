@@ -24,7 +24,7 @@ from queuekit_sql.statements import Statements, chunks
 if TYPE_CHECKING:
     from queuekit_sql.broker import SQLBroker
 
-_ARRAY_ROWS = 10_000  # rows per array INSERT on PostgreSQL
+ARRAY_ROWS = 10_000  # rows per array INSERT on PostgreSQL
 _UNIQUE_VIOLATION = "23505"  # PostgreSQL's SQLSTATE unique_violation
 # The columns of a PostgreSQL batch insert, each bound as one array named <column>_list.
 ARRAY_COLUMNS = ("id", "queue", "priority", "state", "delay", "dedup_key", "body")
@@ -52,8 +52,8 @@ class Runner(Protocol):
         """Execute once per parameter set (batched by the driver)."""
         ...
 
-    def arrays(self, name: str, params: Mapping[str, Any]) -> None:
-        """Execute once with list parameters bound as arrays (PostgreSQL)."""
+    def arrays(self, name: str, params: Mapping[str, Any], **slots: str) -> None:
+        """Execute once with list parameters bound as arrays (PostgreSQL); ``slots`` fill the block's code slots."""
         ...
 
 
@@ -83,8 +83,8 @@ class CursorRunner:
         else:
             self.cur.executemany(statement.sql, [statement.args(p) for p in params])
 
-    def arrays(self, name: str, params: Mapping[str, Any]) -> None:
-        statement = self.sql.get(name)
+    def arrays(self, name: str, params: Mapping[str, Any], **slots: str) -> None:
+        statement = self.sql.get(name, 1, **slots)
         self.cur.execute(statement.sql, statement.args(params))
 
 
@@ -113,8 +113,8 @@ class ConnectionRunner:
     def many(self, name: str, params: Sequence[Mapping[str, Any]]) -> None:
         self.connection.execute(sqlalchemy.text(self.sql.render(name)), [dict(p) for p in params])
 
-    def arrays(self, name: str, params: Mapping[str, Any]) -> None:
-        self.connection.execute(sqlalchemy.text(self.sql.render(name)), dict(params))
+    def arrays(self, name: str, params: Mapping[str, Any], **slots: str) -> None:
+        self.connection.execute(sqlalchemy.text(self.sql.render(name, **slots)), dict(params))
 
 
 def _shaped(result: Any, shape: Callable[..., R]) -> list[R]:
@@ -140,31 +140,44 @@ def insert_jobs(runner: Runner, sql: Statements, batch: list[dict[str, Any]], no
     """Insert rows; return each one's job id (the holder's, for a dedup key already held).
 
     ``strict`` (PostgreSQL batches without dedup keys, in a transaction of the broker's
-    own): no ON CONFLICT clause; a job id already there raises :class:`TakenId`.
+    own): no ON CONFLICT clause; a job id already there raises :class:`TakenId`. A
+    PostgreSQL batch wakes its queues' listeners in the insert statement itself.
     """
+    notified = False
     if sql.dialect.family == "mysql" and len(batch) > 1:
         clock = float(runner.rows("clock", now, Clock)[0].clock)
         runner.many("insert_job_bound", [_bound(item, clock) for item in batch])
     elif sql.dialect.family == "postgresql" and len(batch) > 1:
-        name = "insert_job_arrays_strict" if strict else "insert_job_arrays"
-        for chunk in chunks(batch, _ARRAY_ROWS):
+        on_conflict = "" if strict else "ON CONFLICT DO NOTHING"
+        wake = {"channel": sql.names.channel, "notify": notify}
+        for chunk in chunks(batch, ARRAY_ROWS):
             arrays = {f"{column}_list": [item[column] for item in chunk] for column in ARRAY_COLUMNS}
             try:
-                runner.arrays(name, {**arrays, **now})
+                runner.arrays("insert_job_arrays", {**arrays, **now, **wake}, on_conflict=on_conflict)
             except Exception as exc:
                 if strict and is_taken_id(exc):
                     raise TakenId() from None
                 raise
+        notified = True
     else:
         runner.many("insert_job", [{**item, **now} for item in batch])
     keys = [item["dedup_key"] for item in batch if item["dedup_key"]]
     holders: dict[str, str] = {}
     for chunk in chunks(keys):
         holders.update((row.dedup_key, row.id) for row in runner.rows_in("key_holders", "keys", chunk, {}, KeyHolder))
-    if notify:
+    if notify and not notified:
         for queue in sorted({item["queue"] for item in batch}):
             runner.run("notify", {"channel": sql.names.channel, "queue": queue})
     return [holders.get(item["dedup_key"], item["id"]) if item["dedup_key"] else item["id"] for item in batch]
+
+
+def one_statement(family: str, batch: Sequence[Mapping[str, Any]], notify: bool) -> bool:
+    """Whether :func:`insert_jobs` writes ``batch`` in one statement (which then needs no transaction)."""
+    if any(item["dedup_key"] for item in batch):
+        return False  # the key holders are read after the insert
+    if family == "postgresql" and 1 < len(batch) <= ARRAY_ROWS:
+        return True  # one array insert that notifies too
+    return len(batch) == 1 and not notify
 
 
 def _bound(item: Mapping[str, Any], clock: float) -> dict[str, Any]:
