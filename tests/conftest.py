@@ -33,7 +33,7 @@ def memory_app() -> Iterator[App]:
 
 @pytest.fixture(autouse=True)
 def restored_logging() -> Iterator[None]:
-    """Undo what an in-process ``queuekit`` command did to logging (its stderr handler, levels).
+    """Undo what an in-process command (``queuekit``, ``queuekit bench``) did to logging: handlers, levels.
 
     ``main()`` adds a handler on the ``sys.stderr`` pytest captured for that test; left in
     place, later tests' log lines go to a closed stream ("I/O operation on closed file").
@@ -45,8 +45,8 @@ def restored_logging() -> Iterator[None]:
     yield
     root.setLevel(saved[0])
     root.handlers[:] = saved[1]
-    for logger, level in levels.items():
-        logger.setLevel(level)
+    for logger in [v for v in logging.root.manager.loggerDict.values() if isinstance(v, logging.Logger)]:
+        logger.setLevel(levels.get(logger, logging.NOTSET))  # one made during the test had no level before
 
 
 _service_skips: list[str] = []
