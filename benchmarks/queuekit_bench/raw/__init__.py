@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from queuekit.urls import query_options, scheme_of
 
@@ -41,6 +41,15 @@ class RawQueue(Protocol):
 
     def close(self) -> None:
         """Delete the queue (table, key, queue) and disconnect."""
+        ...
+
+
+@runtime_checkable
+class WindowedPublisher(Protocol):
+    """A raw client that can keep several confirmed publishes in flight on one channel (RabbitMQ)."""
+
+    def publish_window(self, body: bytes, count: int, window: int) -> float:
+        """Seconds to publish ``count`` bodies, confirmed, with ``window`` unconfirmed at a time."""
         ...
 
 

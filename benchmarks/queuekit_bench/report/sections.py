@@ -91,6 +91,7 @@ def _throughput(entries: list[Entry]) -> Section:
              ("enqueue", "delay", "task.delay(), one at a time"),
              ("enqueue", "enqueue_many", "app.enqueue_many, batches of 1,000"),
              ("enqueue", "threads_8", "8 threads calling delay() (baseline: 1 thread)"),
+             ("enqueue", "threads_8_window", "8 threads calling delay() (baseline: raw, 8 confirms in flight)"),
              ("enqueue", "producers", "enqueue, concurrent producers"), ("drain", "workers_1", "drain, 1 worker")]
     return Section("Throughput (jobs/s)", [
         "Each figure is the median of the repeated runs, with the slowest and fastest run. The raw client "

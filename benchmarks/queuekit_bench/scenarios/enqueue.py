@@ -5,6 +5,9 @@
 in batches of 1,000, messages built inside the timing) beside the raw client's single
 command and its batch of 1,000 (pipelined RPUSH, executemany, ...). ``threads_8``: 8 threads
 of one process calling ``delay()`` at once, beside one thread doing the same (its "raw").
+``threads_8_window`` (RabbitMQ): the same 8 threads beside the raw client publishing with 8
+confirms in flight on one channel, the most this server's confirm cycle gives 8 waiting
+publishers whatever the client does.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Any
 from queuekit_bench.agents import wait
 from queuekit_bench.context import BackendRun, reply_float
 from queuekit_bench.figures import Figure, figure, measure
-from queuekit_bench.raw import RawQueue
+from queuekit_bench.raw import RawQueue, WindowedPublisher
 from queuekit_bench.stats import rate
 
 
@@ -31,11 +34,14 @@ def run(ctx: BackendRun) -> dict[str, Any]:
     delay = _through_api(ctx, "delay", s.enqueue_jobs, 1)
     many = _through_api(ctx, "enqueue_many", s.batch_jobs, API_BATCH)
     ctx.say(f"enqueue: {THREADS} threads calling task.delay() at once, beside one thread")
-    threads = _threads(ctx)
+    threads, window = _threads(ctx)
     ctx.say(f"enqueue: {s.producers} concurrent producers")
     producers = _many_producers(ctx)
-    return {"figures": {"single": single, "batch": batch, "delay": delay, "enqueue_many": many,
-                        "threads_8": threads, "producers": producers},
+    figures = {"single": single, "batch": batch, "delay": delay, "enqueue_many": many, "threads_8": threads,
+               "producers": producers}
+    if window is not None:
+        figures["threads_8_window"] = window
+    return {"figures": figures,
             "producers": s.producers, "batch_size": s.batch_size, "api_batch_size": API_BATCH, "threads": THREADS,
             "producer_kind": "process" if ctx.cross_process else "thread"}
 
@@ -74,18 +80,33 @@ def _through_api(ctx: BackendRun, mode: str, count: int, size: int) -> Figure:
     return figure(mine, "jobs/s", "higher", theirs, raw.client if raw else None)
 
 
-def _threads(ctx: BackendRun) -> Figure:
-    """``THREADS`` threads of one process calling ``delay()`` together, beside one thread."""
+def _threads(ctx: BackendRun) -> tuple[Figure, Figure | None]:
+    """``THREADS`` threads of one process calling ``delay()`` together, beside one thread, and beside
+    the raw client keeping ``THREADS`` confirmed publishes in flight when it can (RabbitMQ)."""
     queue = ctx.queue("enq-threads")
     count = ctx.settings.enqueue_jobs
+    raw = ctx.raw("enq_window")
+    windowed = raw if isinstance(raw, WindowedPublisher) else None
+    body = ctx.body()
 
     def calls(threads: int) -> float:
         reply = ctx.producer.produce({"queue": queue, "count": count, "mode": "delay", "threads": threads})
         ctx.app.broker.purge(queue)
         return rate(count, reply_float(reply, "t_end") - reply_float(reply, "t_start"))
 
-    mine, one = measure(ctx.settings.repeats, lambda _: calls(THREADS), lambda _: calls(1))
-    return figure(mine, "jobs/s", "higher", one, "queuekit, 1 thread calling delay()")
+    mine: list[float] = []
+    one: list[float] = []
+    window: list[float] = []
+    for _ in range(ctx.settings.repeats):  # alternated, so that load hits all three alike
+        mine.append(calls(THREADS))
+        one.append(calls(1))
+        if windowed is not None and raw is not None:
+            window.append(rate(count, windowed.publish_window(body, count, THREADS)))
+            raw.purge()
+    threads = figure(mine, "jobs/s", "higher", one, "queuekit, 1 thread calling delay()")
+    if not window or raw is None:
+        return threads, None
+    return threads, figure(mine, "jobs/s", "higher", window, f"{raw.client}, {THREADS} confirms in flight")
 
 
 def _raw_push(raw: RawQueue | None, body: bytes, count: int, size: int) -> Callable[[int], float] | None:
