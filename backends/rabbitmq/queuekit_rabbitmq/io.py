@@ -327,6 +327,8 @@ class Link:
         (a closed port or an unknown host: a command says so in a second, not after
         ``timeout``; a worker retries on its own), and after ``timeout`` otherwise.
         """
+        if self.ready.is_set():  # the usual case: no lock for each publish of a busy process
+            return
         self.start()
         with self._lock:
             self._lock.wait_for(
