@@ -150,11 +150,13 @@ class Publisher:
             with self._queued_lock:
                 if not self._queued:
                     self._draining = False
-                    return
+                    break
                 chunk, batch = self._queued.popleft()
             self._publish_io(chunk, batch)
             sent += len(chunk)
-        self.io.later(0, self._drain_io)  # more queued: after the loop's next turn of I/O
+        else:
+            self.io.later(0, self._drain_io)  # more queued: after the loop's next turn of I/O
+        self.link.flush()
 
     def publish_io(self, messages: Sequence[Outgoing], done: Done) -> None:
         """Publish from the I/O thread; ``done(error)`` runs there once all are settled."""
