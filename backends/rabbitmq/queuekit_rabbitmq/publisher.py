@@ -165,6 +165,7 @@ class Publisher:
             batch.finish()
             return
         self._publish_io(messages, batch)
+        self.link.flush()
 
     def _publish_io(self, messages: Sequence[Outgoing], batch: _Batch) -> None:
         if batch.finished:
