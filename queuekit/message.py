@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import json
 import os
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -41,7 +42,46 @@ def new_id() -> str:
     claim of the oldest jobs touches neighbouring pages, instead of random ones all over an
     index that no longer fits in memory at a million jobs.
     """
-    return f"{time.time_ns() // 1_000_000:012x}{os.urandom(10).hex()}"
+    return f"{time.time_ns() // 1_000_000:012x}{_random_hex20()}"
+
+
+_POOL = 4000  # random bytes read at once: 400 ids per getrandom() call
+
+
+class _Randomness(threading.local):
+    """Each thread's supply of OS randomness (hex), so that threads never share a slice."""
+
+    def __init__(self) -> None:
+        self.hex = ""
+        self.at = 0
+        self.generation = -1
+
+
+_randomness = _Randomness()
+_generation = 0  # bumped in a forked child, so that it never hands out its parent's bytes
+
+
+def _forked() -> None:
+    global _generation
+    _generation += 1
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forked)
+
+
+def _random_hex20() -> str:
+    """20 hex digits (80 bits) from ``os.urandom``, read a few thousand bytes at a time.
+
+    ``os.urandom`` releases the GIL for its system call; once per id, each of several threads
+    calling ``delay()`` then waited for the GIL again behind the others and the I/O thread.
+    """
+    own = _randomness
+    at = own.at
+    if at + 20 > len(own.hex) or own.generation != _generation:
+        own.hex, own.generation, at = os.urandom(_POOL).hex(), _generation, 0
+    own.at = at + 20
+    return own.hex[at:at + 20]
 
 
 @dataclass(frozen=True, init=False)

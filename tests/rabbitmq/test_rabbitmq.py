@@ -8,10 +8,12 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pika
 import pytest
 from queuekit_rabbitmq import RabbitBroker, Unroutable
+from queuekit_rabbitmq.publisher import Outgoing
 from queuekit_rabbitmq.topology import delay_route
 
 from queuekit import App
@@ -341,3 +343,31 @@ def test_pipelined_gets_take_the_heads_in_order_and_stop_at_empty(broker: Rabbit
         broker.ack(first + rest)
     finally:
         broker.delete_queue(other)
+
+
+
+def test_publishing_on_the_io_thread_sends_at_once_through_pikas_transport(broker: RabbitBroker, queue: str) -> None:
+    """``Link.flush`` uses pika's transport internals; it fails here if a pika release renames them."""
+    broker.enqueue([env(queue)])  # connected, queue declared
+    link = broker.publisher.link
+    transport = link.connection._transport
+    assert hasattr(transport, "_tx_buffers") and callable(transport._on_socket_writable)
+    buffered: list[int] = []
+    settled = threading.Event()
+    errors: list[BaseException | None] = []
+
+    def settle(error: BaseException | None) -> None:
+        errors.append(error)
+        settled.set()
+
+    def publish_two(resolve: Any, _reject: Any) -> None:
+        messages = [Outgoing("", queue, b"x", pika.BasicProperties(delivery_mode=2, message_id=f"m{n}"))
+                    for n in range(2)]
+        broker.publisher.publish_io(messages, settle)
+        buffered.append(len(transport._tx_buffers))
+        resolve(None)
+
+    broker._io.call(publish_two, 10.0)
+    assert buffered == [0], "sent when published, not on the loop's next turn"
+    assert settled.wait(10) and errors == [None]
+    assert broker.stats([queue])[queue].ready == 3

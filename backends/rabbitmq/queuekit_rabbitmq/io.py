@@ -327,6 +327,8 @@ class Link:
         (a closed port or an unknown host: a command says so in a second, not after
         ``timeout``; a worker retries on its own), and after ``timeout`` otherwise.
         """
+        if self.ready.is_set():  # the usual case: no lock for each publish of a busy process
+            return
         self.start()
         with self._lock:
             self._lock.wait_for(
@@ -448,6 +450,27 @@ class Link:
             return
         pause = self._backoff.next()
         self.io.later(pause, self._connect)
+
+    def flush(self) -> None:
+        """Send what this connection has buffered now, joined into one ``send()`` (I/O thread).
+
+        pika buffers each frame group it writes and sends them on the loop's next turn, one
+        ``send()`` per published message; every ``send()`` gives up the GIL, which threads
+        waiting to publish take, so a turn publishing several messages paid several GIL
+        hand-offs and one extra turn of the loop. Without pika's transport internals
+        (another pika release) this does nothing and pika sends as usual.
+        """
+        connection = self.connection
+        transport = getattr(connection, "_transport", None) if connection is not None else None
+        buffers = getattr(transport, "_tx_buffers", None)
+        writable = getattr(transport, "_on_socket_writable", None)
+        if not buffers or writable is None:
+            return
+        if len(buffers) > 1:
+            joined = b"".join(buffers)
+            buffers.clear()
+            buffers.append(joined)
+        writable()  # pika's own handler: sends, keeps what would block, aborts on errors
 
     # -- shutdown ------------------------------------------------------------------------
 

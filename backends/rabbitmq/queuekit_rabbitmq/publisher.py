@@ -19,8 +19,6 @@ import itertools
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,6 +69,30 @@ class _Batch:
             self._done(self.error)
 
 
+class _Waiter:
+    """What a publishing thread waits on: a lock the I/O thread releases once, with the batch's error.
+
+    Lighter than a ``Future`` (no condition to share with the I/O thread, whose
+    ``set_result`` then blocked, and gave up the GIL, whenever the caller held it).
+    """
+
+    __slots__ = ("_lock", "error")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._lock.acquire()
+        self.error: BaseException | None = None
+
+    def done(self, error: BaseException | None) -> None:
+        """The batch is settled (called once, by :meth:`_Batch.finish`)."""
+        self.error = error
+        self._lock.release()
+
+    def wait(self, timeout: float) -> bool:
+        """True once :meth:`done` ran, False after ``timeout`` seconds."""
+        return self._lock.acquire(timeout=timeout)
+
+
 class Publisher:
     """Confirmed publishing over one :class:`Link` (state lives on the I/O thread)."""
 
@@ -98,24 +120,17 @@ class Publisher:
         if not count:
             return
         self.link.wait_ready(self.connect_timeout)
-        future: Future[None] = Future()
-
-        def done(error: BaseException | None) -> None:
-            if error is None:
-                future.set_result(None)
-            else:
-                future.set_exception(error)
-
-        batch = _Batch(count, done)
+        waiter = _Waiter()
+        batch = _Batch(count, waiter.done)
         while chunk := list(itertools.islice(messages, CHUNK)):
             self._queue(chunk, batch)
-        try:
-            future.result(self.confirm_timeout + count / 1000)
-        except FutureTimeout:
+        if not waiter.wait(self.confirm_timeout + count / 1000):
             raise ConnectionLost(
                 f"RabbitMQ did not confirm {count} message(s) within {self.confirm_timeout:.0f} s; "
                 "they may or may not have been enqueued"
-            ) from None
+            )
+        if waiter.error is not None:
+            raise waiter.error
 
     def _queue(self, chunk: Sequence[Outgoing], batch: _Batch) -> None:
         """Hand ``chunk`` to the I/O thread, waking it only if no drain is due yet."""
@@ -135,11 +150,13 @@ class Publisher:
             with self._queued_lock:
                 if not self._queued:
                     self._draining = False
-                    return
+                    break
                 chunk, batch = self._queued.popleft()
             self._publish_io(chunk, batch)
             sent += len(chunk)
-        self.io.later(0, self._drain_io)  # more queued: after the loop's next turn of I/O
+        else:
+            self.io.later(0, self._drain_io)  # more queued: after the loop's next turn of I/O
+        self.link.flush()
 
     def publish_io(self, messages: Sequence[Outgoing], done: Done) -> None:
         """Publish from the I/O thread; ``done(error)`` runs there once all are settled."""
@@ -148,6 +165,7 @@ class Publisher:
             batch.finish()
             return
         self._publish_io(messages, batch)
+        self.link.flush()
 
     def _publish_io(self, messages: Sequence[Outgoing], batch: _Batch) -> None:
         if batch.finished:
