@@ -345,7 +345,6 @@ def test_pipelined_gets_take_the_heads_in_order_and_stop_at_empty(broker: Rabbit
         broker.delete_queue(other)
 
 
-
 def test_publishing_on_the_io_thread_sends_at_once_through_pikas_transport(broker: RabbitBroker, queue: str) -> None:
     """``Link.flush`` uses pika's transport internals; it fails here if a pika release renames them."""
     broker.enqueue([env(queue)])  # connected, queue declared

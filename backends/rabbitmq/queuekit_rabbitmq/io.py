@@ -464,8 +464,8 @@ class Link:
         transport = getattr(connection, "_transport", None) if connection is not None else None
         buffers = getattr(transport, "_tx_buffers", None)
         writable = getattr(transport, "_on_socket_writable", None)
-        if not buffers or writable is None:
-            return
+        if not buffers or writable is None or hasattr(transport, "_ssl_writable_action"):
+            return  # nothing buffered, another pika, or TLS (whose writes follow the TLS state machine)
         if len(buffers) > 1:
             joined = b"".join(buffers)
             buffers.clear()
