@@ -140,7 +140,7 @@ class SQLBroker(AdminOps, ResultOps, KeyValueOps):
             self._db.write(lambda cur: self._insert_one(cur, batch[0]), single=True, what="enqueue")
             self._waker.notify()
             return [batch[0]["id"]]
-        lone = one_statement(self.settings.family, batch, self._notify)
+        lone = one_statement(self.settings.family, len(batch), keyed, self._notify)
 
         def write(strict: bool) -> list[str]:
             return self._db.write(

@@ -171,13 +171,14 @@ def insert_jobs(runner: Runner, sql: Statements, batch: list[dict[str, Any]], no
     return [holders.get(item["dedup_key"], item["id"]) if item["dedup_key"] else item["id"] for item in batch]
 
 
-def one_statement(family: str, batch: Sequence[Mapping[str, Any]], notify: bool) -> bool:
-    """Whether :func:`insert_jobs` writes ``batch`` in one statement (which then needs no transaction)."""
-    if any(item["dedup_key"] for item in batch):
+def one_statement(family: str, count: int, keyed: bool, notify: bool) -> bool:
+    """Whether :func:`insert_jobs` writes ``count`` jobs (``keyed``: some with a dedup key) in one
+    statement, which then needs no transaction."""
+    if keyed:
         return False  # the key holders are read after the insert
-    if family == "postgresql" and 1 < len(batch) <= ARRAY_ROWS:
+    if family == "postgresql" and 1 < count <= ARRAY_ROWS:
         return True  # one array insert that notifies too
-    return len(batch) == 1 and not notify
+    return count == 1 and not notify
 
 
 def _bound(item: Mapping[str, Any], clock: float) -> dict[str, Any]:
