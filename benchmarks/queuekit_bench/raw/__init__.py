@@ -45,8 +45,8 @@ class RawQueue(Protocol):
 
 
 @runtime_checkable
-class WindowedPublisher(Protocol):
-    """A raw client that can keep several confirmed publishes in flight on one channel (RabbitMQ)."""
+class WindowedPublisher(RawQueue, Protocol):
+    """A raw queue that can also keep several confirmed publishes in flight on one channel (RabbitMQ)."""
 
     def publish_window(self, body: bytes, count: int, window: int) -> float:
         """Seconds to publish ``count`` bodies, confirmed, with ``window`` unconfirmed at a time."""

@@ -100,13 +100,13 @@ def _threads(ctx: BackendRun) -> tuple[Figure, Figure | None]:
     for _ in range(ctx.settings.repeats):  # alternated, so that load hits all three alike
         mine.append(calls(THREADS))
         one.append(calls(1))
-        if windowed is not None and raw is not None:
+        if windowed is not None:
             window.append(rate(count, windowed.publish_window(body, count, THREADS)))
-            raw.purge()
+            windowed.purge()
     threads = figure(mine, "jobs/s", "higher", one, "queuekit, 1 thread calling delay()")
-    if not window or raw is None:
+    if windowed is None or not window:
         return threads, None
-    return threads, figure(mine, "jobs/s", "higher", window, f"{raw.client}, {THREADS} confirms in flight")
+    return threads, figure(mine, "jobs/s", "higher", window, f"{windowed.client}, {THREADS} confirms in flight")
 
 
 def _raw_push(raw: RawQueue | None, body: bytes, count: int, size: int) -> Callable[[int], float] | None:
