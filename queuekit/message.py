@@ -54,16 +54,14 @@ class _Randomness(threading.local):
     def __init__(self) -> None:
         self.hex = ""
         self.at = 0
-        self.generation = -1
 
 
 _randomness = _Randomness()
-_generation = 0  # bumped in a forked child, so that it never hands out its parent's bytes
 
 
 def _forked() -> None:
-    global _generation
-    _generation += 1
+    """In a forked child: drop the parent's unused bytes (only the forking thread lives on there)."""
+    _randomness.hex, _randomness.at = "", 0
 
 
 if hasattr(os, "register_at_fork"):
@@ -78,8 +76,8 @@ def _random_hex20() -> str:
     """
     own = _randomness
     at = own.at
-    if at + 20 > len(own.hex) or own.generation != _generation:
-        own.hex, own.generation, at = os.urandom(_POOL).hex(), _generation, 0
+    if at + 20 > len(own.hex):
+        own.hex, at = os.urandom(_POOL).hex(), 0
     own.at = at + 20
     return own.hex[at:at + 20]
 

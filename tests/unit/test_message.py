@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterator
 
@@ -16,7 +17,7 @@ from hypothesis import strategies as st
 
 from queuekit.codec import ENV_CODEC, default_codec
 from queuekit.errors import MalformedMessage, MessageTooLarge, SerializationError, SignatureError
-from queuekit.message import Message, Signer, decode, describe, encode
+from queuekit.message import Message, Signer, decode, describe, encode, new_id
 
 
 @pytest.fixture(scope="module", autouse=True, params=["json", "msgspec"])
@@ -140,3 +141,19 @@ def test_any_document_decodes_to_a_well_typed_message_or_is_rejected(document: d
     assert type(message.priority) is int and type(message.max_attempts) is int and message.max_attempts >= 1
     assert message.timeout is None or type(message.timeout) is float
     assert message.key is None or type(message.key) is str
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_never_hands_out_the_ids_its_parent_will() -> None:
+    new_id()  # the parent's pool of randomness is filled, and most of it unused
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next id, then gone without running pytest's teardown
+        os.write(write, new_id()[12:].encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        childs = pipe.read()
+    os.waitpid(pid, 0)
+    parents = new_id()[12:]
+    assert len(childs) == 20 and childs != parents
