@@ -8,7 +8,8 @@ get the same :class:`AgentCore` on a thread inside the harness instead.
 Commands (each answered by one line carrying the same ``id``)::
 
     {"op": "produce", "queue": q, "count": n, "producer": "p0", ...}  -> {"t_start", "t_end", "count"}
-        (mode: single, batch, delay (task.delay from ``threads`` threads), enqueue_many)
+        (mode: single, batch, delay (task.delay from ``threads`` threads), enqueue_many, build
+        (enqueue_many's messages built and encoded, never sent))
     {"op": "work", "queue": q, "burst": true, ...}    -> {"t_start", "t_end", "counts"} once idle
     {"op": "work", "queue": q, "burst": false, ...}   -> {"started": true} at once
     {"op": "stop"}                                    -> {"t_end", "counts"} after a graceful stop
@@ -78,7 +79,7 @@ class AgentCore:
         """Enqueue ``count`` jobs singly or in batches, optionally at a fixed rate."""
         count = int(command["count"])
         mode = command.get("mode", "single")
-        if mode in ("delay", "enqueue_many"):
+        if mode in ("delay", "enqueue_many", "build"):
             return self._through_api(command, count, str(mode))
         ledger_path = command.get("ledger")
         ledger = LedgerWriter(Path(ledger_path)) if ledger_path else None
@@ -97,14 +98,23 @@ class AgentCore:
 
     def _through_api(self, command: Mapping[str, Any], count: int, mode: str) -> Reply:
         """What a user writes, each message built inside the timing: ``task.delay()`` one by one from
-        ``threads`` threads started together, or ``app.enqueue_many`` in batches of ``batch``."""
+        ``threads`` threads started together, or ``app.enqueue_many`` in batches of ``batch``.
+
+        ``build``: what ``enqueue_many`` does before its broker call (``task.message()`` and
+        ``app.envelope()`` for each message of a batch), and nothing sent."""
         task = self.app.tasks[NOOP].with_options(queue=str(command["queue"]))
         payload = "x" * int(command.get("payload", 0))
-        if mode == "enqueue_many":
+        if mode in ("enqueue_many", "build"):
             size = max(int(command.get("batch", 1000)), 1)
+            app = self.app
             t_start = time.time()
             for first in range(0, count, size):
-                self.app.enqueue_many([task.message(payload) for _ in range(min(size, count - first))])
+                batch = [task.message(payload) for _ in range(min(size, count - first))]
+                if mode == "build":
+                    for message in batch:
+                        app.envelope(message)
+                else:
+                    app.enqueue_many(batch)
             return {"t_start": t_start, "t_end": time.time(), "count": count}
         threads = max(int(command.get("threads", 1)), 1)
         shares = [count // threads + (1 if i < count % threads else 0) for i in range(threads)]

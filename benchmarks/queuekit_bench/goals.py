@@ -4,6 +4,13 @@ Each goal names a figure, which part of it is compared (its median, or its ratio
 baseline measured beside it in the same run), the bound and the brokers it applies to.
 The report lists every goal whose figure the run measured, met or not; results.json
 keeps the same list under each backend's ``goals``.
+
+A goal against a raw client that sends pre-built bytes may name the figure that times
+queuekit's own work before any I/O (``build``: the messages of ``enqueue_many`` built and
+encoded, never sent, beside the same raw batches). Its ratio ``b`` bounds the goal's:
+even if queuekit sent a batch exactly as fast as the raw client, building and sending
+would take ``1/b + 1`` of the raw time, so the ratio can reach at most ``b / (b + 1)``.
+The row then carries ``building`` and that ``ceiling``.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ class Goal:
     bound: float
     schemes: tuple[str, ...]
     at_most: bool = False
+    building: str | None = None  # the figure timing queuekit's work before any I/O, which bounds a ratio goal
 
     def unit(self) -> str:
         """How the bound reads: a factor, or the figure's own unit."""
@@ -38,8 +46,8 @@ GOALS: tuple[Goal, ...] = (
     Goal("drain vs fastest peer", "peers", "drain", "versus", 5.0, POSTGRESQL),
     Goal("drain vs fastest peer", "peers", "drain", "versus", 3.0, RABBITMQ),
     Goal("drain, jobs/s", "peers", "drain_queuekit", "median", 25_000.0, SQLITE),
-    Goal("enqueue_many vs raw pipelined", "enqueue", "enqueue_many", "ratio", 0.6, REDIS),
-    Goal("enqueue_many vs raw executemany", "enqueue", "enqueue_many", "ratio", 0.8, POSTGRESQL),
+    Goal("enqueue_many vs raw pipelined", "enqueue", "enqueue_many", "ratio", 0.6, REDIS, building="build"),
+    Goal("enqueue_many vs raw executemany", "enqueue", "enqueue_many", "ratio", 0.8, POSTGRESQL, building="build"),
     Goal("enqueue_many vs fastest peer's batch", "peers", "batch", "versus", 1.0, REDIS + POSTGRESQL + RABBITMQ),
     Goal("task.delay vs raw single command", "enqueue", "delay", "ratio", 0.8, REDIS + POSTGRESQL),
     # Issue 17 asked 8 threads for 5x one thread. This server's confirm cycle does not allow that
@@ -67,16 +75,16 @@ def scheme_of_url(url: str) -> str:
     return url.partition("://")[0].split("+", 1)[0].lower()
 
 
-def measured(goal: Goal, scenarios: dict[str, Any]) -> float | None:
-    """The value the goal compares, or None when the run did not measure it."""
+def measured(goal: Goal, scenarios: dict[str, Any], figure: str | None = None) -> float | None:
+    """The value the goal compares (of ``figure`` instead, if given), or None when the run did not measure it."""
     found = scenarios.get(goal.scenario)
     if not isinstance(found, dict) or found.get("status") != "ok":
         return None
     if goal.part == "versus":
-        node = (found.get("versus") or {}).get(goal.figure) or {}
+        node = (found.get("versus") or {}).get(figure or goal.figure) or {}
         node = node.get("ratio") or {}
     else:
-        node = (found.get("figures") or {}).get(goal.figure) or {}
+        node = (found.get("figures") or {}).get(figure or goal.figure) or {}
         if goal.part == "ratio":
             node = node.get("ratio") or {}
     value = node.get("median")
@@ -94,9 +102,12 @@ def evaluate(entry: dict[str, Any]) -> list[dict[str, Any]]:
         if value is None:
             continue
         met = value <= goal.bound if goal.at_most else value >= goal.bound
-        rows.append({"goal": goal.label, "scenario": goal.scenario, "figure": goal.figure, "part": goal.part,
-                     "bound": goal.bound, "at_most": goal.at_most, "unit": goal.unit(), "measured": value,
-                     "met": met})
+        row = {"goal": goal.label, "scenario": goal.scenario, "figure": goal.figure, "part": goal.part,
+               "bound": goal.bound, "at_most": goal.at_most, "unit": goal.unit(), "measured": value, "met": met}
+        building = measured(goal, entry.get("scenarios") or {}, goal.building) if goal.building else None
+        if building is not None and building > 0:
+            row.update(building=building, ceiling=building / (building + 1))
+        rows.append(row)
     return rows
 
 
@@ -110,5 +121,9 @@ def describe(row: dict[str, Any]) -> str:
             return f"{value:.2f}x"
         return f"{value:,.1f} {unit}" if unit == "ms" else f"{value:,.0f} {unit}"
 
-    return f"{row['goal']}: {show(row['measured'])} (goal {sign} {show(row['bound'])}): " + (
+    bounded = ""
+    if "ceiling" in row:
+        bounded = (f"; building the messages alone runs at {row['building']:.2f}x raw, so at most "
+                   f"{row['ceiling']:.2f}x even if sending matched the raw client")
+    return f"{row['goal']}: {show(row['measured'])} (goal {sign} {show(row['bound'])}{bounded}): " + (
         "met" if row["met"] else "not met")

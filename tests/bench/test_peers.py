@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from queuekit_bench.agents import pythonpath
 from queuekit_bench.cleanup import Cleanup
-from queuekit_bench.goals import evaluate, peer_goal
+from queuekit_bench.goals import describe, evaluate, peer_goal
 from queuekit_bench.peers import PORT_ENV, Peer, Workload
 from queuekit_bench.peers.completions import Completions, StalledError, drain_rate, notify, working_rate
 from queuekit_bench.peers.dramatiq import DramatiqPeer
@@ -107,6 +107,18 @@ def test_goals_apply_per_broker_and_read_the_right_part() -> None:
     entry["scenarios"]["peers"] = {"status": "failed", "reason": "x", "seconds": 1}
     assert "drain vs fastest peer" not in {row["goal"] for row in evaluate(entry)}  # not measured: not listed
     assert (peer_goal("drain", "redis"), peer_goal("drain", "amqp"), peer_goal("drain", "sqlite")) == (10.0, 3.0, None)
+
+
+def test_an_enqueue_many_goal_states_the_ceiling_its_building_leaves() -> None:
+    figures = {"enqueue_many": _figure(1.0, 0.44), "delay": _figure(1.0, 0.9)}
+    entry = {"url": "redis://127.0.0.1:6379/0", "scenarios": {"enqueue": {"status": "ok", "figures": figures}}}
+    assert all("ceiling" not in row for row in evaluate(entry))  # no build figure in this run: no ceiling
+    figures["build"] = _figure(1.0, 0.8)  # building alone takes 1.25x the raw client's whole batch
+    rows = {row["goal"]: row for row in evaluate(entry)}
+    many = rows["enqueue_many vs raw pipelined"]
+    assert many["building"] == 0.8 and abs(many["ceiling"] - 0.8 / 1.8) < 1e-9
+    assert "at most 0.44x even if sending matched the raw client" in describe(many)
+    assert "ceiling" not in rows["task.delay vs raw single command"]  # delay names no building figure
 
 
 def test_versus_pairs_queuekit_with_the_fastest_peer() -> None:
@@ -232,7 +244,7 @@ def _leftovers(service: str, work: Workload) -> list[str]:
 # -- the enqueue scenario's API modes ------------------------------------------------------------
 
 
-def test_agent_delay_from_threads_and_enqueue_many_enqueue_every_job() -> None:
+def test_agent_delay_from_threads_and_enqueue_many_enqueue_every_job_and_build_sends_none() -> None:
     from queuekit_bench.agent import AgentCore
 
     core = AgentCore(f"memory://qkbench-test-{uuid.uuid4().hex[:8]}")
@@ -240,7 +252,9 @@ def test_agent_delay_from_threads_and_enqueue_many_enqueue_every_job() -> None:
         reply = core.produce({"queue": "threads", "count": 41, "mode": "delay", "threads": 8})
         assert reply["count"] == 41 and reply["t_end"] >= reply["t_start"]
         reply = core.produce({"queue": "many", "count": 2500, "mode": "enqueue_many", "batch": 1000})
-        stats = core.app.broker.stats(["threads", "many"])
-        assert (stats["threads"].ready, stats["many"].ready) == (41, 2500)
+        reply = core.produce({"queue": "built", "count": 1500, "mode": "build", "batch": 1000})
+        assert reply["count"] == 1500 and reply["t_end"] >= reply["t_start"]
+        stats = core.app.broker.stats(["threads", "many", "built"])
+        assert (stats["threads"].ready, stats["many"].ready, stats["built"].ready) == (41, 2500, 0)
     finally:
         core.close()

@@ -90,6 +90,7 @@ def _throughput(entries: list[Entry]) -> Section:
     items = [("enqueue", "single", "enqueue, one at a time"), ("enqueue", "batch", "enqueue, batches"),
              ("enqueue", "delay", "task.delay(), one at a time"),
              ("enqueue", "enqueue_many", "app.enqueue_many, batches of 1,000"),
+             ("enqueue", "build", "enqueue_many's messages built and encoded, not sent"),
              ("enqueue", "threads_8", "8 threads calling delay() (baseline: 1 thread)"),
              ("enqueue", "threads_8_window", "8 threads calling delay() (baseline: raw, 8 confirms in flight)"),
              ("enqueue", "producers", "enqueue, concurrent producers"), ("drain", "workers_1", "drain, 1 worker")]

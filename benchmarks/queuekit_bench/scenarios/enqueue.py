@@ -3,7 +3,9 @@
 ``single`` and ``batch`` time the send of messages built beforehand; ``delay`` and
 ``enqueue_many`` time what a user writes (``task.delay()`` one by one, ``app.enqueue_many``
 in batches of 1,000, messages built inside the timing) beside the raw client's single
-command and its batch of 1,000 (pipelined RPUSH, executemany, ...). ``threads_8``: 8 threads
+command and its batch of 1,000 (pipelined RPUSH, executemany, ...). ``build``: the messages
+of ``enqueue_many`` built and encoded but never sent, beside the same raw batches: how much
+of ``enqueue_many`` is the core's work before any I/O. ``threads_8``: 8 threads
 of one process calling ``delay()`` at once, beside one thread doing the same (its "raw").
 ``threads_8_window`` (RabbitMQ): the same 8 threads beside the raw client publishing with 8
 confirms in flight on one channel, the most this server's confirm cycle gives 8 waiting
@@ -24,7 +26,7 @@ from queuekit_bench.stats import rate
 
 
 def run(ctx: BackendRun) -> dict[str, Any]:
-    """Figures in jobs/s: ``single``, ``batch``, ``delay``, ``enqueue_many`` (with raw baselines),
+    """Figures in jobs/s: ``single``, ``batch``, ``delay``, ``enqueue_many``, ``build`` (with raw baselines),
     ``threads_8`` (beside one thread) and ``producers``."""
     s = ctx.settings
     ctx.say(f"enqueue: {s.enqueue_jobs} single, {s.batch_jobs} in batches of {s.batch_size}")
@@ -33,12 +35,13 @@ def run(ctx: BackendRun) -> dict[str, Any]:
     ctx.say(f"enqueue: {s.enqueue_jobs} by task.delay(), {s.batch_jobs} by enqueue_many in batches of {API_BATCH}")
     delay = _through_api(ctx, "delay", s.enqueue_jobs, 1)
     many = _through_api(ctx, "enqueue_many", s.batch_jobs, API_BATCH)
+    build = _through_api(ctx, "build", s.batch_jobs, API_BATCH)
     ctx.say(f"enqueue: {THREADS} threads calling task.delay() at once, beside one thread")
     threads, window = _threads(ctx)
     ctx.say(f"enqueue: {s.producers} concurrent producers")
     producers = _many_producers(ctx)
-    figures = {"single": single, "batch": batch, "delay": delay, "enqueue_many": many, "threads_8": threads,
-               "producers": producers}
+    figures = {"single": single, "batch": batch, "delay": delay, "enqueue_many": many, "build": build,
+               "threads_8": threads, "producers": producers}
     if window is not None:
         figures["threads_8_window"] = window
     return {"figures": figures,
@@ -66,7 +69,8 @@ THREADS = 8
 
 
 def _through_api(ctx: BackendRun, mode: str, count: int, size: int) -> Figure:
-    """``task.delay()`` (size 1) or ``app.enqueue_many`` beside the raw client pushing the same counts."""
+    """``task.delay()`` (size 1), ``app.enqueue_many`` or its building alone, beside the raw client
+    pushing the same counts."""
     queue = ctx.queue(f"enq-{mode}")
     raw = ctx.raw(f"enq_{mode}")
     command = {"queue": queue, "count": count, "mode": mode, "batch": size}
