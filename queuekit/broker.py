@@ -54,7 +54,7 @@ class Capabilities:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Envelope:
     """A message as the broker sees it: routing fields plus an opaque body.
 
@@ -68,6 +68,13 @@ class Envelope:
     priority: int = 0
     delay: float = 0.0
     key: str | None = None
+
+    def __init__(
+        self, id: str, queue: str, body: bytes, priority: int = 0, delay: float = 0.0, key: str | None = None
+    ) -> None:
+        # One update of the instance's dict, as in Message: the generated frozen __init__
+        # sets each field with its own object.__setattr__, twice as slow, once per enqueued job.
+        self.__dict__.update(id=id, queue=queue, body=body, priority=priority, delay=delay, key=key)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,18 +42,29 @@ def new_id() -> str:
     claim of the oldest jobs touches neighbouring pages, instead of random ones all over an
     index that no longer fits in memory at a million jobs.
     """
-    return f"{time.time_ns() // 1_000_000:012x}{_random_hex20()}"
+    return f"{time.time_ns() // 1_000_000:012x}{_randomness.next_hex20()}"
 
 
 _POOL = 4000  # random bytes read at once: 400 ids per getrandom() call
 
 
+def _hex20_slices() -> Iterator[str]:
+    """Endless 20-hex-digit (80-bit) slices of ``os.urandom``, read a few thousand bytes at a time.
+
+    ``os.urandom`` releases the GIL for its system call; once per id, each of several threads
+    calling ``delay()`` then waited for the GIL again behind the others and the I/O thread.
+    """
+    while True:
+        pool = os.urandom(_POOL).hex()
+        for at in range(0, len(pool), 20):
+            yield pool[at:at + 20]
+
+
 class _Randomness(threading.local):
-    """Each thread's supply of OS randomness (hex), so that threads never share a slice."""
+    """Each thread's own supply of slices, so that threads never share one."""
 
     def __init__(self) -> None:
-        self.hex = ""
-        self.at = 0
+        self.next_hex20: Callable[[], str] = _hex20_slices().__next__
 
 
 _randomness = _Randomness()
@@ -61,25 +72,11 @@ _randomness = _Randomness()
 
 def _forked() -> None:
     """In a forked child: drop the parent's unused bytes (only the forking thread lives on there)."""
-    _randomness.hex, _randomness.at = "", 0
+    _randomness.next_hex20 = _hex20_slices().__next__
 
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forked)
-
-
-def _random_hex20() -> str:
-    """20 hex digits (80 bits) from ``os.urandom``, read a few thousand bytes at a time.
-
-    ``os.urandom`` releases the GIL for its system call; once per id, each of several threads
-    calling ``delay()`` then waited for the GIL again behind the others and the I/O thread.
-    """
-    own = _randomness
-    at = own.at
-    if at + 20 > len(own.hex):
-        own.hex, at = os.urandom(_POOL).hex(), 0
-    own.at = at + 20
-    return own.hex[at:at + 20]
 
 
 @dataclass(frozen=True, init=False)

@@ -85,7 +85,10 @@ class Task(Generic[P, R]):
 
     def message(self, *args: P.args, **kwargs: P.kwargs) -> Message:
         """A message for this task with its default options, for ``app.enqueue_many``."""
-        return self.build(args, kwargs)
+        # The options were checked when the task was declared, and ``args`` and ``kwargs`` are
+        # this call's own: nothing to check or copy, unlike ``build``.
+        opts = self.options
+        return Message(self.name, args, kwargs, opts.queue, opts.priority, 0.0, opts.retries + 1, opts.timeout)
 
     def build(
         self,
@@ -124,7 +127,7 @@ class Task(Generic[P, R]):
 
     def delay(self, *args: P.args, **kwargs: P.kwargs) -> Job[R]:
         """Enqueue with the task's default options."""
-        return self._send(self.build(args, kwargs))
+        return self._send(self.message(*args, **kwargs))
 
     def enqueue(
         self,

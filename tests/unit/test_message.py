@@ -157,3 +157,28 @@ def test_a_forked_child_never_hands_out_the_ids_its_parent_will() -> None:
     os.waitpid(pid, 0)
     parents = new_id()[12:]
     assert len(childs) == 20 and childs != parents
+
+
+def test_task_message_and_build_make_the_same_message() -> None:
+    from queuekit import App
+
+    app = App("memory://")
+    task = app.task(name="t.mail", queue="mail", priority=4, retries=2, timeout=7.5)(lambda *a, **k: None)
+    fast, general = task.message(1, "x", to="a@b"), task.build((1, "x"), {"to": "a@b"})
+    same = ("task", "args", "kwargs", "queue", "priority", "delay", "max_attempts", "timeout", "key", "headers")
+    assert [getattr(fast, f) for f in same] == [getattr(general, f) for f in same]
+    assert (fast.queue, fast.priority, fast.max_attempts, fast.timeout) == ("mail", 4, 3, 7.5)
+    assert fast.id != general.id and len(fast.id) == 32
+
+
+def test_envelopes_stay_frozen_and_compare_by_value() -> None:
+    import dataclasses
+
+    from queuekit.broker import Envelope
+
+    envelope = Envelope("id1", "q", b"body", priority=2)
+    twin = Envelope("id1", "q", b"body", 2, 0.0, None)
+    assert envelope == twin and hash(envelope) == hash(twin)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        envelope.queue = "other"  # type: ignore[misc]
+    assert dataclasses.replace(envelope, delay=5.0) == Envelope("id1", "q", b"body", 2, 5.0)
