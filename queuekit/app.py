@@ -313,15 +313,14 @@ class App:
         transaction) the jobs are written in that transaction, on brokers that can.
         """
         hooks = self.middleware
-        if hooks:
-            messages = [_before_enqueue(hooks, message) for message in messages]
-        batch = [(message, self.envelope(message)) for message in messages]
-        envelopes = [envelope for _, envelope in batch]
+        batch = [_before_enqueue(hooks, message) for message in messages] if hooks else list(messages)
+        envelope = self.envelope
+        envelopes = [envelope(message) for message in batch]
         if not envelopes:
             return []
         broker = self.broker
         if connection is None:
-            self._record_pending(broker, batch)
+            self._record_pending(broker, batch, envelopes)
             ids = broker.enqueue(envelopes)
         elif broker.capabilities.transactional_enqueue and isinstance(broker, TransactionalEnqueue):
             ids = broker.enqueue_in(connection, envelopes)
@@ -331,11 +330,11 @@ class App:
                 "use a SQL broker on the same database, or enqueue after commit"
             )
         if hooks:
-            for (message, _), job_id in zip(batch, ids, strict=True):
+            for message, job_id in zip(batch, ids, strict=True):
                 call_hooks(hooks, "after_enqueue", message, job_id)
         return ids
 
-    def _record_pending(self, broker: Broker, batch: Sequence[tuple[Message, Envelope]]) -> None:
+    def _record_pending(self, broker: Broker, messages: Sequence[Message], envelopes: Sequence[Envelope]) -> None:
         """On a broker that cannot say where a job is (no ``job_state``), note in the result store it exists.
 
         Written before the enqueue, so the worker's outcome always lands after it and
@@ -348,7 +347,7 @@ class App:
         now = time.time()
         records = [
             Outcome(envelope.id, JobStatus.PENDING, finished_at=now)
-            for message, envelope in batch
+            for message, envelope in zip(messages, envelopes, strict=True)
             if self.get_task(message.task).options.store_result and not (envelope.key and broker.capabilities.dedup)
         ]
         if records:
