@@ -94,17 +94,18 @@ def measured(goal: Goal, scenarios: dict[str, Any], figure: str | None = None) -
 def evaluate(entry: dict[str, Any]) -> list[dict[str, Any]]:
     """Every goal for this backend whose figure the run measured: label, bound, measured value, met."""
     scheme = scheme_of_url(str(entry.get("url", "")))
+    scenarios = entry.get("scenarios") or {}
     rows = []
     for goal in GOALS:
         if scheme not in goal.schemes:
             continue
-        value = measured(goal, entry.get("scenarios") or {})
+        value = measured(goal, scenarios)
         if value is None:
             continue
         met = value <= goal.bound if goal.at_most else value >= goal.bound
         row = {"goal": goal.label, "scenario": goal.scenario, "figure": goal.figure, "part": goal.part,
                "bound": goal.bound, "at_most": goal.at_most, "unit": goal.unit(), "measured": value, "met": met}
-        building = measured(goal, entry.get("scenarios") or {}, goal.building) if goal.building else None
+        building = measured(goal, scenarios, goal.building) if goal.building else None
         if building is not None and building > 0:
             row.update(building=building, ceiling=building / (building + 1))
         rows.append(row)
