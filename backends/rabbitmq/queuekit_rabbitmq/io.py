@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 
 import pika  # type: ignore[import-untyped]
 import pika.channel  # type: ignore[import-untyped]
+import pika.frame  # type: ignore[import-untyped]
 from pika import exceptions as pika_errors
 from pika import spec
 from pika.adapters.select_connection import IOLoop  # type: ignore[import-untyped]
@@ -39,6 +40,7 @@ from queuekit.errors import ConnectionLost
 from queuekit.retry import Backoff
 from queuekit.urls import redact
 from queuekit_rabbitmq.errors import AccessRefused
+from queuekit_rabbitmq.frames import take_deliveries
 
 log = logging.getLogger("queuekit.rabbitmq")
 
@@ -80,12 +82,19 @@ class _KeepingChannel(pika.channel.Channel):  # type: ignore[misc]
         self._ordered_gets: deque[Callable[[Any, Any, bytes], None]] = deque()  # see get_in_order
 
     def _on_deliver(self, method_frame: Any, header_frame: Any, body: bytes) -> None:
-        tag = method_frame.method.consumer_tag
-        callback = self._consumers.get(tag)
-        if tag in self._cancelled and callback is not None:
-            callback(self, method_frame.method, header_frame.properties, body)
+        self.deliver(method_frame.method, header_frame.properties, body)
+
+    def deliver(self, method: Any, properties: Any, body: bytes) -> None:
+        """Hand a ``basic.deliver`` to its consumer's callback (kept until the ``cancel-ok``).
+
+        A delivery for a consumer pika does not know goes to pika's own handling.
+        """
+        callback = self._consumers.get(method.consumer_tag)
+        if callback is not None:
+            callback(self, method, properties, body)
             return
-        super()._on_deliver(method_frame, header_frame, body)
+        number = self.channel_number
+        super()._on_deliver(pika.frame.Method(number, method), pika.frame.Header(number, len(body), properties), body)
 
     def get_in_order(self, queue: str, answered: Callable[[Any, Any, bytes], None]) -> None:
         """Send a ``basic.get`` now, even while others are unanswered.
@@ -112,10 +121,31 @@ class _KeepingChannel(pika.channel.Channel):  # type: ignore[misc]
 
 
 class _Connection(pika.SelectConnection):  # type: ignore[misc]
-    """A ``SelectConnection`` whose channels are :class:`_KeepingChannel`."""
+    """A ``SelectConnection`` with :class:`_KeepingChannel` channels, and deliveries that skip pika's frame objects.
+
+    Runs of whole deliveries at the front of the receive buffer go straight to their
+    channel (:func:`queuekit_rabbitmq.frames.take_deliveries`); every other frame takes
+    pika's path, as in pika's own ``_on_data_available``.
+    """
 
     def _create_channel(self, channel_number: int, on_open_callback: Any) -> Any:
         return _KeepingChannel(self, channel_number, on_open_callback)
+
+    def _on_data_available(self, data_in: bytes) -> None:
+        self._frame_buffer += data_in
+        receivers = {number: channel.deliver for number, channel in self._channels.items()
+                     if isinstance(channel, _KeepingChannel)}
+        while self._frame_buffer:
+            taken, frames = take_deliveries(self._frame_buffer, receivers)
+            if taken:
+                self.frames_received += frames
+                self._trim_frame_buffer(taken)
+                continue
+            consumed, frame_value = self._read_frame()
+            if not frame_value:
+                return
+            self._trim_frame_buffer(consumed)
+            self._process_frame(frame_value)
 
 
 T = TypeVar("T")
