@@ -547,7 +547,7 @@ class Consumer:
             return
         if self._window.ack(channel, tags, hold=hold) and not self._release_due:
             self._release_due = True
-            self.io.later(ACK_HOLD, partial(self._release_io, generation))
+            self.io.later(ACK_HOLD, self._release_io)
 
     def _settled_io(self, generation: int, tags: Sequence[int]) -> None:
         """Ack reserved deliveries now, or with what else settles within ``ACK_EVERY`` of the last ack.
@@ -579,13 +579,17 @@ class Consumer:
     def _send_held_acks(self, resolve: Resolve, _reject: Reject) -> None:
         """Send every ack still waiting (closing: nothing settled may be left unacked)."""
         self._flush_settled()
-        self._release_io(self._io_generation)
+        self._release_io()
         resolve(None)
 
-    def _release_io(self, generation: int) -> None:
-        """Ack on their own the settled deliveries still waiting behind an unsettled one."""
+    def _release_io(self) -> None:
+        """Ack on their own the settled deliveries still waiting behind an unsettled one.
+
+        The window holds the current channel's tags only (a new channel resets it), so a
+        release scheduled on an older channel serves the current one.
+        """
         self._release_due = False
         channel = self.link.channel
-        if generation == self._io_generation and channel is not None and channel.is_open:
+        if channel is not None and channel.is_open:
             self._window.release(channel)
 
