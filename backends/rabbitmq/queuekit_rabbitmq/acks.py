@@ -8,9 +8,9 @@ waits after a short hold (:meth:`AckWindow.release`, each tag acked on its own),
 long job at the head never keeps the prefetch window full of finished work.
 
 Acking each out-of-order tag at once cost RabbitMQ one ack per delivery for about a
-third of a no-op drain (8 pool threads), and a classic queue settles single acks
-several times slower than multiple ones. Every tag is acked or requeued exactly once:
-RabbitMQ closes the channel on an unknown or repeated tag.
+third of a no-op drain (8 pool threads); raw pika on the same queue consumes about half
+as fast acking each message as acking every 8 to 32 with ``multiple``. Every tag is
+acked or requeued exactly once: RabbitMQ closes the channel on an unknown or repeated tag.
 """
 
 from __future__ import annotations
