@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pika  # type: ignore[import-untyped]
 import pytest
 from pika import frame, spec  # type: ignore[import-untyped]
+from pika.adapters.select_connection import IOLoop  # type: ignore[import-untyped]
 from queuekit_rabbitmq.frames import take_deliveries
+from queuekit_rabbitmq.io import _Connection, _KeepingChannel
 
 FRAME_MAX = 131072
 
@@ -105,3 +108,22 @@ def test_a_channel_without_a_receiver_and_a_bad_frame_end_are_left_for_pika() ->
     recorder = Recorder(1)
     assert take_deliveries(bytes(broken), recorder.receivers) == (0, 0)
     assert recorder.got == []
+
+
+def test_the_connection_hands_out_every_delivery_in_order_across_both_paths() -> None:
+    """Through ``_Connection._on_data_available``: fast runs, pika's path between them, split reads."""
+    connection = _Connection(pika.ConnectionParameters(), custom_ioloop=IOLoop())
+    channel = _KeepingChannel(connection, 1, lambda _channel: None)
+    got: list[tuple[int, bytes]] = []
+    channel._consumers["ctag-1"] = lambda _ch, method, _props, body: got.append((method.delivery_tag, body))
+    connection._channels[1] = channel
+    stream = b"".join([
+        deliver(1, 1, b"a"), deliver(1, 2, b"b" * 200_000), frame.Heartbeat().marshal(), deliver(1, 3, b""),
+        deliver(1, 4, b"d"),
+    ])
+    previous = 0
+    for cut in (5, 40, 131_000, 131_100, len(stream) - 3, len(stream)):  # reads that end inside frames
+        connection._on_data_available(stream[previous:cut])
+        previous = cut
+    assert got == [(1, b"a"), (2, b"b" * 200_000), (3, b""), (4, b"d")]
+    assert connection._frame_buffer == b"" and connection.bytes_received == len(stream)
