@@ -11,7 +11,7 @@ from typing import Any
 
 import pika  # type: ignore[import-untyped]
 import pytest
-from pika import frame, spec  # type: ignore[import-untyped]
+from pika import frame, spec
 from pika.adapters.select_connection import IOLoop  # type: ignore[import-untyped]
 from queuekit_rabbitmq.frames import take_deliveries
 from queuekit_rabbitmq.io import _Connection, _KeepingChannel
