@@ -64,8 +64,7 @@ def test_without_hold_or_on_release_waiting_tags_are_acked_singly_and_only_once(
     assert channel.sent == [("ack", 2, False)]
     window.ack(channel, [4, 5], hold=True)
     window.release(channel)
-    assert channel.sent[1:] == [("ack", 4, False), ("ack", 5, False)] or \
-        channel.sent[1:] == [("ack", 5, False), ("ack", 4, False)]
+    assert sorted(channel.sent[1:]) == [("ack", 4, False), ("ack", 5, False)]
     window.requeue(channel, 3)
     sent = len(channel.sent)
     window.ack(channel, [1], hold=True)  # 1 settles: the head runs past 2-5, sent already

@@ -56,7 +56,7 @@ def take_deliveries(buffer: bytes, receivers: Receivers) -> tuple[int, int]:
         if kind != _HEADER or header_channel != channel or body_at > end or buffer[body_at - 1] != _END:
             break
         _class, _weight, body_size = unpack_content(buffer, header_at + _HEAD)
-        taken, after = _body(buffer, body_at, end, channel, body_size)
+        taken, after, body = _body(buffer, body_at, end, channel, body_size)
         if after < 0:
             break
         method = spec.Basic.Deliver()
@@ -65,34 +65,24 @@ def take_deliveries(buffer: bytes, receivers: Receivers) -> tuple[int, int]:
         properties.decode(buffer, header_at + _HEAD + _CONTENT.size)
         offset = after
         frames += 2 + taken
-        receiver(method, properties, _join(buffer, body_at, after, taken, body_size))
+        receiver(method, properties, body)
     return offset, frames
 
 
-def _body(buffer: bytes, at: int, end: int, channel: int, size: int) -> tuple[int, int]:
-    """(body frames, offset after them) for ``size`` body bytes from ``at``; ``(0, -1)`` if not all here."""
-    frames = 0
+def _body(buffer: bytes, at: int, end: int, channel: int, size: int) -> tuple[int, int, bytes]:
+    """(body frames, offset after them, the body) for ``size`` body bytes from ``at``; offset -1 if not all here."""
+    parts: list[bytes] = []
     seen = 0
     while seen < size:
         if end - at <= _HEAD:
-            return 0, -1
+            return 0, -1, b""
         kind, body_channel, length = _FRAME.unpack_from(buffer, at)
         after = at + _HEAD + length + 1
         if kind != _BODY or body_channel != channel or after > end or buffer[after - 1] != _END:
-            return 0, -1
+            return 0, -1, b""
+        parts.append(buffer[at + _HEAD:after - 1])
         seen += length
-        frames += 1
         at = after
-    return (frames, at) if seen == size else (0, -1)
-
-
-def _join(buffer: bytes, at: int, after: int, frames: int, size: int) -> bytes:
-    """The body bytes of ``frames`` body frames between ``at`` and ``after``."""
-    if frames == 1:
-        return buffer[at + _HEAD:at + _HEAD + size]
-    parts = []
-    while at < after:
-        length = _FRAME.unpack_from(buffer, at)[2]
-        parts.append(buffer[at + _HEAD:at + _HEAD + length])
-        at += _HEAD + length + 1
-    return b"".join(parts)
+    if seen != size:
+        return 0, -1, b""
+    return len(parts), at, parts[0] if len(parts) == 1 else b"".join(parts)

@@ -133,8 +133,7 @@ class _Connection(pika.SelectConnection):  # type: ignore[misc]
 
     def _on_data_available(self, data_in: bytes) -> None:
         self._frame_buffer += data_in
-        receivers = {number: channel.deliver for number, channel in self._channels.items()
-                     if isinstance(channel, _KeepingChannel)}
+        receivers = {number: channel.deliver for number, channel in self._channels.items()}  # all _KeepingChannel
         while self._frame_buffer:
             taken, frames = take_deliveries(self._frame_buffer, receivers)
             if taken:
